@@ -1,0 +1,251 @@
+"""The configuration models: one pydantic model per table of config.toml.
+
+Every field carries a one-line docstring. ``config.template`` turns those
+docstrings into ``config init``'s commented template and into
+``docs/configuration.md``, so the documentation cannot drift from the code.
+Every model forbids unknown keys: a typo in a store's config is an error, not
+a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+StoreState = Literal["TO_PICK", "READY", "PICKED_UP", "CANCELLED"]
+
+DEFAULT_CONFIG_PATH = Path("/etc/store-agent/config.toml")
+ENV_PREFIX = "STORE_AGENT_"
+ENV_NESTED_DELIMITER = "__"
+
+_STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
+
+
+class OmsSettings(BaseModel):
+    model_config = _STRICT
+
+    url: str = "https://oms.example.com"
+    """Base URL of the Store Sync API (https in production)."""
+    token: SecretStr | None = None
+    """Bearer token of this store; use token_file to keep it out of this file."""
+    token_file: Path | None = None
+    """File holding the bearer token (read at start; wins over nothing, conflicts with token)."""
+    timeout_s: float = Field(10.0, gt=0, le=120)
+    """Overall deadline of one request to the OMS, in seconds."""
+    ca_bundle: Path | None = None
+    """PEM bundle of the CA that signs the OMS certificate, when not a public CA."""
+    client_cert: Path | None = None
+    """PEM file with this store's client certificate and key, for mutual TLS."""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must start with https:// (or http:// for a local test OMS)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> OmsSettings:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("set oms.token or oms.token_file, not both")
+        return self
+
+
+class StorageSettings(BaseModel):
+    model_config = _STRICT
+
+    path: Path = Path("/var/lib/store-agent/agent.db")
+    """The SQLite database file: the store's truth. Its directory must be writable."""
+
+
+class SyncSettings(BaseModel):
+    model_config = _STRICT
+
+    batch_size: int = Field(500, ge=1, le=500)
+    """Most events sent in one POST /events (the contract allows 1-500)."""
+    long_poll_s: int = Field(25, ge=0, le=30)
+    """How long one change-feed request waits at the OMS for news, in seconds."""
+    heartbeat_s: int = Field(60, ge=5, le=3600)
+    """Seconds between heartbeats to the OMS."""
+    reconcile_every_min: int = Field(15, ge=1, le=1440)
+    """Minutes between full comparisons of the store's orders with the OMS."""
+
+
+class PickupSettings(BaseModel):
+    model_config = _STRICT
+
+    offline_handoff: Literal["allow", "warn", "manager"] = "warn"
+    """When the OMS cannot be asked at handoff: allow, warn (associate confirms), or manager."""
+    max_offline_staleness_min: int = Field(15, ge=0, le=10080)
+    """Older store data than this turns the warn policy into manager, in minutes."""
+    live_check_timeout_s: float = Field(1.5, gt=0, le=30)
+    """How long a handoff waits for the OMS to confirm the order, in seconds."""
+    bin_pattern: str = r"^[A-Z0-9][A-Z0-9-]{0,15}$"
+    """Regular expression every bin id must match."""
+
+    @field_validator("bin_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc.msg})") from None
+        return value
+
+
+class Associate(BaseModel):
+    model_config = _STRICT
+
+    id: str = Field(min_length=1, max_length=64)
+    """Associate id, as typed or scanned from the badge."""
+    name: str = Field(min_length=1, max_length=100)
+    """Name shown on screens and receipts."""
+    role: Literal["associate", "manager"] = "associate"
+    """associate or manager; only managers override, retry or discard."""
+    pin_hash: SecretStr | None = None
+    """Salted scrypt hash of the PIN, written by `store-agent associate set-pin`."""
+
+
+class Printer(BaseModel):
+    model_config = _STRICT
+
+    id: str = Field(min_length=1, max_length=64)
+    """Printer id, referenced by stations and `print test`."""
+    kind: Literal["network", "serial", "usb", "file"] = "network"
+    """How the printer is reached: network, serial, usb or file."""
+    address: str = Field(min_length=1)
+    """host:port, device path, or usb vendor:product."""
+    profile: str = "default"
+    """python-escpos printer profile, e.g. TM-T88V."""
+
+
+class Station(BaseModel):
+    model_config = _STRICT
+
+    id: str = Field(min_length=1, max_length=64)
+    """Station id, recorded as device_id on every event made there."""
+    scanner: str = "keyboard"
+    """keyboard, a device path, or a pyserial URL (socket://, rfc2217://)."""
+    printer: str | None = None
+    """Id of the printer this station prints to."""
+
+
+class MetricsSettings(BaseModel):
+    model_config = _STRICT
+
+    listen: str = "127.0.0.1:9464"
+    """host:port of the Prometheus endpoint; empty turns it off."""
+
+
+class UiSettings(BaseModel):
+    model_config = _STRICT
+
+    listen: str = "127.0.0.1:8470"
+    """host:port where `serve-ui` serves handheld browsers; loopback unless changed."""
+    tls_cert: Path | None = None
+    """PEM certificate for serve-ui; with tls_key, the UI is served over HTTPS."""
+    tls_key: Path | None = None
+    """PEM private key matching tls_cert."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Origins a browser may connect from; empty allows only the listen address itself."""
+    idle_logout_s: int = Field(300, ge=30, le=86400)
+    """Seconds without input after which an associate is logged out."""
+
+
+class AlertsSettings(BaseModel):
+    model_config = _STRICT
+
+    webhook_url: str | None = None
+    """Where alerts are POSTed as JSON (Slack- and Teams-compatible)."""
+
+
+DEFAULT_STATUS_MAP: dict[str, StoreState] = {
+    "released": "TO_PICK",
+    "ready_for_pickup": "READY",
+    "picked_up": "PICKED_UP",
+    "cancelled": "CANCELLED",
+}
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one store's agent."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        validate_default=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        case_sensitive=False,
+    )
+
+    store_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    """This store's id at the OMS; every API path is under /v1/stores/{store_id}."""
+    station: str | None = None
+    """Default station of this PC; without it, the first [[stations]] entry."""
+    oms: OmsSettings = Field(default_factory=OmsSettings)
+    """The central OMS and how to reach it."""
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    """Where the store's truth is kept."""
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    """How the agent talks to the OMS."""
+    pickup: PickupSettings = Field(default_factory=PickupSettings)
+    """Handoff rules."""
+    status_map: dict[str, StoreState] = Field(default_factory=lambda: dict(DEFAULT_STATUS_MAP))
+    """OMS status -> store state; a status not listed is quarantined, never guessed."""
+    associates: list[Associate] = Field(default_factory=list)
+    """The roster: who may act, and who is a manager."""
+    printers: list[Printer] = Field(default_factory=list)
+    """Receipt and label printers."""
+    stations: list[Station] = Field(default_factory=list)
+    """Terminals and handhelds with their scanner and printer."""
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    """Prometheus metrics."""
+    ui: UiSettings = Field(default_factory=UiSettings)
+    """The associate UI served to handheld browsers."""
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    """Where alerts go besides the screens and the log."""
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Settings:
+        for name, items in (
+            ("associates", self.associates),
+            ("printers", self.printers),
+            ("stations", self.stations),
+        ):
+            ids = [item.id for item in items]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{name}: duplicate id {', '.join(dupes)}")
+        printer_ids = {p.id for p in self.printers}
+        for station in self.stations:
+            if station.printer is not None and station.printer not in printer_ids:
+                raise ValueError(
+                    f"stations: station {station.id} names printer {station.printer!r},"
+                    " which is not in [[printers]]"
+                )
+        if self.station is not None and self.station not in {s.id for s in self.stations}:
+            raise ValueError(f"station: {self.station!r} is not in [[stations]]")
+        return self
+
+    # --- derived values -------------------------------------------------
+    @property
+    def default_station(self) -> str:
+        if self.station:
+            return self.station
+        return self.stations[0].id if self.stations else "cli"
+
+    def associate(self, associate_id: str) -> Associate | None:
+        return next((a for a in self.associates if a.id == associate_id), None)
+
+    def oms_token(self) -> str | None:
+        """The bearer token, read from token_file when that is how it is given."""
+        if self.oms.token is not None:
+            return self.oms.token.get_secret_value()
+        if self.oms.token_file is not None:
+            return self.oms.token_file.read_text(encoding="utf-8").strip()
+        return None

@@ -1,0 +1,1 @@
+"""Devices: barcode scanners and ESC/POS printers. Knows nothing of SQLite."""
