@@ -33,7 +33,7 @@ class OmsSettings(BaseModel):
     token: SecretStr | None = None
     """Bearer token of this store; use token_file to keep it out of this file."""
     token_file: Path | None = None
-    """File holding the bearer token (read at start; wins over nothing, conflicts with token)."""
+    """File holding the bearer token, instead of token (read when the agent starts)."""
     timeout_s: float = Field(10.0, gt=0, le=120)
     """Overall deadline of one request to the OMS, in seconds."""
     ca_bundle: Path | None = None

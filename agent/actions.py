@@ -1,0 +1,324 @@
+"""Associate actions. Each is one transaction: the state change and its outbox event.
+
+Every check runs inside the BEGIN IMMEDIATE transaction that writes, so a
+refusal writes nothing and a check cannot be invalidated by another process
+between reading and writing. Nothing returns before COMMIT.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from agent.clock import age_s, iso, utc_now
+from agent.errors import (
+    InvalidActionError,
+    OrderCancelledError,
+    UnknownAssociateError,
+    UnknownOrderError,
+    WrongPickupCodeError,
+    WrongStateError,
+)
+from agent.handoff import OfflineVerdict, decide_offline
+from agent.outbox import AppendedEvent, append_event
+from agent.store import Store
+from config.settings import Associate, Settings
+
+CANCEL_REASONS = ("customer_refused", "no_show", "item_unavailable", "damaged", "other")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    order_id: str
+    state: str
+    event: AppendedEvent
+    message: str
+    verification: str | None = None
+    return_task_id: int | None = None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Actions:
+    """The four associate actions, bound to one store and one configuration."""
+
+    def __init__(self, store: Store, settings: Settings, *, device_id: str | None = None):
+        self.store = store
+        self.settings = settings
+        self.device_id = device_id or settings.default_station
+        self._bin_re = re.compile(settings.pickup.bin_pattern)
+
+    # --- shared checks ---------------------------------------------------
+    def associate(self, associate_id: str) -> Associate:
+        found = self.settings.associate(associate_id)
+        if found is None:
+            raise UnknownAssociateError(f"associate {associate_id!r} is not in the roster")
+        return found
+
+    @staticmethod
+    def _order(conn: sqlite3.Connection, order_id: str) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        if row is None:
+            raise UnknownOrderError(f"order {order_id!r} is not known to this store")
+        return row
+
+    @staticmethod
+    def _open_task(conn: sqlite3.Connection, order_id: str) -> sqlite3.Row | None:
+        return conn.execute(
+            "SELECT * FROM return_tasks WHERE order_id = ? AND state = 'OPEN'", (order_id,)
+        ).fetchone()
+
+    def _cancelled_message(self, conn: sqlite3.Connection, order: sqlite3.Row) -> str:
+        task = self._open_task(conn, order["order_id"])
+        where = f"; its items are in bin {order['bin']}" if order["bin"] else ""
+        todo = " and must go back to the shelf (return task open)" if task else ""
+        return f"order {order['order_id']} was CANCELLED{where}{todo}: do not hand it over"
+
+    # --- stage -------------------------------------------------------------
+    def stage(
+        self,
+        order_id: str,
+        *,
+        bin: str,
+        associate_id: str,
+        picked: dict[str, int] | None = None,
+        now: datetime | None = None,
+    ) -> ActionResult:
+        bin = bin.strip()
+        if not self._bin_re.match(bin):
+            raise InvalidActionError(
+                f"bin {bin!r} is not a bin id (expected {self.settings.pickup.bin_pattern})"
+            )
+        self.associate(associate_id)
+        stamp = iso(now or utc_now())
+        with self.store.write() as conn:
+            order = self._order(conn, order_id)
+            if order["state"] == "CANCELLED":
+                raise OrderCancelledError(self._cancelled_message(conn, order))
+            if order["state"] not in ("TO_PICK", "READY"):
+                raise WrongStateError(f"order {order_id} is {order['state']}; only TO_PICK or"
+                                      " READY orders can be staged")
+            lines = conn.execute(
+                "SELECT line_id, quantity FROM order_lines WHERE order_id = ? ORDER BY position",
+                (order_id,),
+            ).fetchall()
+            ordered = {line[0]: line[1] for line in lines}
+            picked = dict(picked or {})
+            unknown = sorted(set(picked) - set(ordered))
+            if unknown:
+                raise InvalidActionError(f"order {order_id} has no line {', '.join(unknown)}")
+            for line_id, qty in picked.items():
+                if not 0 <= qty <= ordered[line_id]:
+                    raise InvalidActionError(
+                        f"line {line_id}: quantity {qty} is outside 0..{ordered[line_id]}"
+                    )
+            quantities = [(line_id, picked.get(line_id, qty)) for line_id, qty in ordered.items()]
+            conn.executemany(
+                "UPDATE order_lines SET quantity_picked = ? WHERE order_id = ? AND line_id = ?",
+                [(qty, order_id, line_id) for line_id, qty in quantities],
+            )
+            conn.execute(
+                "UPDATE orders SET state = 'READY', bin = ?, state_changed_at = ?"
+                " WHERE order_id = ?",
+                (bin, stamp, order_id),
+            )
+            event = append_event(
+                conn,
+                order_id=order_id,
+                type="order.staged",
+                data={
+                    "bin": bin,
+                    "lines": [{"line_id": i, "quantity_picked": q} for i, q in quantities],
+                },
+                occurred_at=stamp,
+                associate_id=associate_id,
+                device_id=self.device_id,
+                based_on_version=order["version"],
+            )
+        short = sum(ordered[i] - q for i, q in quantities)
+        note = f" (short pick: {short} unit(s) missing)" if short else ""
+        moved = " (moved)" if order["state"] == "READY" and order["bin"] != bin else ""
+        return ActionResult(order_id, "READY", event, f"order {order_id} staged in bin {bin}"
+                            f"{moved}{note}")
+
+    # --- pickup -------------------------------------------------------------
+    def pickup(
+        self,
+        order_id: str,
+        *,
+        associate_id: str,
+        code: str | None,
+        oms_confirmed: bool = False,
+        confirmed: bool = False,
+        override_id: str | None = None,
+        now: datetime | None = None,
+    ) -> ActionResult:
+        """Hand the order over.
+
+        ``oms_confirmed`` says the live check reached the OMS and its answer is
+        already applied; otherwise the offline policy decides.
+        """
+        self.associate(associate_id)
+        moment = now or utc_now()
+        stamp = iso(moment)
+        with self.store.write() as conn:
+            order = self._order(conn, order_id)
+            if order["state"] == "CANCELLED":
+                raise OrderCancelledError(self._cancelled_message(conn, order))
+            if order["state"] == "PICKED_UP":
+                raise WrongStateError(f"order {order_id} was already picked up"
+                                      f" ({order['state_changed_at']})")
+            if order["state"] != "READY":
+                raise WrongStateError(f"order {order_id} is {order['state']}: stage it in a bin"
+                                      " before the handoff")
+            if code is not None:
+                if not hmac.compare_digest(code.strip().upper().encode(),
+                                           order["pickup_code"].upper().encode()):
+                    raise WrongPickupCodeError(f"wrong pickup code for order {order_id}")
+                verification = "pickup_code"
+            elif override_id is None:
+                raise WrongPickupCodeError(
+                    f"order {order_id}: a pickup code is needed (or a manager's --override-by)"
+                )
+            else:
+                verification = "manager_override"
+            verdict: OfflineVerdict | None = None
+            if not oms_confirmed:
+                verdict = decide_offline(
+                    policy=self.settings.pickup.offline_handoff,
+                    staleness_s=age_s(_last_heard(conn), moment),
+                    max_staleness_min=self.settings.pickup.max_offline_staleness_min,
+                    confirmed=confirmed,
+                    override_by=self.settings.associate(override_id) if override_id else None,
+                    override_id=override_id,
+                )
+            elif override_id is not None:
+                decide_offline(policy="manager", staleness_s=0, max_staleness_min=0,
+                               confirmed=True, override_by=self.settings.associate(override_id),
+                               override_id=override_id)
+            conn.execute(
+                "UPDATE orders SET state = 'PICKED_UP', state_changed_at = ? WHERE order_id = ?",
+                (stamp, order_id),
+            )
+            event = append_event(
+                conn,
+                order_id=order_id,
+                type="order.picked_up",
+                data={"verification": verification, "bin": order["bin"]},
+                occurred_at=stamp,
+                associate_id=associate_id,
+                device_id=self.device_id,
+                based_on_version=order["version"],
+                override_by=override_id,
+            )
+        offline = f" without OMS confirmation ({verdict.staleness_note})" if verdict else ""
+        return ActionResult(order_id, "PICKED_UP", event,
+                            f"order {order_id} handed over from bin {order['bin']}{offline}",
+                            verification=verification)
+
+    # --- cancel -------------------------------------------------------------
+    def cancel(
+        self,
+        order_id: str,
+        *,
+        reason: str,
+        associate_id: str,
+        note: str | None = None,
+        now: datetime | None = None,
+    ) -> ActionResult:
+        if reason not in CANCEL_REASONS:
+            raise InvalidActionError(f"reason {reason!r} is not one of {', '.join(CANCEL_REASONS)}")
+        if note is not None and len(note) > 500:
+            raise InvalidActionError("a note is at most 500 characters")
+        self.associate(associate_id)
+        stamp = iso(now or utc_now())
+        with self.store.write() as conn:
+            order = self._order(conn, order_id)
+            if order["state"] not in ("TO_PICK", "READY"):
+                raise WrongStateError(f"order {order_id} is {order['state']}; only TO_PICK or"
+                                      " READY orders can be cancelled")
+            task_id = None
+            if order["state"] == "READY":
+                task_id = open_return_task(conn, order, reason=reason, now=stamp)
+            conn.execute(
+                "UPDATE orders SET state = 'CANCELLED', state_changed_at = ? WHERE order_id = ?",
+                (stamp, order_id),
+            )
+            event = append_event(
+                conn,
+                order_id=order_id,
+                type="order.cancelled",
+                data={"reason": reason, "note": note},
+                occurred_at=stamp,
+                associate_id=associate_id,
+                device_id=self.device_id,
+                based_on_version=order["version"],
+            )
+        todo = f"; return its items from bin {order['bin']} to the shelf" if task_id else ""
+        return ActionResult(order_id, "CANCELLED", event, f"order {order_id} cancelled{todo}",
+                            return_task_id=task_id)
+
+    # --- return to shelf ------------------------------------------------------
+    def return_to_shelf(
+        self, order_id: str, *, associate_id: str, now: datetime | None = None
+    ) -> ActionResult:
+        self.associate(associate_id)
+        stamp = iso(now or utc_now())
+        with self.store.write() as conn:
+            order = self._order(conn, order_id)
+            task = self._open_task(conn, order_id)
+            if order["state"] != "CANCELLED" or task is None:
+                raise WrongStateError(f"order {order_id} has no open return-to-shelf task")
+            conn.execute(
+                "UPDATE return_tasks SET state = 'DONE', done_at = ?, done_by = ? WHERE id = ?",
+                (stamp, associate_id, task["id"]),
+            )
+            conn.execute("UPDATE orders SET bin = NULL WHERE order_id = ?", (order_id,))
+            event = append_event(
+                conn,
+                order_id=order_id,
+                type="order.returned_to_shelf",
+                data={"lines": json.loads(task["lines"]), "bin": task["bin"]},
+                occurred_at=stamp,
+                associate_id=associate_id,
+                device_id=self.device_id,
+                based_on_version=order["version"],
+            )
+        return ActionResult(order_id, "CANCELLED", event,
+                            f"order {order_id}: items from bin {task['bin']} are back on the shelf",
+                            return_task_id=task["id"])
+
+
+def open_return_task(conn: sqlite3.Connection, order: sqlite3.Row, *, reason: str, now: str) -> int:
+    """The items of a staged order must go back: one open task per order."""
+    existing = conn.execute(
+        "SELECT id FROM return_tasks WHERE order_id = ? AND state = 'OPEN'", (order["order_id"],)
+    ).fetchone()
+    if existing:
+        return existing[0]
+    lines = [
+        {"line_id": r[0], "quantity": r[1]}
+        for r in conn.execute(
+            "SELECT line_id, COALESCE(quantity_picked, quantity) FROM order_lines"
+            " WHERE order_id = ? ORDER BY position",
+            (order["order_id"],),
+        )
+        if r[1]
+    ]
+    cur = conn.execute(
+        "INSERT INTO return_tasks (order_id, state, bin, lines, reason, created_at)"
+        " VALUES (?, 'OPEN', ?, ?, ?, ?)",
+        (order["order_id"], order["bin"], json.dumps(lines), reason, now),
+    )
+    return cur.lastrowid
+
+
+def _last_heard(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM sync_state WHERE key = 'last_feed_success_at'").fetchone()
+    return row[0] if row else None

@@ -1,0 +1,176 @@
+"""Read models for the command line and the UI: plain dicts with the fields cli.md promises."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from agent.clock import age_s, utc_now
+from agent.errors import UnknownOrderError
+from agent.store import Store
+
+STATES = ("TO_PICK", "READY", "PICKED_UP", "CANCELLED")
+_OPEN_EVENT = "status != 'acked' AND NOT (status = 'dead' AND resolved_at IS NOT NULL)"
+
+
+def list_orders(store: Store, *, state: str | None = None) -> list[dict]:
+    sql = (
+        "SELECT o.order_id, o.state, o.bin, o.version, o.fulfillment, o.customer_name,"
+        " o.hold_until, o.arrived_at, o.arrival_bay, o.conflict,"
+        f" (SELECT COUNT(*) FROM outbox e WHERE e.order_id = o.order_id AND e.{_OPEN_EVENT})"
+        " AS pending_events FROM orders o"
+    )
+    args: tuple = ()
+    if state:
+        sql += " WHERE o.state = ?"
+        args = (state,)
+    sql += " ORDER BY o.state_changed_at DESC, o.order_id"
+    return [dict(r) for r in store.conn.execute(sql, args)]
+
+
+def _events(conn, order_id: str) -> list[dict]:
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT event_id, seq, type, status, occurred_at, acked_at, attempts, last_error,"
+            " dead_kind, result_code, result_message, resolution, resolved_by"
+            " FROM outbox WHERE order_id = ? ORDER BY seq",
+            (order_id,),
+        )
+    ]
+
+
+def order_detail(store: Store, order_id: str) -> dict:
+    with store.read() as conn:
+        row = conn.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        if row is None:
+            raise UnknownOrderError(f"order {order_id!r} is not known to this store")
+        lines = [
+            dict(r)
+            for r in conn.execute(
+                "SELECT line_id, sku, gtin, description, quantity, quantity_picked"
+                " FROM order_lines WHERE order_id = ? ORDER BY position",
+                (order_id,),
+            )
+        ]
+        task = conn.execute(
+            "SELECT id, state, bin, lines, created_at, done_at, done_by FROM return_tasks"
+            " WHERE order_id = ? ORDER BY id DESC LIMIT 1",
+            (order_id,),
+        ).fetchone()
+        events = _events(conn, order_id)
+    return {
+        "order_id": row["order_id"],
+        "state": row["state"],
+        "bin": row["bin"],
+        "version": row["version"],
+        "oms_status": row["oms_status"],
+        "fulfillment": row["fulfillment"],
+        "customer_name": row["customer_name"],
+        "phone_last4": row["phone_last4"],
+        "pickup_window": (
+            {"start": row["window_start"], "end": row["window_end"]} if row["window_start"] else None
+        ),
+        "hold_until": row["hold_until"],
+        "arrival": (
+            {"arrived_at": row["arrived_at"], "bay": row["arrival_bay"],
+             "vehicle": row["arrival_vehicle"]}
+            if row["arrived_at"] else None
+        ),
+        "conflict": row["conflict"],
+        "received_at": row["received_at"],
+        "lines": lines,
+        "return_task": (
+            None if task is None else {
+                "id": task["id"], "state": task["state"], "bin": task["bin"],
+                "lines": json.loads(task["lines"]), "created_at": task["created_at"],
+                "done_at": task["done_at"], "done_by": task["done_by"],
+            }
+        ),
+        "events": events,
+    }
+
+
+def audit(store: Store, order_id: str) -> list[dict]:
+    """Everything that crossed the boundary for one order, oldest first."""
+    with store.read() as conn:
+        if conn.execute("SELECT 1 FROM orders WHERE order_id = ?", (order_id,)).fetchone() is None \
+                and conn.execute("SELECT 1 FROM received_changes WHERE order_id = ?",
+                                 (order_id,)).fetchone() is None:
+            raise UnknownOrderError(f"order {order_id!r} is not known to this store")
+        entries = [
+            {"at": r["received_at"], "direction": "received", "what": f"snapshot v{r['version']}"
+             f" ({r['oms_status']})" if r["version"] else "snapshot", "source": r["source"],
+             "outcome": r["outcome"], "detail": r["detail"], "change_id": r["change_id"]}
+            for r in conn.execute(
+                "SELECT * FROM received_changes WHERE order_id = ? ORDER BY id", (order_id,))
+        ]
+        for e in conn.execute("SELECT * FROM outbox WHERE order_id = ? ORDER BY seq", (order_id,)):
+            entries.append({
+                "at": e["occurred_at"], "direction": "store_event", "what": e["type"],
+                "event_id": e["event_id"], "seq": e["seq"], "associate_id": e["associate_id"],
+                "device_id": e["device_id"], "outcome": e["status"], "attempts": e["attempts"],
+                "acked_at": e["acked_at"], "dead_at": e["dead_at"],
+                "detail": e["result_message"] or e["last_error"],
+                "resolution": e["resolution"], "resolved_by": e["resolved_by"],
+            })
+    entries.sort(key=lambda x: x["at"])
+    return entries
+
+
+def sync_value(conn, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def status(store: Store, *, now: datetime | None = None) -> dict:
+    now = now or utc_now()
+    with store.read() as conn:
+        pending = conn.execute(
+            "SELECT COUNT(*), MIN(occurred_at) FROM outbox WHERE status IN ('pending', 'held')"
+        ).fetchone()
+        dead = conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'dead' AND resolved_at IS NULL"
+        ).fetchone()[0]
+        blocked = conn.execute(
+            "SELECT COUNT(DISTINCT order_id) FROM outbox WHERE status = 'held'"
+            " OR (status = 'dead' AND resolved_at IS NULL)"
+        ).fetchone()[0]
+        quarantined = conn.execute(
+            "SELECT COUNT(*) FROM quarantine WHERE resolved_at IS NULL").fetchone()[0]
+        alerts = [dict(r) for r in conn.execute(
+            "SELECT id, kind, severity, order_id, message, raised_at, acknowledged_at"
+            " FROM alerts WHERE resolved_at IS NULL ORDER BY id")]
+        online = sync_value(conn, "online") == "1"
+        last_feed = sync_value(conn, "last_feed_success_at")
+        counts = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
+        open_tasks = conn.execute(
+            "SELECT COUNT(*) FROM return_tasks WHERE state = 'OPEN'").fetchone()[0]
+    oldest = age_s(pending[1], now)
+    return {
+        "online": online,
+        "last_feed_success_at": last_feed,
+        "outbox": {
+            "pending": pending[0],
+            "oldest_pending_age_s": None if oldest is None else round(oldest, 3),
+            "dead_letters": dead,
+            "blocked_orders": blocked,
+        },
+        "quarantined": quarantined,
+        "alerts": alerts,
+        "orders": {s: counts.get(s, 0) for s in STATES},
+        "open_return_tasks": open_tasks,
+    }
+
+
+def dead_letters(store: Store) -> list[dict]:
+    return [dict(r) for r in store.conn.execute(
+        "SELECT event_id, order_id, type, dead_kind AS kind, result_code AS code,"
+        " result_message AS message, dead_at, seq FROM outbox"
+        " WHERE status = 'dead' AND resolved_at IS NULL ORDER BY seq")]
+
+
+def quarantined(store: Store) -> list[dict]:
+    return [dict(r) for r in store.conn.execute(
+        "SELECT id, order_id, reason, received_at, source FROM quarantine"
+        " WHERE resolved_at IS NULL ORDER BY id")]

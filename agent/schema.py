@@ -1,0 +1,160 @@
+"""Schema migrations (sqlite-utils Migrations). Append new migrations; never edit old ones."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("store-agent")
+
+
+def _run_script(db: Database, script: str) -> None:
+    """Run DDL statement by statement.
+
+    sqlite3's executescript() COMMITs any open transaction first, which would
+    release the migration lock half-way and let a second process race us.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending[:80]!r}")
+
+
+@MIGRATIONS()
+def m001_core(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE orders (
+            order_id        TEXT PRIMARY KEY,
+            version         INTEGER NOT NULL,
+            oms_status      TEXT NOT NULL,
+            state           TEXT NOT NULL
+                CHECK (state IN ('TO_PICK', 'READY', 'PICKED_UP', 'CANCELLED')),
+            fulfillment     TEXT NOT NULL,
+            customer_name   TEXT NOT NULL,
+            phone_last4     TEXT,
+            pickup_code     TEXT NOT NULL,
+            window_start    TEXT,
+            window_end      TEXT,
+            hold_until      TEXT,
+            arrived_at      TEXT,
+            arrival_bay     TEXT,
+            arrival_vehicle TEXT,
+            bin             TEXT,
+            conflict        TEXT,            -- why the store and the OMS disagree, or NULL
+            snapshot        TEXT NOT NULL,   -- the last OMS snapshot applied, as JSON
+            updated_at      TEXT NOT NULL,   -- OMS updated_at of that snapshot
+            received_at     TEXT NOT NULL,   -- when the store last heard of this order
+            state_changed_at TEXT NOT NULL
+        );
+        CREATE INDEX orders_state ON orders(state);
+        CREATE INDEX orders_bin ON orders(bin) WHERE bin IS NOT NULL;
+
+        CREATE TABLE order_lines (
+            order_id        TEXT NOT NULL REFERENCES orders(order_id),
+            line_id         TEXT NOT NULL,
+            position        INTEGER NOT NULL,
+            sku             TEXT NOT NULL,
+            gtin            TEXT,
+            description     TEXT NOT NULL,
+            quantity        INTEGER NOT NULL,
+            quantity_picked INTEGER,        -- NULL until staged
+            PRIMARY KEY (order_id, line_id)
+        );
+
+        CREATE TABLE return_tasks (
+            id          INTEGER PRIMARY KEY,
+            order_id    TEXT NOT NULL REFERENCES orders(order_id),
+            state       TEXT NOT NULL CHECK (state IN ('OPEN', 'DONE')),
+            bin         TEXT,
+            lines       TEXT NOT NULL,      -- JSON [{line_id, quantity}]
+            reason      TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            done_at     TEXT,
+            done_by     TEXT
+        );
+        -- At most one open task per order.
+        CREATE UNIQUE INDEX return_tasks_open ON return_tasks(order_id) WHERE state = 'OPEN';
+
+        -- The outbox. seq is AUTOINCREMENT: strictly increasing, never reused,
+        -- and gap-free because a rolled-back insert also rolls back the counter.
+        CREATE TABLE outbox (
+            seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id         TEXT NOT NULL UNIQUE,
+            order_id         TEXT NOT NULL REFERENCES orders(order_id),
+            type             TEXT NOT NULL,
+            data             TEXT NOT NULL,
+            occurred_at      TEXT NOT NULL,
+            associate_id     TEXT NOT NULL,
+            device_id        TEXT NOT NULL,
+            based_on_version INTEGER NOT NULL,
+            override_by      TEXT,
+            status           TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'acked', 'dead', 'held')),
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at  TEXT,
+            last_error       TEXT,
+            acked_at         TEXT,
+            dead_at          TEXT,
+            dead_kind        TEXT CHECK (dead_kind IN ('rejected', 'conflict')),
+            result_code      TEXT,
+            result_message   TEXT,
+            oms_result       TEXT,
+            resolved_by      TEXT,
+            resolution       TEXT,          -- 'retried' or 'discarded: <reason>'
+            resolved_at      TEXT
+        );
+        CREATE INDEX outbox_unsent ON outbox(status, seq) WHERE status != 'acked';
+        CREATE INDEX outbox_order ON outbox(order_id, seq);
+
+        -- Every snapshot the store received, applied or not: the audit trail.
+        CREATE TABLE received_changes (
+            id          INTEGER PRIMARY KEY,
+            change_id   TEXT,
+            source      TEXT NOT NULL,      -- feed, live_check, reconcile, conflict, seed
+            order_id    TEXT,
+            version     INTEGER,
+            oms_status  TEXT,
+            outcome     TEXT NOT NULL,      -- applied, kept_store_state, older, quarantined, ...
+            detail      TEXT,
+            received_at TEXT NOT NULL
+        );
+        CREATE INDEX received_changes_order ON received_changes(order_id, id);
+
+        CREATE TABLE quarantine (
+            id          INTEGER PRIMARY KEY,
+            order_id    TEXT,
+            reason      TEXT NOT NULL,
+            payload     TEXT NOT NULL,
+            source      TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            resolved_at TEXT
+        );
+
+        CREATE TABLE alerts (
+            id              INTEGER PRIMARY KEY,
+            kind            TEXT NOT NULL,
+            key             TEXT NOT NULL,  -- dedupe: one open alert per (kind, key)
+            order_id        TEXT,
+            severity        TEXT NOT NULL DEFAULT 'warning',
+            message         TEXT NOT NULL,
+            raised_at       TEXT NOT NULL,
+            acknowledged_at TEXT,
+            acknowledged_by TEXT,
+            resolved_at     TEXT
+        );
+        CREATE UNIQUE INDEX alerts_open ON alerts(kind, key) WHERE resolved_at IS NULL;
+
+        CREATE TABLE sync_state (
+            key   TEXT PRIMARY KEY,
+            value TEXT
+        );
+        """
+    )

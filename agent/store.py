@@ -1,0 +1,155 @@
+"""The local SQLite store: connection set-up, transactions, migrations.
+
+Durability is the product's first promise, so the pragmas are not merely set
+but read back: a database that will not run in WAL with synchronous=FULL is
+refused rather than used.
+
+Every write goes through ``Store.write()``, which starts with BEGIN IMMEDIATE:
+a deferred transaction that reads and then writes fails with SQLITE_BUSY when
+another process wrote in between, and busy_timeout cannot help it. Taking the
+write lock up front turns contention into waiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+from agent.errors import StoreBusyError, StoreSetupError
+from agent.schema import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 10_000
+# How long a writer keeps retrying after busy_timeout gave up, before telling
+# the user: long enough to outlast a checkpoint or another process's migration.
+WRITE_PATIENCE_S = 30.0
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves (see module doc).
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class Store:
+    """One connection to the store database, with the product's guarantees."""
+
+    def __init__(self, path: str | os.PathLike, *, migrate: bool = True):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = _connect(self.path)
+            self._configure()
+        except sqlite3.DatabaseError as exc:
+            raise StoreSetupError(f"{self.path}: cannot open the database ({exc})") from None
+        except OSError as exc:
+            raise StoreSetupError(f"{self.path}: cannot open the database ({exc.strerror})") from None
+        self.db = sqlite_utils.Database(self.conn)
+        if migrate:
+            self.migrate()
+
+    # --- set-up ---------------------------------------------------------
+    def _configure(self) -> None:
+        c = self.conn
+        c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = self._retry_busy(lambda: c.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        c.execute("PRAGMA synchronous = FULL")
+        c.execute("PRAGMA foreign_keys = ON")
+        c.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        sync = c.execute("PRAGMA synchronous").fetchone()[0]
+        fks = c.execute("PRAGMA foreign_keys").fetchone()[0]
+        if str(mode).lower() != "wal" or sync != 2 or fks != 1:
+            raise StoreSetupError(
+                f"{self.path}: refusing to run without WAL, synchronous=FULL and foreign keys"
+                f" (got journal_mode={mode}, synchronous={sync}, foreign_keys={fks});"
+                " is the file on a network share?"
+            )
+
+    def migrate(self) -> None:
+        """Apply pending migrations; safe when several processes start at once."""
+        with self.write():
+            # Inside our BEGIN IMMEDIATE, sqlite-utils' atomic() nests as
+            # savepoints, so a second process waits for the first and then
+            # finds nothing pending.
+            MIGRATIONS.apply(self.db)
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- transactions ---------------------------------------------------
+    def _retry_busy(self, fn):
+        deadline = time.monotonic() + WRITE_PATIENCE_S
+        delay = 0.005
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    if _is_busy(exc):
+                        raise StoreBusyError(
+                            f"{self.path}: the database stayed locked for"
+                            f" {WRITE_PATIENCE_S:.0f} s by another process; nothing was changed"
+                        ) from None
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error.
+
+        Returns only after COMMIT, i.e. after the WAL is fsynced (synchronous=FULL):
+        whatever the caller confirms to a person afterwards survives a power cut.
+        """
+        if self.conn.in_transaction:
+            raise RuntimeError("write transactions do not nest")
+        self._retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        try:
+            yield self.conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot across several SELECTs."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: cheap change detection for UIs."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def integrity_check(self) -> str:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]

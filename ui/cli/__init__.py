@@ -1,0 +1,1 @@
+"""The store-agent command line (contract: docs/cli.md)."""

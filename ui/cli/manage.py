@@ -1,0 +1,158 @@
+"""Configuration, roster, dead letters and quarantine commands."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import tomlkit
+
+from agent import dead_letters, queries
+from agent.errors import ConfigError, UnknownAssociateError, UsageError
+from agent.pins import hash_pin
+from config import resolve_config_path
+from config.template import render_docs, render_template
+from ui.cli.context import Context
+from ui.cli.output import emit_json, say, table
+
+
+def cmd_config_check(ctx: Context) -> int:
+    s = ctx.settings
+    say(f"{s.source_path}: ok (store {s.store_id}, {len(s.associates)} associates,"
+        f" {len(s.printers)} printers, {len(s.stations)} stations)")
+    return 0
+
+
+def cmd_config_init(ctx: Context) -> int:
+    target = ctx.args.path or str(resolve_config_path(ctx.args.config, os.environ))
+    text = render_template()
+    if target == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(target)
+    if path.exists() and not ctx.args.force:
+        raise UsageError(f"{path} exists; it is never overwritten (use --force to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The file will hold the OMS token: readable by its owner only.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    say(f"wrote {path}: set store_id, oms.url and oms.token, then run"
+        " `store-agent config check`")
+    return 0
+
+
+def cmd_config_docs(ctx: Context) -> int:
+    sys.stdout.write(render_docs())
+    return 0
+
+
+def _read_pin() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("New PIN (4-12 digits): ")
+        if getpass.getpass("Again: ") != first:
+            raise UsageError("the two PINs differ; nothing changed")
+        return first
+    return sys.stdin.readline().strip()
+
+
+def cmd_set_pin(ctx: Context) -> int:
+    settings = ctx.settings
+    associate_id = ctx.args.associate_id
+    if settings.associate(associate_id) is None:
+        raise UnknownAssociateError(f"associate {associate_id!r} is not in the roster")
+    path: Path = settings.source_path
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    entries = [a for a in doc.get("associates", []) if a.get("id") == associate_id]
+    if not entries:
+        raise ConfigError(f"{path}: associate {associate_id} comes from STORE_AGENT_ASSOCIATES,"
+                          " not the file; set the PIN hash there")
+    entries[0]["pin_hash"] = hash_pin(_read_pin())
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(tomlkit.dumps(doc))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    say(f"PIN set for {associate_id}")
+    return 0
+
+
+def cmd_dlq_list(ctx: Context) -> int:
+    rows = queries.dead_letters(ctx.store)
+    if ctx.args.json:
+        emit_json([{k: r[k] for k in ("event_id", "order_id", "type", "kind", "code", "message",
+                                      "dead_at")} for r in rows])
+    else:
+        table(rows, ["event_id", "order_id", "type", "kind", "code", "message", "dead_at"],
+              empty="no dead letters")
+    return 0
+
+
+def cmd_dlq_retry(ctx: Context) -> int:
+    r = dead_letters.retry(ctx.store, ctx.settings, ctx.args.event_id,
+                           manager_id=ctx.args.associate)
+    emit_json(r) if ctx.args.json else say(f"{r['event_id']} will be sent again"
+                                           f" (order {r['order_id']})")
+    return 0
+
+
+def cmd_dlq_discard(ctx: Context) -> int:
+    r = dead_letters.discard(ctx.store, ctx.settings, ctx.args.event_id,
+                             manager_id=ctx.args.associate, reason=ctx.args.reason)
+    emit_json(r) if ctx.args.json else say(f"{r['event_id']} discarded; order {r['order_id']}"
+                                           " flows again")
+    return 0
+
+
+def cmd_quarantine_list(ctx: Context) -> int:
+    rows = queries.quarantined(ctx.store)
+    if ctx.args.json:
+        emit_json([{k: r[k] for k in ("id", "order_id", "reason", "received_at")} for r in rows])
+    else:
+        table(rows, ["id", "order_id", "reason", "received_at"], empty="nothing quarantined")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    config = sub.add_parser("config", help="validate or create the configuration")
+    csub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    p = csub.add_parser("check", parents=[common], help="validate the configuration")
+    p.set_defaults(handler=cmd_config_check)
+    p = csub.add_parser("init", parents=[common], help="write a commented template")
+    p.add_argument("path", nargs="?", help="where to write it ('-' for stdout);"
+                   " default: the config path")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(handler=cmd_config_init)
+    p = csub.add_parser("docs", parents=[common], help="print docs/configuration.md")
+    p.set_defaults(handler=cmd_config_docs)
+
+    assoc = sub.add_parser("associate", help="the roster")
+    asub = assoc.add_subparsers(dest="associate_command", required=True, metavar="ACTION")
+    p = asub.add_parser("set-pin", parents=[common],
+                        help="set a PIN (terminal prompt, or one line on stdin)")
+    p.add_argument("associate_id")
+    p.set_defaults(handler=cmd_set_pin)
+
+    dlq = sub.add_parser("dlq", help="dead letters: events the OMS refused")
+    dsub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    p = dsub.add_parser("list", parents=[common], help="list unresolved dead letters")
+    p.set_defaults(handler=cmd_dlq_list)
+    p = dsub.add_parser("retry", parents=[common], help="send a dead letter again")
+    p.add_argument("event_id")
+    p.add_argument("--as", dest="associate", required=True, metavar="MANAGER")
+    p.set_defaults(handler=cmd_dlq_retry)
+    p = dsub.add_parser("discard", parents=[common], help="give a dead letter up, with a reason")
+    p.add_argument("event_id")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--as", dest="associate", required=True, metavar="MANAGER")
+    p.set_defaults(handler=cmd_dlq_discard)
+
+    q = sub.add_parser("quarantine", help="OMS snapshots that were not applied")
+    qsub = q.add_subparsers(dest="quarantine_command", required=True, metavar="ACTION")
+    p = qsub.add_parser("list", parents=[common], help="list quarantined snapshots")
+    p.set_defaults(handler=cmd_quarantine_list)

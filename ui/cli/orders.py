@@ -1,0 +1,171 @@
+"""Associate actions and reading commands."""
+
+from __future__ import annotations
+
+import argparse
+
+from agent import queries
+from agent.actions import CANCEL_REASONS, Actions
+from agent.errors import UsageError
+from ui.cli.context import Context
+from ui.cli.output import emit_json, say, table
+
+
+def _line_overrides(specs: list[str] | None) -> dict[str, int] | None:
+    if not specs:
+        return None
+    out: dict[str, int] = {}
+    for spec in specs:
+        line_id, sep, qty = spec.partition("=")
+        if not sep or not line_id or not qty.isdigit():
+            raise UsageError(f"--line {spec!r}: expected LINE_ID=QTY with QTY a whole number")
+        out[line_id] = int(qty)
+    return out
+
+
+def _actions(ctx: Context) -> Actions:
+    return Actions(ctx.store, ctx.settings, device_id=ctx.settings.default_station)
+
+
+def _done(ctx: Context, result) -> int:
+    if ctx.args.json:
+        emit_json({"order_id": result.order_id, "state": result.state,
+                   "event_id": result.event.event_id, "seq": result.event.seq,
+                   "event_status": result.event.status, "message": result.message,
+                   "verification": result.verification,
+                   "return_task_id": result.return_task_id})
+    else:
+        say(result.message)
+    return 0
+
+
+def cmd_stage(ctx: Context) -> int:
+    a = ctx.args
+    picked = _line_overrides(a.line)
+    return _done(ctx, _actions(ctx).stage(a.order_id, bin=a.bin, associate_id=a.associate,
+                                          picked=picked))
+
+
+def cmd_pickup(ctx: Context) -> int:
+    a = ctx.args
+    result = _actions(ctx).pickup(a.order_id, associate_id=a.associate, code=a.code,
+                                  confirmed=a.yes, override_id=a.override_by)
+    return _done(ctx, result)
+
+
+def cmd_cancel(ctx: Context) -> int:
+    a = ctx.args
+    return _done(ctx, _actions(ctx).cancel(a.order_id, reason=a.reason, associate_id=a.associate,
+                                           note=a.note))
+
+
+def cmd_return(ctx: Context) -> int:
+    a = ctx.args
+    return _done(ctx, _actions(ctx).return_to_shelf(a.order_id, associate_id=a.associate))
+
+
+def cmd_orders(ctx: Context) -> int:
+    rows = queries.list_orders(ctx.store, state=ctx.args.state)
+    if ctx.args.json:
+        emit_json([{k: r[k] for k in ("order_id", "state", "bin", "version", "fulfillment",
+                                      "customer_name", "hold_until", "pending_events",
+                                      "arrived_at", "conflict")} for r in rows])
+    else:
+        table(rows, ["order_id", "state", "bin", "fulfillment", "customer_name", "hold_until",
+                     "pending_events"], empty="no orders")
+    return 0
+
+
+def cmd_show(ctx: Context) -> int:
+    d = queries.order_detail(ctx.store, ctx.args.order_id)
+    if ctx.args.json:
+        emit_json(d)
+        return 0
+    say(f"order {d['order_id']}  {d['state']}  bin {d['bin'] or '-'}  v{d['version']}"
+        f" (OMS: {d['oms_status']})  {d['fulfillment']}  {d['customer_name']}")
+    if d["conflict"]:
+        say(f"CONFLICT: {d['conflict']}")
+    if d["arrival"]:
+        say(f"ARRIVED {d['arrival']['arrived_at']} bay {d['arrival']['bay']}"
+            f" {d['arrival']['vehicle'] or ''}")
+    if d["return_task"]:
+        say(f"return-to-shelf task: {d['return_task']['state']} (bin {d['return_task']['bin']})")
+    table(d["lines"], ["line_id", "sku", "description", "quantity", "quantity_picked"])
+    say("")
+    table(d["events"], ["seq", "type", "status", "occurred_at", "acked_at", "event_id"],
+          empty="no events")
+    return 0
+
+
+def cmd_audit(ctx: Context) -> int:
+    entries = queries.audit(ctx.store, ctx.args.order_id)
+    if ctx.args.json:
+        emit_json(entries)
+    else:
+        table(entries, ["at", "direction", "what", "outcome", "detail"])
+    return 0
+
+
+def cmd_status(ctx: Context) -> int:
+    s = queries.status(ctx.store)
+    if ctx.args.json:
+        emit_json(s)
+        return 0
+    ob = s["outbox"]
+    say(f"{'ONLINE' if s['online'] else 'OFFLINE'}; last feed success:"
+        f" {s['last_feed_success_at'] or 'never'}")
+    say(f"outbox: {ob['pending']} pending (oldest {ob['oldest_pending_age_s'] or 0:.0f} s),"
+        f" {ob['dead_letters']} dead letters, {ob['blocked_orders']} blocked orders")
+    say("orders: " + ", ".join(f"{k} {v}" for k, v in s["orders"].items())
+        + f"; {s['open_return_tasks']} open return tasks; {s['quarantined']} quarantined")
+    for alert in s["alerts"]:
+        say(f"ALERT [{alert['severity']}] {alert['message']}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    order = sub.add_parser("order", help="act on one order, or show it")
+    osub = order.add_subparsers(dest="order_command", required=True, metavar="ACTION")
+
+    p = osub.add_parser("stage", parents=[common], help="stage an order in a bin")
+    p.add_argument("order_id")
+    p.add_argument("--bin", required=True)
+    p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
+    p.add_argument("--line", action="append", metavar="LINE_ID=QTY",
+                   help="quantity picked for a line, when fewer than ordered")
+    p.set_defaults(handler=cmd_stage)
+
+    p = osub.add_parser("pickup", parents=[common], help="hand an order to the customer")
+    p.add_argument("order_id")
+    p.add_argument("--code", help="the customer's pickup code")
+    p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
+    p.add_argument("--yes", action="store_true", help="confirm an offline handoff (warn policy)")
+    p.add_argument("--override-by", metavar="MANAGER", help="a manager approves the handoff")
+    p.set_defaults(handler=cmd_pickup)
+
+    p = osub.add_parser("cancel", parents=[common], help="cancel an order in the store")
+    p.add_argument("order_id")
+    p.add_argument("--reason", required=True, choices=CANCEL_REASONS)
+    p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
+    p.add_argument("--note")
+    p.set_defaults(handler=cmd_cancel)
+
+    p = osub.add_parser("return", parents=[common], help="items of a cancelled order are back")
+    p.add_argument("order_id")
+    p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
+    p.set_defaults(handler=cmd_return)
+
+    p = osub.add_parser("show", parents=[common], help="one order with lines and events")
+    p.add_argument("order_id")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("orders", parents=[common], help="list orders")
+    p.add_argument("--state", choices=queries.STATES)
+    p.set_defaults(handler=cmd_orders)
+
+    p = sub.add_parser("audit", parents=[common], help="an order's whole chain, oldest first")
+    p.add_argument("order_id")
+    p.set_defaults(handler=cmd_audit)
+
+    p = sub.add_parser("status", parents=[common], help="sync, outbox and alert summary")
+    p.set_defaults(handler=cmd_status)
