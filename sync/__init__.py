@@ -1,1 +1,4 @@
-"""The wire: the Store Sync API contract, its client and the reference OMS. Knows nothing of SQLite."""
+"""The wire: the Store Sync API contract, its client and the reference OMS.
+
+Knows nothing of SQLite, nor of the agent: it may import only ``config``.
+"""

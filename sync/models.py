@@ -1,15 +1,35 @@
 """pydantic models of the Store Sync API v1 messages (see docs/store-sync-api.md).
 
 Responses from the OMS ignore unknown fields (the contract is forward
-compatible) but reject invalid known ones with a precise reason.
+compatible) but reject invalid known ones with a precise reason. Requests we
+build forbid unknown fields, so a typo in the agent fails in tests, not at HQ.
+
+A page of snapshots (feed or reconciliation) is parsed in two steps: the
+envelope strictly, then each snapshot on its own, so one bad order is
+quarantined while the rest of the page is applied.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sync.errors import BadResponseError
+
+_M = TypeVar("_M", bound=BaseModel)
 
 _FROM_OMS = ConfigDict(extra="ignore", frozen=True)
 
@@ -72,8 +92,387 @@ class OrderSnapshot(BaseModel):
         return lines
 
 
+# --- events (agent -> OMS) -------------------------------------------------
+
+_TO_OMS = ConfigDict(extra="forbid", frozen=True)
+
+EventType = Literal["order.staged", "order.picked_up", "order.cancelled", "order.returned_to_shelf"]
+EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+CancelReason = Literal["customer_refused", "no_show", "item_unavailable", "damaged", "other"]
+BinId = Field(min_length=1, max_length=32)
+
+
+class PickedLine(BaseModel):
+    model_config = _TO_OMS
+
+    line_id: str = Field(min_length=1, max_length=64)
+    quantity_picked: int = Field(ge=0, le=100_000)
+
+
+class ReturnedLine(BaseModel):
+    model_config = _TO_OMS
+
+    line_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=0, le=100_000)
+
+
+class StagedData(BaseModel):
+    """Fewer than ordered is a short pick; staging again moves the order to another bin."""
+
+    model_config = _TO_OMS
+
+    bin: str = BinId
+    lines: list[PickedLine] = Field(min_length=1)
+
+
+class PickedUpData(BaseModel):
+    model_config = _TO_OMS
+
+    verification: Literal["pickup_code", "manager_override"]
+    bin: str | None = Field(default=None, max_length=32)
+
+
+class CancelledData(BaseModel):
+    model_config = _TO_OMS
+
+    reason: CancelReason
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ReturnedData(BaseModel):
+    model_config = _TO_OMS
+
+    lines: list[ReturnedLine] = Field(default_factory=list)
+    bin: str | None = Field(default=None, max_length=32)
+
+
+EventData = StagedData | PickedUpData | CancelledData | ReturnedData
+DATA_MODELS: dict[str, type[BaseModel]] = {
+    "order.staged": StagedData,
+    "order.picked_up": PickedUpData,
+    "order.cancelled": CancelledData,
+    "order.returned_to_shelf": ReturnedData,
+}
+
+
+class Event(BaseModel):
+    """One associate action, as the outbox sends it. ``data`` is checked against ``type``."""
+
+    model_config = _TO_OMS
+
+    event_id: UUID
+    seq: int = Field(ge=0)
+    type: EventType
+    order_id: str = Field(min_length=1, max_length=64)
+    based_on_version: int = Field(ge=1)
+    occurred_at: AwareDatetime
+    associate_id: str = Field(min_length=1, max_length=64)
+    device_id: str = Field(min_length=1, max_length=64)
+    data: EventData
+
+    @model_validator(mode="before")
+    @classmethod
+    def _data_by_type(cls, value: Any) -> Any:
+        # Smart-mode unions would pick whichever data model happens to fit;
+        # the type field is the only authority on which one it must be.
+        if isinstance(value, dict):
+            model = DATA_MODELS.get(value.get("type"))  # type: ignore[arg-type]
+            data = value.get("data")
+            if model is not None and not isinstance(data, BaseModel):
+                value = {**value, "data": model.model_validate(data)}
+        return value
+
+    @model_validator(mode="after")
+    def _data_matches_type(self) -> Event:
+        if not isinstance(self.data, DATA_MODELS[self.type]):
+            raise ValueError(f"data does not match type {self.type}")
+        return self
+
+
+class EventsRequest(BaseModel):
+    model_config = _TO_OMS
+
+    events: list[Event] = Field(min_length=1, max_length=500)
+
+
+# --- event results (OMS -> agent) -------------------------------------------
+
+ResultStatus = Literal["accepted", "duplicate", "rejected", "conflict"]
+
+
+class EventResult(BaseModel):
+    """One event's outcome. A bad ``order`` snapshot does not hide the status:
+    ``order`` is then None and ``order_error`` says why (quarantine ``order_raw``)."""
+
+    model_config = _FROM_OMS
+
+    event_id: UUID
+    status: ResultStatus
+    code: str | None = Field(default=None, max_length=200)
+    message: str | None = None
+    order: OrderSnapshot | None = None
+    order_raw: Any = None
+    order_error: str | None = None
+
+
+class _RawResult(BaseModel):
+    model_config = _FROM_OMS
+
+    event_id: UUID
+    status: ResultStatus
+    code: str | None = Field(default=None, max_length=200)
+    message: str | None = None
+    order: Any = None
+
+
+class _RawResults(BaseModel):
+    model_config = _FROM_OMS
+
+    results: list[_RawResult]
+
+
+def parse_event_results(body: bytes | str, sent_event_ids: Sequence[UUID | str]) -> list[EventResult]:
+    """Parse POST /events' 200 body and check it: one result per sent event, same order."""
+    envelope = _validate(_RawResults, _load_json(body), "event results")
+    results = []
+    for raw in envelope.results:
+        snapshot, error = (None, None) if raw.order is None else check_snapshot(raw.order)
+        results.append(
+            EventResult(
+                event_id=raw.event_id,
+                status=raw.status,
+                code=raw.code,
+                message=_clip(raw.message, 1000) if raw.message else raw.message,
+                order=snapshot,
+                order_raw=raw.order,
+                order_error=error,
+            )
+        )
+    return check_results(results, sent_event_ids)
+
+
+def check_results(results: list[EventResult], sent_event_ids: Sequence[UUID | str]) -> list[EventResult]:
+    """Raise BadResponseError unless ``results`` answers exactly ``sent_event_ids`` in order."""
+    sent = [UUID(str(event_id)) for event_id in sent_event_ids]
+    if len(results) != len(sent):
+        raise BadResponseError(f"event results: {len(results)} results for {len(sent)} events")
+    for index, (result, event_id) in enumerate(zip(results, sent, strict=True)):
+        if result.event_id != event_id:
+            raise BadResponseError(f"event results: result {index} answers another event_id")
+    return results
+
+
+# --- pages of snapshots (feed, reconciliation) ------------------------------
+
+
+class SnapshotEntry(BaseModel):
+    """One snapshot of a page, parsed on its own: exactly one of ``snapshot`` / ``error``."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    raw: Any
+    snapshot: OrderSnapshot | None
+    error: str | None
+    order_id: str | None
+    """Best effort, from ``raw``, so a quarantined snapshot can still name its order."""
+
+
+class Change(SnapshotEntry):
+    change_id: str
+
+
+class ChangesPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    changes: list[Change]
+    cursor: str
+    has_more: bool
+
+
+class OrdersPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    orders: list[SnapshotEntry]
+    next_cursor: str | None
+
+
+class _RawChange(BaseModel):
+    model_config = _FROM_OMS
+
+    change_id: str = Field(min_length=1, max_length=200)
+    order: Any = None
+
+
+class _ChangesEnvelope(BaseModel):
+    model_config = _FROM_OMS
+
+    changes: list[_RawChange]
+    cursor: str = Field(min_length=1, max_length=4096)
+    has_more: bool
+
+
+class _OrdersEnvelope(BaseModel):
+    model_config = _FROM_OMS
+
+    orders: list[Any]
+    next_cursor: str | None = Field(max_length=4096)
+
+
+def check_snapshot(raw: Any) -> tuple[OrderSnapshot | None, str | None]:
+    """(snapshot, None) if ``raw`` is a valid snapshot, else (None, short reason)."""
+    if not isinstance(raw, dict):
+        return None, f"order is {_json_type(raw)}, not an object"
+    try:
+        return OrderSnapshot.model_validate(raw), None
+    except ValidationError as exc:
+        return None, describe_validation_error(exc)
+    except (ValueError, TypeError, RecursionError) as exc:  # belt and braces: never escape
+        return None, _clip(f"invalid snapshot: {type(exc).__name__}", 300)
+
+
+def _entry_fields(raw: Any) -> dict[str, Any]:
+    snapshot, error = check_snapshot(raw)
+    order_id = raw.get("order_id") if isinstance(raw, dict) else None
+    if not isinstance(order_id, str) or not 0 < len(order_id) <= 64:
+        order_id = None
+    return {"raw": raw, "snapshot": snapshot, "error": error, "order_id": order_id}
+
+
+def parse_changes_page(body: bytes | str) -> ChangesPage:
+    """GET /changes' 200 body. Raises BadResponseError only if the envelope is wrong."""
+    envelope = _validate(_ChangesEnvelope, _load_json(body), "changes page")
+    changes = [Change(change_id=c.change_id, **_entry_fields(c.order)) for c in envelope.changes]
+    return ChangesPage(changes=changes, cursor=envelope.cursor, has_more=envelope.has_more)
+
+
+def parse_orders_page(body: bytes | str) -> OrdersPage:
+    """GET /orders' 200 body, each snapshot isolated like the feed's."""
+    envelope = _validate(_OrdersEnvelope, _load_json(body), "orders page")
+    return OrdersPage(
+        orders=[SnapshotEntry(**_entry_fields(raw)) for raw in envelope.orders],
+        next_cursor=envelope.next_cursor,
+    )
+
+
+def parse_snapshot(body: bytes | str) -> OrderSnapshot:
+    """GET /orders/{id}'s 200 body: one snapshot, or BadResponseError."""
+    snapshot, error = check_snapshot(_load_json(body))
+    if snapshot is None:
+        raise BadResponseError(f"order snapshot: {error}")
+    return snapshot
+
+
+# --- heartbeat (agent -> OMS) -----------------------------------------------
+
+
+class OutboxHealth(BaseModel):
+    model_config = _TO_OMS
+
+    pending: int = Field(ge=0)
+    oldest_pending_age_s: float | None = Field(default=None, ge=0)
+    dead_letters: int = Field(ge=0)
+    blocked_orders: int = Field(ge=0)
+
+
+class FeedHealth(BaseModel):
+    model_config = _TO_OMS
+
+    cursor: str | None = None
+    last_change_at: AwareDatetime | None = None
+
+
+class DeviceHealth(BaseModel):
+    model_config = _TO_OMS
+
+    id: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1, max_length=32)
+    status: str = Field(min_length=1, max_length=32)
+
+
+class ReconciliationHealth(BaseModel):
+    model_config = _TO_OMS
+
+    last_run_at: AwareDatetime | None = None
+    mismatches_last_hour: int = Field(ge=0)
+
+
+class Heartbeat(BaseModel):
+    model_config = _TO_OMS
+
+    agent_version: str = Field(min_length=1, max_length=64)
+    sent_at: AwareDatetime
+    outbox: OutboxHealth
+    feed: FeedHealth
+    devices: list[DeviceHealth] = Field(default_factory=list)
+    reconciliation: ReconciliationHealth
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _load_json(body: bytes | str) -> Any:
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BadResponseError("body is not valid JSON: nested too deeply") from None
+    except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError, int digits
+        raise BadResponseError(_clip(f"body is not valid JSON: {_json_reason(exc)}", 200)) from None
+
+
+def _json_reason(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at offset {exc.pos}"
+    return type(exc).__name__
+
+
+def _validate(model: type[_M], data: Any, what: str) -> _M:
+    if not isinstance(data, dict):
+        raise BadResponseError(f"{what}: body is {_json_type(data)}, not an object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadResponseError(f"{what}: {describe_validation_error(exc)}") from None
+    except RecursionError:
+        raise BadResponseError(f"{what}: nested too deeply") from None
+
+
+def describe_validation_error(exc: ValidationError, *, limit: int = 3) -> str:
+    """ "lines.0.gtin: String should match pattern ..." for the first few problems.
+
+    Never echoes the input: a snapshot may be huge, or carry a customer's data.
+    """
+    parts = []
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    for error in errors[:limit]:
+        where = ".".join(_clip(str(part), 40) for part in error["loc"]) or "(root)"
+        parts.append(f"{where}: {_clip(error['msg'], 120)}")
+    more = len(errors) - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return _clip("; ".join(parts), 400)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def event_ids(events: Iterable[Event]) -> list[UUID]:
+    return [event.event_id for event in events]
+
+
 def to_rfc3339(moment: datetime) -> str:
     """UTC, second precision, trailing Z: the contract's timestamp form."""
-    from datetime import UTC
-
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

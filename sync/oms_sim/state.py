@@ -1,0 +1,401 @@
+"""The reference OMS's memory: stores, orders, change logs, received events, stats.
+
+Plain synchronous code behind one lock, so tests can drive it directly and the
+HTTP layer (``app.py``) stays thin. Every mutation of an order bumps its version
+and appends the new snapshot to the store's change log, as a real OMS echoes
+the store's own events back on the feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import copy
+import random
+import secrets
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sync.models import Event, OrderSnapshot, to_rfc3339
+from sync.oms_sim.faults import FaultSpec, ScriptedAnswer
+from sync.samples import sample_arrival, sample_snapshot
+
+OPEN_STATUSES = frozenset({"released", "ready_for_pickup"})
+# event type -> (statuses it may act on, status afterwards; None keeps the status)
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "order.staged": (OPEN_STATUSES, "ready_for_pickup"),
+    "order.picked_up": (OPEN_STATUSES, "picked_up"),
+    "order.cancelled": (OPEN_STATUSES, "cancelled"),
+    "order.returned_to_shelf": (frozenset({"cancelled"}), None),
+}
+
+
+class CursorGone(Exception):
+    """The cursor is older than the compaction point, from another run, or garbage: 410."""
+
+
+class UnknownOrder(KeyError):
+    pass
+
+
+@dataclass
+class StoreSim:
+    store_id: str
+    token: str | None = None
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    floor: int = 0
+    applied: set[str] = field(default_factory=set)
+    deliveries: Counter[str] = field(default_factory=Counter)
+    max_seq: dict[str, int] = field(default_factory=dict)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    heartbeats: list[dict[str, Any]] = field(default_factory=list)
+    ordering_violations: list[dict[str, Any]] = field(default_factory=list)
+    stats: Counter[str] = field(default_factory=Counter)
+
+
+class SimState:
+    """All stores of one reference OMS. Thread-safe; see ``OmsSimServer`` for HTTP."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None = "dev-token",
+        seed: int = 42,
+        faults: FaultSpec | str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        next_order_number: int = 1000001,
+    ):
+        self.default_token = token
+        self.rng = random.Random(seed)
+        self.faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
+        self.fault_rng = random.Random(self.faults.seed if self.faults.seed is not None else seed)
+        self.script: list[ScriptedAnswer] = []
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.lock = threading.RLock()
+        self.stores: dict[str, StoreSim] = {}
+        self.next_order_number = next_order_number
+        self.trickle_interval_s: float | None = None
+        self.epoch = secrets.token_hex(4)  # cursors of another run are expired, not misread
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: dict[str, asyncio.Event] = {}
+
+    # --- stores and auth ------------------------------------------------------
+
+    def store(self, store_id: str) -> StoreSim:
+        with self.lock:
+            if store_id not in self.stores:
+                self.stores[store_id] = StoreSim(store_id)
+            return self.stores[store_id]
+
+    def create_store(self, store_id: str, token: str | None = None) -> StoreSim:
+        with self.lock:
+            store = self.store(store_id)
+            store.token = token if token is not None else store.token
+            return store
+
+    def check_token(self, store_id: str, authorization: str | None) -> int | None:
+        """None if allowed; 401 for no or unknown token; 403 for another store's token."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return 401
+        with self.lock:
+            expected = self.stores[store_id].token if store_id in self.stores else None
+            expected = expected or self.default_token
+            if expected is not None and secrets.compare_digest(token, expected):
+                return None
+            if any(s.token and secrets.compare_digest(token, s.token) for s in self.stores.values()):
+                return 403
+        return 401
+
+    def set_faults(self, faults: FaultSpec | str | None) -> None:
+        with self.lock:
+            self.faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
+            if self.faults.seed is not None:
+                self.fault_rng.seed(self.faults.seed)
+
+    def take_scripted(self, method: str, path: str) -> ScriptedAnswer | None:
+        with self.lock:
+            for answer in self.script:
+                if answer.matches(method, path):
+                    answer.times -= 1
+                    if answer.times <= 0:
+                        self.script.remove(answer)
+                    return answer
+        return None
+
+    # --- orders (admin and trickle) --------------------------------------------
+
+    def add_order(self, store_id: str, snapshot: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Add ``snapshot`` (validated) or a sample order; an existing order is replaced
+        with a higher version, as an edit at the OMS would."""
+        with self.lock:
+            if snapshot is None:
+                orders = self.store(store_id).orders
+                while f"W{self.next_order_number}" in orders:  # given orders may use our numbers
+                    self.next_order_number += 1
+                order_id = f"W{self.next_order_number}"
+                self.next_order_number += 1
+                snapshot = sample_snapshot(self.rng, order_id, self.clock())
+            snapshot = OrderSnapshot.model_validate(snapshot).model_dump(mode="json")
+            current = self.store(store_id).orders.get(snapshot["order_id"])
+            if current is not None:
+                snapshot["version"] = max(snapshot["version"], current["version"] + 1)
+            self._publish(store_id, snapshot)
+            return copy.deepcopy(snapshot)
+
+    def add_sample_orders(self, store_id: str, n: int) -> list[dict[str, Any]]:
+        return [self.add_order(store_id) for _ in range(n)]
+
+    def update_order(self, store_id: str, order_id: str, **changes: Any) -> dict[str, Any]:
+        """Change fields of an order at the OMS (cancel online, curbside arrival...)."""
+        with self.lock:
+            order = self.store(store_id).orders.get(order_id)
+            if order is None:
+                raise UnknownOrder(order_id)
+            snapshot = {**copy.deepcopy(order), **changes}
+            snapshot["version"] = order["version"] + 1
+            snapshot["updated_at"] = to_rfc3339(self.clock())
+            snapshot = OrderSnapshot.model_validate(snapshot).model_dump(mode="json")
+            self._publish(store_id, snapshot)
+            return copy.deepcopy(snapshot)
+
+    def cancel_order(self, store_id: str, order_id: str) -> dict[str, Any]:
+        return self.update_order(store_id, order_id, status="cancelled")
+
+    def mark_arrival(
+        self, store_id: str, order_id: str, arrival: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        arrival = arrival or sample_arrival(self.rng, self.clock())
+        return self.update_order(store_id, order_id, fulfillment="curbside", arrival=arrival)
+
+    def append_raw_change(self, store_id: str, raw: Any) -> None:
+        """Put anything on the feed, unvalidated: how tests make a snapshot go bad."""
+        with self.lock:
+            store = self.store(store_id)
+            store.log.append({"change_id": f"c{len(store.log) + 1}", "order": copy.deepcopy(raw)})
+        self._notify(store_id)
+
+    def compact(self, store_id: str) -> int:
+        """Forget the log so far: every cursor handed out before now answers 410."""
+        with self.lock:
+            store = self.store(store_id)
+            store.floor = len(store.log)
+            return store.floor
+
+    def _publish(self, store_id: str, snapshot: dict[str, Any]) -> None:
+        store = self.store(store_id)
+        store.orders[snapshot["order_id"]] = snapshot
+        change_id = f"c{len(store.log) + 1}"
+        store.log.append({"change_id": change_id, "order": copy.deepcopy(snapshot)})
+        self._notify(store_id)
+
+    # --- feed -------------------------------------------------------------------
+
+    def _cursor(self, store_id: str, phase: str, position: int, last: str = "") -> str:
+        text = f"{self.epoch}|{store_id}|{phase}|{position}|{last}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    def _read_cursor(self, store_id: str, cursor: str) -> tuple[str, int, str]:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            epoch, store, phase, position, last = (
+                base64.urlsafe_b64decode(padded.encode("ascii")).decode().split("|", 4)
+            )
+            pos = int(position)
+        except (ValueError, UnicodeError):
+            raise CursorGone("cursor is not one of ours") from None
+        log = self.store(store_id).log
+        if epoch != self.epoch or store != store_id or phase not in ("b", "l"):
+            raise CursorGone("cursor is from another run or store")
+        if pos < self.store(store_id).floor or pos > len(log):
+            raise CursorGone("cursor is older than the compaction point")
+        return phase, pos, last
+
+    def changes(self, store_id: str, after: str | None, limit: int) -> dict[str, Any]:
+        """One feed page. Without ``after``: every open order first, then the log."""
+        with self.lock:
+            store = self.store(store_id)
+            if after is None:
+                phase, position, last = "b", len(store.log), ""
+            else:
+                phase, position, last = self._read_cursor(store_id, after)
+            out: list[dict[str, Any]] = []
+            if phase == "b":
+                # Keyset on order_id, not an offset: an order closing between two pages
+                # must not make the next page skip another.
+                open_ids = sorted(
+                    oid for oid, o in store.orders.items() if o["status"] in OPEN_STATUSES and oid > last
+                )
+                for order_id in open_ids[:limit]:
+                    order = store.orders[order_id]
+                    change_id = f"boot-{order_id}-v{order['version']}"
+                    out.append({"change_id": change_id, "order": copy.deepcopy(order)})
+                if len(open_ids) > limit:
+                    cursor = self._cursor(store_id, "b", position, open_ids[limit - 1])
+                    return {"changes": out, "cursor": cursor, "has_more": True}
+            entries = store.log[position : position + limit - len(out)]
+            out.extend(copy.deepcopy(entries))
+            position += len(entries)
+            return {
+                "changes": out,
+                "cursor": self._cursor(store_id, "l", position),
+                "has_more": position < len(store.log),
+            }
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._loop = loop
+        self._waiters.clear()
+
+    def waiter(self, store_id: str) -> asyncio.Event:
+        """Take this before reading the feed; it is set by the next change to the store."""
+        return self._waiters.setdefault(store_id, asyncio.Event())
+
+    def _notify(self, store_id: str) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # a stopped loop has nobody waiting
+            loop.call_soon_threadsafe(self._wake, store_id)
+
+    def _wake(self, store_id: str) -> None:
+        event = self._waiters.pop(store_id, None)
+        if event is not None:
+            event.set()
+
+    # --- events -----------------------------------------------------------------
+
+    def apply_events(self, store_id: str, events: list[Event]) -> list[dict[str, Any]]:
+        """Apply a batch in array order; one result per event."""
+        with self.lock:
+            store = self.store(store_id)
+            store.stats["batches_received"] += 1
+            return [self._apply(store, event) for event in events]
+
+    def _apply(self, store: StoreSim, event: Event) -> dict[str, Any]:
+        event_id = str(event.event_id)
+        store.stats["events_received"] += 1
+        store.deliveries[event_id] += 1
+        if store.deliveries[event_id] == 2:
+            store.stats["duplicate_ids"] += 1
+        record = {**event.model_dump(mode="json"), "received_at": to_rfc3339(self.clock())}
+        store.received.append(record)
+        result = self._decide(store, event)
+        record["result"] = result["status"]
+        store.stats[result["status"]] += 1
+        return result
+
+    def _decide(self, store: StoreSim, event: Event) -> dict[str, Any]:
+        event_id = str(event.event_id)
+
+        def answer(status: str, code: str | None = None, message: str | None = None, order=None):
+            return {
+                "event_id": event_id,
+                "status": status,
+                "code": code,
+                "message": message,
+                "order": copy.deepcopy(order),
+            }
+
+        if event_id in store.applied:
+            return answer("duplicate")
+        order = store.orders.get(event.order_id)
+        if order is None:
+            return answer("rejected", "unknown_order", f"no order {event.order_id} in this store")
+        if event.based_on_version > order["version"]:
+            return answer("rejected", "future_version", "based_on_version is newer than the order")
+        problem = _line_problem(order, event)
+        if problem:
+            return answer("rejected", "bad_line", problem)
+        applied_seq = store.max_seq.get(event.order_id)
+        if applied_seq is not None and event.seq < applied_seq:
+            store.ordering_violations.append(
+                {
+                    "order_id": event.order_id,
+                    "event_id": event_id,
+                    "seq": event.seq,
+                    "after_seq": applied_seq,
+                }
+            )
+        allowed_from, status_after = TRANSITIONS[event.type]
+        if order["status"] not in allowed_from:
+            message = f"{event.type} cannot apply to an order that is {order['status']}"
+            return answer("conflict", "wrong_state", message, order)
+        store.applied.add(event_id)
+        store.max_seq[event.order_id] = max(event.seq, applied_seq or event.seq)
+        snapshot = copy.deepcopy(order)
+        snapshot["status"] = status_after or order["status"]
+        snapshot["version"] = order["version"] + 1
+        snapshot["updated_at"] = to_rfc3339(self.clock())
+        self._publish(store.store_id, snapshot)
+        return answer("accepted")
+
+    # --- reads --------------------------------------------------------------------
+
+    def get_order(self, store_id: str, order_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            order = self.store(store_id).orders.get(order_id)
+            return copy.deepcopy(order)
+
+    def list_orders(
+        self, store_id: str, updated_after: datetime | None, cursor: str | None, limit: int
+    ) -> dict[str, Any]:
+        """Open orders plus those updated after ``updated_after``, by order_id, keyset-paged."""
+        with self.lock:
+            orders = self.store(store_id).orders
+            wanted = sorted(
+                oid
+                for oid, o in orders.items()
+                if (cursor is None or oid > cursor)
+                and (
+                    o["status"] in OPEN_STATUSES
+                    or (updated_after and datetime.fromisoformat(o["updated_at"]) > updated_after)
+                )
+            )
+            page = wanted[:limit]
+            return {
+                "orders": [copy.deepcopy(orders[oid]) for oid in page],
+                "next_cursor": page[-1] if len(wanted) > limit else None,
+            }
+
+    def record_heartbeat(self, store_id: str, body: dict[str, Any]) -> None:
+        with self.lock:
+            store = self.store(store_id)
+            store.heartbeats.append({**body, "received_at": to_rfc3339(self.clock())})
+            del store.heartbeats[:-100]
+
+    def stats(self, store_id: str) -> dict[str, Any]:
+        with self.lock:
+            store = self.store(store_id)
+            return {
+                "events_received": store.stats["events_received"],
+                "batches_received": store.stats["batches_received"],
+                "accepted": store.stats["accepted"],
+                "duplicate_results": store.stats["duplicate"],
+                "duplicate_ids": store.stats["duplicate_ids"],
+                "rejected": store.stats["rejected"],
+                "conflicts": store.stats["conflict"],
+                "ordering_violations": copy.deepcopy(store.ordering_violations),
+                "orders": len(store.orders),
+                "open_orders": sum(o["status"] in OPEN_STATUSES for o in store.orders.values()),
+                "changes": len(store.log),
+                "compacted_at": store.floor,
+                "heartbeats": len(store.heartbeats),
+            }
+
+
+def _line_problem(order: dict[str, Any], event: Event) -> str | None:
+    lines = getattr(event.data, "lines", None) or []
+    ordered = {line["line_id"]: line["quantity"] for line in order["lines"]}
+    for line in lines:
+        quantity = getattr(line, "quantity_picked", getattr(line, "quantity", 0))
+        if line.line_id not in ordered:
+            return f"no line {line.line_id} in order {order['order_id']}"
+        if quantity > ordered[line.line_id]:
+            return f"line {line.line_id}: {quantity} is more than the {ordered[line.line_id]} ordered"
+    return None
