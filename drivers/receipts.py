@@ -1,0 +1,231 @@
+"""ESC/POS byte templates: pickup receipt, bin label, return-to-shelf slip, test page.
+
+Rendered with python-escpos's in-memory ``Dummy`` printer for the configured
+profile; sending the bytes is ``printer_transport``'s job. Rendering is a
+pure function of its input - no clock, no config lookups - so the same input
+gives the same bytes (the golden tests depend on it) and a reprint is the
+original receipt plus a COPY marker.
+
+Inputs are the dataclasses below or plain dicts with the same keys. Text
+from the OMS (item descriptions, names) has control characters removed: a
+stray ESC inside a description would otherwise be a printer command.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, Literal
+
+from drivers import escpos_safe
+from drivers.errors import DeviceConfigError, ReceiptRenderError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class ReceiptItem:
+    description: str
+    quantity: int
+    sku: str | None = None
+
+
+@dataclass(frozen=True)
+class PickupReceipt:
+    store_id: str
+    order_id: str
+    associate: str
+    handed_over_at: datetime | str
+    verified_by: Literal["pickup_code", "manager_override"] = "pickup_code"
+    override_manager: str | None = None
+    """Manager id when ``verified_by`` is manager_override, e.g. M1."""
+    items: Sequence[ReceiptItem] = field(default_factory=tuple)
+    reprint: bool = False
+
+
+@dataclass(frozen=True)
+class ReturnSlip:
+    store_id: str
+    order_id: str
+    bin_id: str
+    reason: str
+    associate: str
+    at: datetime | str
+    items: Sequence[ReceiptItem] = field(default_factory=tuple)
+
+
+def _coerce(cls: type, data: Any) -> Any:
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, Mapping):
+        raise ReceiptRenderError(f"expected {cls.__name__} or a mapping, got {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    values = {k: v for k, v in data.items() if k in known}
+    if "items" in values:
+        values["items"] = tuple(_item(i) for i in values["items"])
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ReceiptRenderError(f"{cls.__name__}: {exc}") from None
+
+
+def _item(data: Any) -> ReceiptItem:
+    if isinstance(data, ReceiptItem):
+        return data
+    if isinstance(data, Mapping):
+        desc = data.get("description", data.get("name", data.get("sku", "")))
+        qty = data.get("quantity", data.get("qty", 1))
+        return ReceiptItem(str(desc), int(qty), data.get("sku"))
+    raise ReceiptRenderError(f"an item must be a ReceiptItem or a mapping, got {data!r}")
+
+
+def _clean(text: object) -> str:
+    return _CONTROL.sub("", str(text))
+
+
+def _when(at: datetime | str) -> str:
+    if isinstance(at, datetime):
+        stamp = at.strftime("%Y-%m-%d %H:%M")
+        return f"{stamp} {at.strftime('%Z')}".strip() if at.tzinfo else stamp
+    return _clean(at)
+
+
+class _Doc:
+    """A thin layer over Dummy that knows the paper width and wraps text."""
+
+    def __init__(self, profile: str):
+        try:
+            self.p = escpos_safe.new_dummy(profile)
+        except KeyError:
+            known = ", ".join(escpos_safe.profile_names())
+            raise DeviceConfigError(f"unknown printer profile {profile!r}; known: {known}") from None
+        try:
+            self.cols = int(self.p.profile.get_columns("a"))
+        except Exception:  # profiles without font data: assume 80 mm paper
+            self.cols = 42
+        self.p.hw("INIT")
+
+    def line(self, text: str = "", **style: Any) -> None:
+        if style:
+            self.p.set(**style)
+        self.p.textln(_clean(text))
+        if style:
+            self.p.set(align="left", bold=False, normal_textsize=True, invert=False)
+
+    def pair(self, label: str, value: object) -> None:
+        self.wrapped(f"{label:<11}{_clean(value)}", indent=11)
+
+    def wrapped(self, text: str, indent: int = 0) -> None:
+        width = self.cols
+        while len(text) > width:
+            cut = text.rfind(" ", indent + 1, width + 1)
+            cut = cut if cut > indent else width
+            self.p.textln(text[:cut].rstrip())
+            text = " " * indent + text[cut:].lstrip()
+        self.p.textln(text)
+
+    def rule(self, char: str = "-") -> None:
+        self.p.textln(char * self.cols)
+
+    def items(self, items: Sequence[ReceiptItem]) -> None:
+        self.line(f"{'QTY':>4}  ITEM", bold=True)
+        for item in items:
+            self.wrapped(f"{item.quantity:>4}  {_clean(item.description)}", indent=6)
+            if item.sku:
+                self.p.textln(f"      SKU {_clean(item.sku)}")
+        self.line(f"{sum(i.quantity for i in items):>4}  item(s) in total")
+
+    def code128(self, data: str) -> None:
+        try:
+            escpos_safe.hw_code128(self.p, data)
+        except (ValueError, escpos_safe.EscposError) as exc:
+            raise ReceiptRenderError(f"cannot print barcode for {data!r}: {exc}") from exc
+        self.p.set(align="left")
+        self.p.ln()
+
+    def copy_marker(self) -> None:
+        self.line(
+            " COPY - REPRINT ", align="center", bold=True, double_width=True, double_height=True, invert=True
+        )
+
+    def finish(self) -> bytes:
+        self.p.cut()
+        return self.p.output
+
+
+def render_pickup_receipt(receipt: PickupReceipt | Mapping[str, Any], profile: str = "default") -> bytes:
+    r: PickupReceipt = _coerce(PickupReceipt, receipt)
+    doc = _Doc(profile)
+    if r.reprint:
+        doc.copy_marker()
+    doc.line("PICKUP RECEIPT", align="center", bold=True, double_height=True)
+    doc.line(f"Store {r.store_id}", align="center")
+    doc.rule()
+    doc.pair("Order", r.order_id)
+    doc.pair("Picked up", _when(r.handed_over_at))
+    doc.pair("Associate", r.associate)
+    if r.verified_by == "manager_override":
+        manager = _clean(r.override_manager or "unknown manager")
+        doc.pair("Verified", f"manager override (by {manager})")
+    else:
+        doc.pair("Verified", "pickup code")
+    doc.rule()
+    doc.items(r.items)
+    doc.rule()
+    doc.code128(r.order_id)
+    if r.reprint:
+        doc.copy_marker()
+    return doc.finish()
+
+
+def render_bin_label(bin_id: str, *, store_id: str | None = None, profile: str = "default") -> bytes:
+    doc = _Doc(profile)
+    if store_id:
+        doc.line(f"Store {store_id}", align="center")
+    doc.line("BIN", align="center", bold=True)
+    size = 4 if len(bin_id) * 4 <= doc.cols else 2
+    doc.line(bin_id, align="center", bold=True, custom_size=True, width=size, height=size)
+    doc.code128(bin_id)
+    return doc.finish()
+
+
+def render_return_slip(slip: ReturnSlip | Mapping[str, Any], profile: str = "default") -> bytes:
+    s: ReturnSlip = _coerce(ReturnSlip, slip)
+    doc = _Doc(profile)
+    doc.line("RETURN TO SHELF", align="center", bold=True, double_height=True)
+    doc.line(f"Store {s.store_id}", align="center")
+    doc.rule()
+    doc.pair("Order", s.order_id)
+    doc.pair("From bin", s.bin_id)
+    doc.pair("Reason", s.reason)
+    doc.pair("Associate", s.associate)
+    doc.pair("Date", _when(s.at))
+    doc.rule()
+    doc.items(s.items)
+    doc.rule()
+    doc.code128(s.order_id)
+    return doc.finish()
+
+
+def render_test_page(
+    *, printer_id: str, store_id: str, at: datetime | str, profile: str = "default"
+) -> bytes:
+    doc = _Doc(profile)
+    doc.line("PRINTER TEST", align="center", bold=True, double_width=True, double_height=True)
+    doc.rule("=")
+    doc.pair("Printer", printer_id)
+    doc.pair("Store", store_id)
+    doc.pair("Profile", profile)
+    doc.pair("Columns", doc.cols)
+    doc.pair("Printed", _when(at))
+    doc.rule()
+    doc.line("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    doc.line("abcdefghijklmnopqrstuvwxyz 0123456789")
+    doc.line("Bold", bold=True)
+    doc.line("Double size", double_width=True, double_height=True)
+    doc.rule()
+    doc.code128(("TEST-" + "".join(c for c in printer_id if 32 <= ord(c) < 127))[:40])
+    doc.line("If the barcode above scans, this printer is ready.", align="center")
+    return doc.finish()

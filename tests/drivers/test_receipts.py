@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import pytest
+
+from drivers.errors import DeviceConfigError, ReceiptRenderError
+from drivers.receipts import (
+    PickupReceipt,
+    ReceiptItem,
+    ReturnSlip,
+    render_bin_label,
+    render_pickup_receipt,
+    render_return_slip,
+    render_test_page,
+)
+
+AT = datetime(2025, 3, 14, 15, 9, tzinfo=UTC)
+ITEMS = (
+    ReceiptItem("Cordless drill 18V, two batteries and a charger in a case", 1, "100234"),
+    ReceiptItem("Drill bit set, 12 pieces", 2),
+)
+RECEIPT = PickupReceipt(
+    store_id="S042",
+    order_id="W1000234",
+    associate="Jane D. (A1042)",
+    handed_over_at=AT,
+    verified_by="pickup_code",
+    items=ITEMS,
+)
+OVERRIDE = PickupReceipt(
+    store_id="S042",
+    order_id="W1000234",
+    associate="Jane D. (A1042)",
+    handed_over_at=AT,
+    verified_by="manager_override",
+    override_manager="M1",
+    items=ITEMS,
+)
+SLIP = ReturnSlip(
+    store_id="S042",
+    order_id="W1000777",
+    bin_id="B-07",
+    reason="not collected within 7 days",
+    associate="Sam K. (A2001)",
+    at=AT,
+    items=ITEMS,
+)
+
+TEMPLATES = {
+    "pickup": lambda: render_pickup_receipt(RECEIPT),
+    "pickup_override": lambda: render_pickup_receipt(OVERRIDE),
+    "pickup_reprint": lambda: render_pickup_receipt({**RECEIPT.__dict__, "reprint": True}),
+    "bin_label": lambda: render_bin_label("B-07", store_id="S042"),
+    "return_slip": lambda: render_return_slip(SLIP),
+    "test_page": lambda: render_test_page(printer_id="front", store_id="S042", at=AT),
+    "pickup_58mm": lambda: render_pickup_receipt(RECEIPT, profile="POS-5890"),
+}
+
+# Generated once from the templates above with python-escpos 3.1 (sha256, length).
+# A change here is a change on paper: look at the bytes (test_show_bytes below
+# prints them with -s) before regenerating.
+GOLDEN = {
+    "pickup": ("907702b169471d3c9cc1734b9d97cfc173b3ae8f224d4b32d22bb8aaf8bf7b24", 528),
+    "pickup_override": ("068d4120e8cdd3b0be9caf4214f897597a5aabdee928dce4f0418671ae7c0fce", 541),
+    "pickup_reprint": ("3fa7bfc7af3477da24a0ffd402a466a4c640574792be60fdb9792833641a4e8d", 634),
+    "bin_label": ("5fe35bab8cf39a850062bcd99ee42d5fd465e390865ba23c29a41987fc89e0cd", 132),
+    "return_slip": ("8de40f9d3544a9a2514f8a9d6bfcb2f36eefeb5850e563494e4d7869eed4dca9", 560),
+    "test_page": ("b2f9f48f70045ea35d1c3a1c6d1848b431bbfee16c9ac08201e48a99fe04f1ff", 521),
+    "pickup_58mm": ("2fb35ca4adeff2bf64f83b021d5f9b94baa4c6f6d34eeb1e73fbfe1588a58a0d", 501),
+}
+
+SUBSTRINGS = {
+    "pickup": [
+        b"\x1b@",
+        b"PICKUP RECEIPT",
+        b"Store S042",
+        b"Order      W1000234",
+        b"Picked up  2025-03-14 15:09 UTC",
+        b"Associate  Jane D. (A1042)",
+        b"Verified   pickup code",
+        b"   2  Drill bit set, 12 pieces",
+        b"SKU 100234",
+        b"   3  item(s) in total",
+        b"\x1dV",
+    ],
+    "pickup_override": [b"Verified   manager override (by M1)"],
+    "pickup_reprint": [b"COPY - REPRINT"],
+    "bin_label": [b"\x1d!\x33", b"B-07", b"Store S042"],
+    "return_slip": [
+        b"RETURN TO SHELF",
+        b"From bin   B-07",
+        b"Reason     not collected within",
+        b"Order      W1000777",
+    ],
+    "test_page": [b"PRINTER TEST", b"Printer    front", b"Profile    default"],
+    "pickup_58mm": [b"-" * 32 + b"\n"],
+}
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_golden_bytes(name: str) -> None:
+    data = TEMPLATES[name]()
+    assert data == TEMPLATES[name](), "rendering must be deterministic"
+    for sub in SUBSTRINGS[name]:
+        assert sub in data, sub
+    assert (hashlib.sha256(data).hexdigest(), len(data)) == GOLDEN[name]
+
+
+def test_show_bytes() -> None:
+    for name, render in TEMPLATES.items():
+        print(f"--- {name}\n{render().hex(' ', 16)}")
+
+
+def code128_payloads(data: bytes) -> list[str]:
+    """Every GS k m=73 (Code128) payload in an ESC/POS stream, code-set prefixes decoded."""
+    found, i = [], 0
+    while (i := data.find(b"\x1dk", i)) != -1:
+        m = data[i + 2]
+        if m == 73:
+            n = data[i + 3]
+            raw = data[i + 4 : i + 4 + n].decode("ascii")
+            assert raw[:2] in ("{A", "{B", "{C"), raw
+            found.append(raw[2:].replace("{{", "{"))
+            i += 4 + n
+        else:
+            i += 3
+    return found
+
+
+def test_pickup_receipt_barcode_carries_the_order_id() -> None:
+    assert code128_payloads(render_pickup_receipt(RECEIPT)) == ["W1000234"]
+
+
+def test_bin_label_and_slip_barcodes() -> None:
+    assert code128_payloads(render_bin_label("B-07")) == ["B-07"]
+    assert code128_payloads(render_return_slip(SLIP)) == ["W1000777"]
+    assert code128_payloads(render_test_page(printer_id="front", store_id="S", at=AT)) == ["TEST-front"]
+
+
+def test_braces_in_barcode_data_are_escaped() -> None:
+    assert code128_payloads(render_bin_label("{X}")) == ["{X}"]
+
+
+def test_reprint_marks_copy_and_original_does_not() -> None:
+    assert b"COPY" not in render_pickup_receipt(RECEIPT)
+    reprint = render_pickup_receipt(PickupReceipt(**{**RECEIPT.__dict__, "reprint": True}))
+    assert reprint.count(b"COPY - REPRINT") == 2  # top and bottom: a torn copy is still marked
+
+
+def test_dict_input_is_accepted() -> None:
+    as_dict = {
+        "store_id": "S042",
+        "order_id": "W1000234",
+        "associate": "Jane D. (A1042)",
+        "handed_over_at": AT,
+        "items": [
+            {"description": ITEMS[0].description, "quantity": 1, "sku": "100234"},
+            {"description": ITEMS[1].description, "quantity": 2},
+        ],
+        "extra_key_from_the_agent": "ignored",
+    }
+    assert render_pickup_receipt(as_dict) == render_pickup_receipt(RECEIPT)
+
+
+def test_control_characters_in_text_cannot_inject_commands() -> None:
+    evil = ReceiptItem("Drill\x1bp\x00\x19\xfa bits\x1dV\x00", 1)
+    data = render_pickup_receipt(PickupReceipt(**{**RECEIPT.__dict__, "items": (evil,)}))
+    assert b"\x1bp" not in data
+    assert b"Drillp" in data
+
+
+def test_unknown_profile_is_a_config_error() -> None:
+    with pytest.raises(DeviceConfigError, match="TM-T88V"):
+        render_pickup_receipt(RECEIPT, profile="TM-NOPE")
+
+
+def test_unprintable_barcode_is_a_render_error() -> None:
+    with pytest.raises(ReceiptRenderError):
+        render_bin_label("Bé-07")
+    with pytest.raises(ReceiptRenderError):
+        render_pickup_receipt({"store_id": "S"})
+
+
+def test_render_writes_nothing_to_stdout(capfd: pytest.CaptureFixture[str]) -> None:
+    for render in TEMPLATES.values():
+        render()
+    out, _ = capfd.readouterr()
+    assert out == ""
