@@ -1,0 +1,78 @@
+"""Builders of realistic inputs shared by the tests: configs and OMS snapshots."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+BASE_CONFIG = """\
+store_id = "S042"
+
+[oms]
+url = "http://127.0.0.1:9"
+token = "test-token-not-secret"
+timeout_s = 2
+
+[storage]
+path = "{db}"
+
+[pickup]
+offline_handoff = "{policy}"
+max_offline_staleness_min = 15
+
+[[associates]]
+id = "A100"
+name = "Dana"
+role = "associate"
+
+[[associates]]
+id = "M1"
+name = "Morgan"
+role = "manager"
+
+[[printers]]
+id = "counter"
+kind = "file"
+address = "{tmp}/printer.out"
+
+[[stations]]
+id = "backroom-1"
+scanner = "keyboard"
+printer = "counter"
+"""
+
+
+def write_config(tmp: Path, *, policy: str = "warn", extra: str = "") -> Path:
+    path = tmp / "config.toml"
+    path.write_text(BASE_CONFIG.format(db=tmp / "agent.db", policy=policy, tmp=tmp) + extra)
+    return path
+
+
+def snapshot(
+    order_id: str = "W1001",
+    *,
+    version: int = 1,
+    status: str = "released",
+    lines: int = 2,
+    code: str = "K7Q9MX",
+    fulfillment: str = "pickup",
+    arrival: dict | None = None,
+    hold_until: str | None = "2026-11-26T20:00:00Z",
+) -> dict:
+    return copy.deepcopy({
+        "order_id": order_id,
+        "version": version,
+        "status": status,
+        "fulfillment": fulfillment,
+        "customer": {"name": "Ann Smith", "phone_last4": "1234"},
+        "pickup_code": code,
+        "pickup_window": {"start": "2026-11-23T15:00:00Z", "end": "2026-11-23T17:00:00Z"},
+        "hold_until": hold_until,
+        "lines": [
+            {"line_id": f"L{i}", "sku": f"SKU-{i}", "gtin": "4006381333931",
+             "description": f"Item {i}", "quantity": 2}
+            for i in range(1, lines + 1)
+        ],
+        "arrival": arrival,
+        "updated_at": "2026-11-23T10:00:00Z",
+    })
