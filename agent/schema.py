@@ -158,3 +158,38 @@ def m001_core(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m002_print_jobs(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        -- The durable print queue (agent/printing.py). order_id has no foreign
+        -- key: test pages have none, and a receipt must stay printable even if
+        -- its order is ever pruned from the store.
+        CREATE TABLE print_jobs (
+            id              INTEGER PRIMARY KEY,
+            printer_id      TEXT NOT NULL,
+            kind            TEXT NOT NULL
+                CHECK (kind IN ('receipt', 'bin_label', 'return_slip', 'test_page')),
+            order_id        TEXT,
+            payload         TEXT NOT NULL,   -- the template input, as JSON
+            copy            INTEGER NOT NULL DEFAULT 0 CHECK (copy IN (0, 1)),
+            state           TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'printing', 'printed', 'failed')),
+            attempts        INTEGER NOT NULL DEFAULT 0,  -- sends that may have reached the printer
+            next_attempt_at TEXT NOT NULL,
+            reason          TEXT,            -- why it waits or failed; a warning once printed
+            printer_status  TEXT,            -- what the printer said at the last try
+            created_at      TEXT NOT NULL,
+            updated_at      TEXT NOT NULL,
+            printed_at      TEXT,
+            created_by      TEXT
+        );
+        CREATE INDEX print_jobs_due ON print_jobs(next_attempt_at, id) WHERE state = 'queued';
+        CREATE INDEX print_jobs_printer ON print_jobs(printer_id, state);
+        CREATE INDEX print_jobs_order ON print_jobs(order_id) WHERE order_id IS NOT NULL;
+        CREATE INDEX print_jobs_created ON print_jobs(created_at);
+        """
+    )

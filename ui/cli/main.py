@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from config.errors import ConfigError, StoreAgentError
-from ui.cli import demo, manage, orders, store_cmds
+from ui.cli import demo, manage, orders, store_cmds, sync_cmds
 from ui.cli.context import Context
 
 
@@ -43,16 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
     manage.register(sub, common)
     store_cmds.register(sub, common)
     demo.register(sub, common)
+    sync_cmds.register(sub, common)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _configure_logging(command: str) -> None:
+    # The daemon talks to journald (which adds timestamps); one-shot commands stay quiet.
+    default = "INFO" if command == "run" else "WARNING"
     logging.basicConfig(
-        level=os.environ.get("STORE_AGENT_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=os.environ.get("STORE_AGENT_LOG_LEVEL", default).upper(),
+        format="%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM")
+        else "%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for noisy in ("apscheduler", "httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging(args.command)
     ctx = Context(args)
     try:
         return int(args.handler(ctx) or 0)

@@ -7,6 +7,7 @@ import argparse
 from agent import queries
 from agent.actions import CANCEL_REASONS, Actions
 from agent.errors import UsageError
+from agent.live_check import check_order_sync
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, table
 
@@ -48,8 +49,12 @@ def cmd_stage(ctx: Context) -> int:
 
 def cmd_pickup(ctx: Context) -> int:
     a = ctx.args
-    result = _actions(ctx).pickup(a.order_id, associate_id=a.associate, code=a.code,
-                                  confirmed=a.yes, override_id=a.override_by)
+    actions = _actions(ctx)
+    actions.associate(a.associate)  # an unknown associate is refused before asking the OMS
+    check = check_order_sync(ctx.store, ctx.settings, a.order_id)
+    result = actions.pickup(a.order_id, associate_id=a.associate, code=a.code,
+                            oms_confirmed=check.reached, confirmed=a.yes,
+                            override_id=a.override_by)
     return _done(ctx, result)
 
 

@@ -1,0 +1,201 @@
+"""`store-agent run`: the daemon. Sync both ways, periodic jobs, until SIGTERM.
+
+Workers: the outbox sender (woken within ~50 ms of a commit by any process,
+seen through PRAGMA data_version), the feed long-poll, and APScheduler jobs
+for the heartbeat, reconciliation and the no-show scan. Every database write
+is a short synchronous transaction with no await inside, so cancelling a task
+on SIGTERM can abandon an HTTP request in flight (safe: events stay pending
+and are resent with the same id) but never a transaction half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from agent import sync_state
+from agent.clock import iso, utc_now
+from agent.daemon_lock import DaemonLock
+from agent.feed import FeedPuller
+from agent.housekeeping import heartbeat_body, scan_no_shows
+from agent.oms import make_client
+from agent.reconcile import reconcile
+from agent.sender import OutboxSender
+from agent.store import Store
+from config.settings import Settings
+from sync.client import backoff_delay
+from sync.errors import CredentialsError, SyncError
+
+log = logging.getLogger("store_agent.daemon")
+WAKE_POLL_S = 0.05
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, client_factory: Callable | None = None):
+        self.settings = settings
+        self.db_path = settings.storage.path
+        self.client = (client_factory or make_client)(settings)
+        self.stop = asyncio.Event()
+        self.wake = asyncio.Event()
+        self.rng = random.Random()
+        self.extra_workers: list[Callable[[asyncio.Event], Awaitable[None]]] = []
+
+    # --- workers ---------------------------------------------------------------
+    async def watch_commits(self, store: Store) -> None:
+        """Wake the sender when any connection commits (CLI, UI, feed)."""
+        last = store.data_version()
+        while not self.stop.is_set():
+            await asyncio.sleep(WAKE_POLL_S)
+            current = store.data_version()
+            if current != last:
+                last = current
+                self.wake.set()
+
+    async def run_sender(self, sender: OutboxSender) -> None:
+        while not self.stop.is_set():
+            self.wake.clear()
+            report = await sender.drain()
+            if report.sent or report.dead:
+                log.info("sent=%d acked=%d dead=%d requests=%d", report.sent, report.acked,
+                         report.dead, report.requests)
+            if report.error:
+                log.warning("sending paused %.1f s: %s", report.wait_s, report.error)
+                await self._sleep(report.wait_s)
+            else:
+                await self._wait_for_wake(timeout=5.0)
+
+    async def run_feed(self, feed: FeedPuller) -> None:
+        failures = 0
+        while not self.stop.is_set():
+            try:
+                report = await feed.pull(wait=self.settings.sync.long_poll_s)
+                failures = 0
+                if report.changes:
+                    log.info("feed: %d changes %s", report.changes, dict(report.outcomes))
+                    self.wake.set()
+                if report.cursor_reset:
+                    self.schedule_reconcile()
+            except CredentialsError as exc:
+                self._offline(str(exc))
+                await self._sleep(60.0)
+            except SyncError as exc:
+                failures += 1
+                self._offline(str(exc))
+                delay = backoff_delay(failures - 1, rng=self.rng)
+                log.warning("feed: %s; retrying in %.1f s", exc, delay)
+                await self._sleep(delay)
+
+    def _offline(self, error: str) -> None:
+        with self.store.write() as conn:
+            was_online = sync_state.get(conn, "online") == "1"
+            sync_state.put(conn, online="0", last_error=error[:500])
+        if was_online:
+            self._back_online_pending = True
+
+    async def job_heartbeat(self) -> None:
+        try:
+            await self.client.heartbeat(heartbeat_body(self.store, self.devices()))
+        except SyncError as exc:
+            log.info("heartbeat not delivered: %s", exc)
+
+    async def job_reconcile(self) -> None:
+        try:
+            report = await reconcile(self.store, self.settings, self.client)
+            log.info("reconciled %d orders, %d findings", report.compared, len(report.findings))
+            self.wake.set()
+        except SyncError as exc:
+            log.warning("reconciliation failed: %s", exc)
+
+    async def job_no_shows(self) -> None:
+        late = scan_no_shows(self.store)
+        if late:
+            log.info("no-shows: %s", ", ".join(late))
+
+    async def job_watch_online(self) -> None:
+        """Reconcile right after the OMS becomes reachable again."""
+        online = sync_state.get(self.store.conn, "online") == "1"
+        requested = sync_state.get(self.store.conn, "reconcile_requested") == "1"
+        if online and (self._back_online_pending or requested):
+            self._back_online_pending = False
+            await self.job_reconcile()
+
+    def devices(self) -> list[dict]:
+        return []
+
+    def schedule_reconcile(self) -> None:
+        self.scheduler.add_job(self.job_reconcile, id="reconcile-now", replace_existing=True)
+
+    # --- lifecycle -------------------------------------------------------------
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), seconds)
+
+    async def _wait_for_wake(self, timeout: float) -> None:
+        waiter = asyncio.ensure_future(self.wake.wait())
+        stopper = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, timeout=timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            stopper.cancel()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        self._back_online_pending = True
+        with DaemonLock(self.db_path), Store(self.db_path) as store, \
+                Store(self.db_path) as sender_store, Store(self.db_path) as feed_store, \
+                Store(self.db_path) as watch_store:
+            self.store = store
+            with store.write() as conn:
+                sync_state.put(conn, daemon_started_at=iso(utc_now()))
+            sync = self.settings.sync
+            self.scheduler = AsyncIOScheduler()
+            self.scheduler.add_job(self.job_heartbeat, "interval", seconds=sync.heartbeat_s,
+                                   id="heartbeat", next_run_time=None)
+            self.scheduler.add_job(self.job_reconcile, "interval",
+                                   minutes=sync.reconcile_every_min, id="reconcile")
+            self.scheduler.add_job(self.job_no_shows, "interval", minutes=1, id="no-shows")
+            self.scheduler.add_job(self.job_watch_online, "interval", seconds=2, id="online-watch",
+                                   max_instances=1)
+            self.scheduler.start()
+            self.scheduler.add_job(self.job_heartbeat, id="heartbeat-first")
+            self.scheduler.add_job(self.job_no_shows, id="no-shows-first")
+            tasks = [
+                asyncio.create_task(self.watch_commits(watch_store), name="watch"),
+                asyncio.create_task(self.run_sender(
+                    OutboxSender(sender_store, self.settings, self.client, rng=self.rng)),
+                    name="sender"),
+                asyncio.create_task(self.run_feed(FeedPuller(feed_store, self.settings,
+                                                             self.client)), name="feed"),
+                *[asyncio.create_task(w(self.stop)) for w in self.extra_workers],
+            ]
+            log.info("store-agent daemon started: store %s, OMS %s, database %s",
+                     self.settings.store_id, self.settings.oms.url, self.db_path)
+            stopper = asyncio.create_task(self.stop.wait())
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            crashed = [t for t in done if t is not stopper and t.exception()]
+            self.stop.set()
+            self.scheduler.shutdown(wait=False)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.client.aclose()
+            if crashed:
+                exc = crashed[0].exception()
+                log.error("worker %s crashed: %r", crashed[0].get_name(), exc)
+                raise exc
+            log.info("store-agent daemon stopped cleanly")
+        return 0
+
+
+def run_daemon(settings: Settings) -> int:
+    return asyncio.run(Daemon(settings).run())

@@ -1,0 +1,116 @@
+"""Reconciliation: compare the store's orders with the OMS and repair or flag each difference.
+
+The feed and the outbox are each reliable on their own; reconciliation checks
+the boundary between them. Findings:
+- a change the store missed: the OMS holds a newer version; it is applied;
+- an acknowledged store event whose effect the OMS lacks: the event goes back
+  to pending with its same event_id, so an OMS that honours the key can
+  apply it once;
+- an open store order the OMS does not list: flagged for a person.
+Each finding is written to the order's audit; more than 5 in an hour alert.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from agent import sync_state
+from agent.alerts import raise_alert
+from agent.clock import iso, utc_now
+from agent.snapshots import apply_snapshot
+from agent.store import Store
+from config.settings import Settings
+from sync.client import StoreSyncClient
+
+log = logging.getLogger("store_agent.reconcile")
+
+ALERT_THRESHOLD_PER_HOUR = 5
+
+
+def _effect_missing(event_type: str, oms_state: str | None) -> bool:
+    """Does the OMS state lack what an acknowledged event of this type must have done?"""
+    if event_type == "order.picked_up":
+        return oms_state != "PICKED_UP"
+    if event_type == "order.cancelled":
+        return oms_state != "CANCELLED"
+    if event_type == "order.staged":
+        return oms_state == "TO_PICK"
+    return False  # returned_to_shelf changes no OMS status
+
+
+@dataclass
+class Finding:
+    order_id: str
+    kind: str  # missed_change, effect_missing, unknown_to_oms
+    detail: str
+
+
+@dataclass
+class ReconcileReport:
+    compared: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"compared": self.compared,
+                "findings": [f.__dict__ for f in self.findings]}
+
+
+async def reconcile(store: Store, settings: Settings, client: StoreSyncClient) -> ReconcileReport:
+    now_dt = utc_now()
+    since = iso(now_dt - timedelta(hours=48))
+    oms: dict[str, dict] = {}
+    cursor = None
+    while True:
+        page = await client.list_orders(updated_after=since, cursor=cursor, limit=500)
+        for entry in page.orders:
+            if entry.snapshot is not None:
+                oms[entry.snapshot.order_id] = entry.snapshot.model_dump(mode="json")
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    report = ReconcileReport(compared=len(oms))
+    now = iso(utc_now())
+    with store.write() as conn:
+        store_orders = {r["order_id"]: r for r in conn.execute(
+            "SELECT order_id, state, version FROM orders")}
+        for order_id, raw in oms.items():
+            mine = store_orders.get(order_id)
+            if mine is None or raw["version"] > mine["version"]:
+                result = apply_snapshot(conn, raw, status_map=settings.status_map, now=now,
+                                        source="reconcile")
+                if result.outcome != "older":
+                    report.findings.append(Finding(order_id, "missed_change",
+                                                   f"applied OMS v{raw['version']} ({result.outcome})"))
+            oms_state = settings.status_map.get(raw["status"])
+            for event in conn.execute(
+                    "SELECT seq, type FROM outbox WHERE order_id = ? AND status = 'acked'"
+                    " ORDER BY seq DESC LIMIT 1", (order_id,)):
+                if _effect_missing(event["type"], oms_state):
+                    conn.execute("UPDATE outbox SET status = 'pending', acked_at = NULL"
+                                 " WHERE seq = ?", (event["seq"],))
+                    report.findings.append(Finding(order_id, "effect_missing",
+                                                   f"{event['type']} acknowledged but the OMS says"
+                                                   f" {raw['status']}: sent again"))
+        for order_id, mine in store_orders.items():
+            if mine["state"] in ("TO_PICK", "READY") and order_id not in oms:
+                report.findings.append(Finding(order_id, "unknown_to_oms",
+                                               "open in the store, not listed by the OMS"))
+        for f in report.findings:
+            conn.execute(
+                "INSERT INTO received_changes (source, order_id, outcome, detail, received_at)"
+                " VALUES ('reconcile', ?, ?, ?, ?)", (f.order_id, f"finding:{f.kind}", f.detail, now))
+        hour_ago = iso(now_dt - timedelta(hours=1))
+        recent = conn.execute(
+            "SELECT COUNT(*) FROM received_changes WHERE source = 'reconcile'"
+            " AND outcome LIKE 'finding:%' AND received_at >= ?", (hour_ago,)).fetchone()[0]
+        if recent > ALERT_THRESHOLD_PER_HOUR:
+            raise_alert(conn, kind="reconciliation", key="mismatches", now=now,
+                        message=f"{recent} differences between the store and the OMS in the last"
+                                " hour: see `store-agent audit` of the orders named in the log")
+        sync_state.put(conn, last_reconcile_at=now, reconcile_requested=None,
+                       mismatches_last_hour=str(recent))
+    for f in report.findings:
+        log.warning("reconcile finding order=%s kind=%s %s", f.order_id, f.kind, f.detail)
+    return report
