@@ -112,6 +112,9 @@ class Daemon:
         except SyncError as exc:
             log.warning("reconciliation failed: %s", exc)
 
+    async def job_checkpoint(self) -> None:
+        self.store.checkpoint()
+
     async def job_no_shows(self) -> None:
         late = scan_no_shows(self.store)
         if late:
@@ -164,6 +167,7 @@ class Daemon:
             self.scheduler.add_job(self.job_reconcile, "interval",
                                    minutes=sync.reconcile_every_min, id="reconcile")
             self.scheduler.add_job(self.job_no_shows, "interval", minutes=1, id="no-shows")
+            self.scheduler.add_job(self.job_checkpoint, "interval", seconds=30, id="checkpoint")
             self.scheduler.add_job(self.job_watch_online, "interval", seconds=2, id="online-watch",
                                    max_instances=1)
             self.scheduler.start()

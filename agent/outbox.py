@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -13,6 +15,18 @@ EVENT_TYPES = (
     "order.cancelled",
     "order.returned_to_shelf",
 )
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (RFC 9562 version 7).
+
+    Random v4 ids land on a random leaf of the event_id index, dirtying one
+    more page per action; v7 ids append to the rightmost leaf.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
 
 
 @dataclass(frozen=True)
@@ -49,7 +63,7 @@ def append_event(
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
     # The id is minted once, here, and stored: every retry sends the same one.
-    event_id = str(uuid.uuid4())
+    event_id = uuid7()
     status = "held" if order_is_blocked(conn, order_id) else "pending"
     cur = conn.execute(
         "INSERT INTO outbox (event_id, order_id, type, data, occurred_at, associate_id,"

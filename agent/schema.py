@@ -83,10 +83,13 @@ def m001_core(db: Database) -> None:
         -- At most one open task per order.
         CREATE UNIQUE INDEX return_tasks_open ON return_tasks(order_id) WHERE state = 'OPEN';
 
-        -- The outbox. seq is AUTOINCREMENT: strictly increasing, never reused,
-        -- and gap-free because a rolled-back insert also rolls back the counter.
+        -- The outbox. seq is the rowid: max(seq) + 1 on insert, so strictly
+        -- increasing and gap-free (a rolled-back insert takes nothing). It is
+        -- never reused because outbox rows are never deleted, except by
+        -- retention, which always keeps the newest row. (AUTOINCREMENT would
+        -- add a sqlite_sequence page write to every action.)
         CREATE TABLE outbox (
-            seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+            seq              INTEGER PRIMARY KEY,
             event_id         TEXT NOT NULL UNIQUE,
             order_id         TEXT NOT NULL REFERENCES orders(order_id),
             type             TEXT NOT NULL,

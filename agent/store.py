@@ -29,6 +29,10 @@ BUSY_TIMEOUT_MS = 10_000
 # the user: long enough to outlast a checkpoint or another process's migration.
 WRITE_PATIENCE_S = 30.0
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+# Pages in the WAL before a committing connection checkpoints. Larger than
+# SQLite's 1000 so an associate's action rarely pays for a checkpoint; the
+# daemon checkpoints passively in the background (Store.checkpoint).
+WAL_AUTOCHECKPOINT_PAGES = 4000
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -69,6 +73,7 @@ class Store:
         c.execute("PRAGMA synchronous = FULL")
         c.execute("PRAGMA foreign_keys = ON")
         c.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        c.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         sync = c.execute("PRAGMA synchronous").fetchone()[0]
         fks = c.execute("PRAGMA foreign_keys").fetchone()[0]
         if str(mode).lower() != "wal" or sync != 2 or fks != 1:
@@ -150,6 +155,10 @@ class Store:
     def data_version(self) -> int:
         """Changes when another connection commits: cheap change detection for UIs."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """Copy the WAL back into the database without blocking readers or writers."""
+        return tuple(self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
 
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]

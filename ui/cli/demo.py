@@ -1,68 +1,184 @@
-"""`store-agent demo`: the product end to end on sample data, in a directory of its own."""
+"""`store-agent demo`: the product end to end on the embedded reference OMS.
+
+Starts the reference OMS (with a trickle of new orders, cancellations and
+curbside arrivals) and the daemon as child processes, plays a simulated
+associate, and shows a live status view until Ctrl-C, SIGTERM or --duration.
+Every process it started is stopped on the way out.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from agent import queries
 from agent.actions import Actions
-from agent.ingest import ingest_snapshots
+from agent.errors import StoreAgentError
 from agent.store import Store
 from config import load_settings
 from config.template import render_template
-from sync.samples import sample_orders
-from ui.cli import orders as order_cmds
 from ui.cli.context import Context
 from ui.cli.output import say
 
+DEMO_TOKEN = "demo-token"
 
-def prepare_demo_dir(directory: Path, *, oms_url: str = "http://127.0.0.1:8480") -> Path:
-    """A config for the demo store, written once; the database lives beside it."""
+
+def prepare_demo_dir(directory: Path, *, port: int) -> Path:
+    """A config for the demo store; the database and printer file live beside it."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.toml"
-    if not config.exists():
-        text = render_template()
-        text = text.replace('url = "https://oms.example.com"', f'url = "{oms_url}"')
-        text = text.replace('token = "change-me"', 'token = "demo-token"')
-        text = text.replace('path = "/var/lib/store-agent/agent.db"',
-                            f'path = "{directory / "agent.db"}"')
-        text = text.replace('address = "192.168.10.50:9100"',
-                            f'address = "{directory / "printer.out"}"')
-        text = text.replace('kind = "network"', 'kind = "file"')
-        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+    text = render_template()
+    for old, new in (
+        ('url = "https://oms.example.com"', f'url = "http://127.0.0.1:{port}"'),
+        ('token = "change-me"', f'token = "{DEMO_TOKEN}"'),
+        ('path = "/var/lib/store-agent/agent.db"', f'path = "{directory / "agent.db"}"'),
+        ('address = "192.168.10.50:9100"', f'address = "{directory / "printer.out"}"'),
+        ('kind = "network"', 'kind = "file"'),
+        ("long_poll_s = 25", "long_poll_s = 5"),
+        ("heartbeat_s = 60", "heartbeat_s = 10"),
+        ('listen = "127.0.0.1:9464"', 'listen = ""'),
+    ):
+        text = text.replace(old, new)
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
     return config
 
 
+def _wait_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _spawn(args: list[str], log: Path, env: dict) -> subprocess.Popen:
+    out = open(log, "ab")  # noqa: SIM115 - the child owns it for its whole life
+    return subprocess.Popen([sys.executable, "-m", "ui.cli.main", *args], stdout=out,
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _associate_step(actions: Actions, store: Store, rng: random.Random) -> str | None:
+    """One thing a busy associate would do next: stage, hand over, or return to shelf."""
+    with contextlib.suppress(StoreAgentError):
+        tasks = store.conn.execute("SELECT order_id FROM return_tasks WHERE state = 'OPEN'"
+                                   " LIMIT 1").fetchone()
+        if tasks:
+            return actions.return_to_shelf(tasks[0], associate_id="A100").message
+        ready = [r for r in queries.list_orders(store, state="READY") if r["bin"]]
+        if ready and rng.random() < 0.4:
+            row = store.conn.execute("SELECT pickup_code FROM orders WHERE order_id = ?",
+                                     (ready[-1]["order_id"],)).fetchone()
+            return actions.pickup(ready[-1]["order_id"], associate_id="A100", code=row[0],
+                                  oms_confirmed=True).message
+        to_pick = queries.list_orders(store, state="TO_PICK")
+        if to_pick:
+            order = to_pick[-1]["order_id"]
+            return actions.stage(order, bin=f"B-{rng.randint(1, 40):02d}", associate_id="A100").message
+    return None
+
+
+def _render(store: Store, log: list[str]) -> None:
+    s = queries.status(store)
+    ob = s["outbox"]
+    lines = [
+        "\033[2J\033[H" if sys.stdout.isatty() else "",
+        "store-agent demo — Ctrl-C stops everything",
+        f"OMS: {'ONLINE' if s['online'] else 'OFFLINE'}   last feed: {s['last_feed_success_at']}",
+        f"outbox: {ob['pending']} pending, {ob['dead_letters']} dead letters;"
+        f" orders: " + ", ".join(f"{k} {v}" for k, v in s["orders"].items()),
+        "",
+        "recent associate actions:",
+        *[f"  {m}" for m in log[-5:]],
+        "",
+        "alerts:",
+        *[f"  [{a['severity']}] {a['message']}" for a in s["alerts"][-6:]],
+    ]
+    print("\n".join(lines), flush=True)
+
+
 def cmd_demo(ctx: Context) -> int:
-    directory = Path(ctx.args.dir).resolve()
-    config = prepare_demo_dir(directory)
+    a = ctx.args
+    directory = Path(a.dir).resolve()
+    config = prepare_demo_dir(directory, port=a.port)
     settings = load_settings(config, environ={})
-    with Store(settings.storage.path) as store:
-        fresh = not queries.list_orders(store)
-        if fresh:
-            outcomes = ingest_snapshots(store, sample_orders(ctx.args.orders, seed=42),
-                                        status_map=settings.status_map, source="seed")
-            say(f"seeded {sum(outcomes.values())} sample orders into {settings.storage.path}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
+    env["STORE_AGENT_CONFIG"] = str(config)
+    sim = _spawn(["oms-sim", "--port", str(a.port), "--orders", str(a.orders), "--token", DEMO_TOKEN,
+                  "--trickle", str(a.trickle)], directory / "oms-sim.log", env)
+    procs = [sim]
+    stopping = False
+
+    def _on_term(*_):
+        nonlocal stopping
+        stopping = True
+
+    previous = signal.signal(signal.SIGTERM, _on_term)
+    try:
+        if not _wait_port(a.port, 15):
+            say(f"the reference OMS did not start; see {directory / 'oms-sim.log'}")
+            return 1
+        procs.append(_spawn(["run"], directory / "daemon.log", env))
+        say(f"reference OMS on http://127.0.0.1:{a.port}; daemon log {directory / 'daemon.log'};"
+            f" config {config}")
+        rng = random.Random(7)
+        log: list[str] = []
+        deadline = time.monotonic() + a.duration if a.duration else None
+        with Store(settings.storage.path) as store:
             actions = Actions(store, settings)
-            for n, row in enumerate(queries.list_orders(store, state="TO_PICK")[:3], 1):
-                say(actions.stage(row["order_id"], bin=f"B-{n:02d}", associate_id="A100").message)
-        say(f"config: {config}  (try: STORE_AGENT_CONFIG={config} store-agent orders)")
-        say("")
-        demo_ctx = Context(argparse.Namespace(json=False, config=str(config), station=None))
-        demo_ctx._store = store
-        order_cmds.cmd_status(demo_ctx)
-        say("")
-        demo_ctx.args = argparse.Namespace(json=False, state=None, config=str(config), station=None)
-        order_cmds.cmd_orders(demo_ctx)
+            next_action = time.monotonic() + 3
+            while not stopping and (deadline is None or time.monotonic() < deadline):
+                if any(p.poll() is not None for p in procs):
+                    say("a demo process stopped unexpectedly; see the logs in " + str(directory))
+                    return 1
+                if a.associate and time.monotonic() >= next_action:
+                    message = _associate_step(actions, store, rng)
+                    if message:
+                        log.append(message)
+                    next_action = time.monotonic() + a.pace
+                _render(store, log)
+                time.sleep(1.0)
+            _render(store, log)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for proc in reversed(procs):
+            _stop(proc)
+        say("demo stopped; every process it started has exited")
     return 0
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("demo", parents=[common], help="the product on sample orders")
-    p.add_argument("--dir", default=".demo", help="where the demo keeps its config and database")
-    p.add_argument("--orders", type=int, default=24, help="how many sample orders to seed")
+    p = sub.add_parser("demo", parents=[common],
+                       help="everything at once on the embedded reference OMS with sample orders")
+    p.add_argument("--dir", default=".demo", help="where the demo keeps its config, database, logs")
+    p.add_argument("--orders", type=int, default=24, help="sample orders at the start")
+    p.add_argument("--port", type=int, default=8480, help="port of the reference OMS")
+    p.add_argument("--trickle", type=float, default=8.0,
+                   help="seconds between OMS events (new orders, cancellations, arrivals)")
+    p.add_argument("--pace", type=float, default=4.0, help="seconds between simulated associate actions")
+    p.add_argument("--no-associate", dest="associate", action="store_false",
+                   help="do not simulate an associate")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.set_defaults(handler=cmd_demo)
