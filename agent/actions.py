@@ -23,7 +23,7 @@ from agent.errors import (
     WrongPickupCodeError,
     WrongStateError,
 )
-from agent.handoff import OfflineVerdict, decide_offline
+from agent.handoff import OfflineVerdict, decide_offline, require_manager
 from agent.outbox import AppendedEvent, append_event
 from agent.store import Store
 from config.settings import Associate, Settings
@@ -188,6 +188,8 @@ class Actions:
                 )
             else:
                 verification = "manager_override"
+            if override_id is not None:
+                require_manager(self.settings.associate(override_id), override_id)
             verdict: OfflineVerdict | None = None
             if not oms_confirmed:
                 verdict = decide_offline(
@@ -195,13 +197,8 @@ class Actions:
                     staleness_s=age_s(_last_heard(conn), moment),
                     max_staleness_min=self.settings.pickup.max_offline_staleness_min,
                     confirmed=confirmed,
-                    override_by=self.settings.associate(override_id) if override_id else None,
                     override_id=override_id,
                 )
-            elif override_id is not None:
-                decide_offline(policy="manager", staleness_s=0, max_staleness_min=0,
-                               confirmed=True, override_by=self.settings.associate(override_id),
-                               override_id=override_id)
             conn.execute(
                 "UPDATE orders SET state = 'PICKED_UP', state_changed_at = ? WHERE order_id = ?",
                 (stamp, order_id),

@@ -18,6 +18,15 @@ from agent.errors import (
 from config.settings import Associate
 
 
+def require_manager(who: Associate | None, override_id: str) -> None:
+    """A named override must be a real manager whatever the policy: the event
+    records it, and a wrong name is a refusal, not a shrug."""
+    if who is None:
+        raise UnknownAssociateError(f"--override-by {override_id}: not in the roster")
+    if who.role != "manager":
+        raise NotAManagerError(f"--override-by {override_id}: {who.name} is not a manager")
+
+
 @dataclass(frozen=True)
 class OfflineVerdict:
     policy_applied: str  # allow, warn or manager: after staleness escalation
@@ -31,25 +40,18 @@ def decide_offline(
     staleness_s: float | None,
     max_staleness_min: int,
     confirmed: bool,
-    override_by: Associate | None,
     override_id: str | None,
 ) -> OfflineVerdict:
     """Allow the handoff, or raise the error naming what a person must do.
 
     ``staleness_s`` is the age of the store's copy (None: never heard from the OMS).
+    ``override_id`` must already have been checked with ``require_manager``.
     """
     note = f"last heard from the OMS {describe_age(staleness_s)}"
     effective = policy
     too_stale = staleness_s is None or staleness_s > max_staleness_min * 60
     if policy == "warn" and too_stale:
         effective = "manager"
-    if override_id is not None:
-        # A named override must be a real manager whatever the policy: the
-        # event records it, and a wrong name is a refusal, not a shrug.
-        if override_by is None:
-            raise UnknownAssociateError(f"--override-by {override_id}: not in the roster")
-        if override_by.role != "manager":
-            raise NotAManagerError(f"--override-by {override_id}: {override_by.name} is not a manager")
     if effective == "allow":
         return OfflineVerdict("allow", override_id, note)
     if effective == "warn":

@@ -63,7 +63,11 @@ class Store:
             raise StoreSetupError(f"{self.path}: cannot open the database ({exc.strerror})") from None
         self.db = sqlite_utils.Database(self.conn)
         if migrate:
-            self.migrate()
+            try:
+                self.migrate()
+            except BaseException:
+                self.close()
+                raise
 
     # --- set-up ---------------------------------------------------------
     def _configure(self) -> None:
