@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # store-agent installer.
-#   ./install.sh --test   create/update ./.venv with the dev extras and run every test
-#   ./install.sh --demo   run the demo on the embedded reference OMS
-# Store-PC mode (sudo ./install.sh) is documented in docs/install.md once it exists.
+#   ./install.sh --test         create/update ./.venv with the dev extras and run every test
+#   ./install.sh --demo         run the demo on the embedded reference OMS
+#   sudo ./install.sh           install or upgrade on a store PC (docs/install.md)
+#   sudo ./install.sh --uninstall [--purge]   remove it (data kept unless --purge)
+#   ./install.sh --root DIR     store-PC install into a staging root (image builds, tests)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,7 +16,7 @@ say()  { printf '\033[1m==> %s\033[0m\n' "$*"; }
 fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 need_python() {
@@ -62,10 +64,184 @@ run_demo() {
   exec "$venv/bin/store-agent" demo --dir "$here/.demo" "$@"
 }
 
+# --- store-PC mode -------------------------------------------------------------
+# Layout: /opt/store-agent (virtual environment), /etc/store-agent (config, mode
+# 0600, never overwritten), /var/lib/store-agent (database, backups). With
+# --root DIR every path is under DIR and no user, group or unit is touched.
+SERVICE_USER=store-agent
+
+write_units() {
+  local unit_dir="$1" prefix="$2"
+  mkdir -p "$unit_dir"
+  cat > "$unit_dir/store-agent.service" <<UNIT
+[Unit]
+Description=store-agent: keeps store pickup honest between the store and the OMS
+Documentation=file:///opt/store-agent/share/doc/operations.md
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User=$SERVICE_USER
+Group=$SERVICE_USER
+SupplementaryGroups=dialout lp
+Environment=STORE_AGENT_CONFIG=/etc/store-agent/config.toml
+ExecStart=/opt/store-agent/bin/store-agent run
+Restart=always
+RestartSec=3
+TimeoutStopSec=20
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+ReadWritePaths=/var/lib/store-agent /etc/store-agent
+PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RestrictRealtime=yes
+RestrictNamespaces=yes
+SystemCallArchitectures=native
+CapabilityBoundingSet=
+UMask=0077
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  cat > "$unit_dir/store-agent-ui.service" <<UNIT
+[Unit]
+Description=store-agent UI for handheld browsers (serve-ui)
+After=store-agent.service
+
+[Service]
+Type=simple
+User=$SERVICE_USER
+Group=$SERVICE_USER
+Environment=STORE_AGENT_CONFIG=/etc/store-agent/config.toml
+ExecStart=/opt/store-agent/bin/store-agent serve-ui
+Restart=always
+RestartSec=3
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+ReadWritePaths=/var/lib/store-agent
+PrivateTmp=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+CapabilityBoundingSet=
+UMask=0077
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
+write_udev_template() {
+  local dir="$1"
+  mkdir -p "$dir"
+  cat > "$dir/99-store-agent.rules" <<'RULES'
+# store-agent devices: stable names and the right group. Fill in the vendor and
+# product ids of your scanners and printers (lsusb), then:
+#   udevadm control --reload && udevadm trigger
+# A serial (USB-CDC) barcode scanner -> /dev/store-scanner-0, group dialout.
+#SUBSYSTEM=="tty", ATTRS{idVendor}=="05e0", ATTRS{idProduct}=="1200", SYMLINK+="store-scanner-0", GROUP="dialout", MODE="0660"
+# A USB receipt printer -> /dev/store-printer-0, group lp.
+#SUBSYSTEM=="usbmisc", ATTRS{idVendor}=="04b8", ATTRS{idProduct}=="0202", SYMLINK+="store-printer-0", GROUP="lp", MODE="0660"
+RULES
+}
+
+store_pc_install() {
+  local root="$1"
+  local opt="$root/opt/store-agent" etc="$root/etc/store-agent" data="$root/var/lib/store-agent"
+  if [ -z "$root" ]; then
+    say "creating system user $SERVICE_USER (groups dialout, lp)"
+    getent group dialout >/dev/null || groupadd --system dialout
+    getent group lp >/dev/null || groupadd --system lp
+    if ! id "$SERVICE_USER" >/dev/null 2>&1; then
+      useradd --system --home-dir /var/lib/store-agent --shell /usr/sbin/nologin \
+        --user-group "$SERVICE_USER"
+    fi
+    usermod -a -G dialout,lp "$SERVICE_USER"
+  fi
+  need_python
+  mkdir -p "$opt" "$etc" "$data" "$data/backups"
+  if [ ! -x "$opt/bin/python" ]; then
+    say "creating virtual environment $opt"
+    "$python" -m venv "$opt"
+  fi
+  say "installing store-agent into $opt"
+  "$opt/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$here" \
+    2> >(grep -v -e 'is ignored: it is neither a file nor a directory' >&2) \
+    || fail "pip could not install store-agent into $opt"
+  mkdir -p "$opt/share/doc"
+  cp "$here"/docs/*.md "$opt/share/doc/"
+  if [ -e "$etc/config.toml" ]; then
+    say "keeping the existing $etc/config.toml"
+  else
+    say "writing $etc/config.toml from the template (mode 0600): set store_id, oms.url, oms.token"
+    "$opt/bin/store-agent" config init "$etc/config.toml" >/dev/null
+    sed -i "s|^path = \"/var/lib/store-agent/agent.db\"|path = \"$data/agent.db\"|" "$etc/config.toml"
+  fi
+  chmod 0600 "$etc/config.toml"
+  chmod 0750 "$data"
+  write_units "$root/etc/systemd/system" "$root"
+  write_udev_template "$root/etc/udev/rules.d"
+  if id "$SERVICE_USER" >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    chown -R "$SERVICE_USER:$SERVICE_USER" "$etc" "$data"
+  fi
+  if [ -e "$data/agent.db" ]; then
+    say "migrating the existing database"
+    STORE_AGENT_CONFIG="$etc/config.toml" STORE_AGENT_STORAGE__PATH="$data/agent.db" \
+      "$opt/bin/store-agent" status >/dev/null || fail "the database at $data/agent.db did not open"
+    [ -n "$root" ] || chown "$SERVICE_USER:$SERVICE_USER" "$data"/agent.db* 2>/dev/null || true
+  fi
+  if [ -z "$root" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+    systemctl enable store-agent.service
+    systemctl restart store-agent.service
+    say "store-agent.service enabled and (re)started; store-agent-ui.service installed, not enabled"
+  fi
+  say "installed. Next: edit $etc/config.toml, then: store-agent config check && store-agent doctor"
+}
+
+store_pc_uninstall() {
+  local root="$1" purge="$2"
+  if [ -z "$root" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now store-agent.service store-agent-ui.service 2>/dev/null || true
+  fi
+  rm -f "$root/etc/systemd/system/store-agent.service" "$root/etc/systemd/system/store-agent-ui.service" \
+        "$root/etc/udev/rules.d/99-store-agent.rules"
+  rm -rf "$root/opt/store-agent"
+  if [ "$purge" = 1 ]; then
+    say "purging configuration and data"
+    rm -rf "$root/etc/store-agent" "$root/var/lib/store-agent"
+    if [ -z "$root" ] && id "$SERVICE_USER" >/dev/null 2>&1; then userdel "$SERVICE_USER" || true; fi
+  else
+    say "kept $root/etc/store-agent and $root/var/lib/store-agent (use --purge to remove them)"
+  fi
+}
+
+store_pc_main() {
+  local root="" uninstall=0 purge=0
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --root) [ $# -ge 2 ] || fail "--root needs a directory"; root="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
+      --uninstall) uninstall=1; shift ;;
+      --purge) purge=1; uninstall=1; shift ;;
+      *) usage >&2; fail "unknown option: $1" ;;
+    esac
+  done
+  if [ -z "$root" ] && [ "$(id -u)" -ne 0 ]; then
+    fail "store-PC mode needs root: run 'sudo ./install.sh' (or --root DIR for a staging install)"
+  fi
+  if [ "$uninstall" = 1 ]; then store_pc_uninstall "$root" "$purge"; else store_pc_install "$root"; fi
+}
+
 case "${1:-}" in
   --test) shift; run_tests "$@" ;;
   --demo) shift; run_demo "$@" ;;
   -h|--help) usage ;;
-  "") fail "store-PC mode is not built yet; use --demo or --test (see README.md)" ;;
+  ""|--root|--uninstall|--purge) store_pc_main "$@" ;;
   *) usage >&2; fail "unknown option: $1" ;;
 esac

@@ -28,6 +28,8 @@ from agent.oms import make_client
 from agent.reconcile import reconcile
 from agent.sender import OutboxSender
 from agent.store import Store
+from config import load_settings
+from config.errors import StoreAgentError
 from config.settings import Settings
 from sync.client import backoff_delay
 from sync.errors import CredentialsError, SyncError
@@ -40,7 +42,9 @@ class Daemon:
     def __init__(self, settings: Settings, *, client_factory: Callable | None = None):
         self.settings = settings
         self.db_path = settings.storage.path
-        self.client = (client_factory or make_client)(settings)
+        self._client_factory = client_factory or make_client
+        self.client = self._client_factory(settings)
+        self._retired_clients: list = []
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()
         self.rng = random.Random()
@@ -67,6 +71,8 @@ class Daemon:
             if report.error:
                 log.warning("sending paused %.1f s: %s", report.wait_s, report.error)
                 await self._sleep(report.wait_s)
+                if report.credentials_rejected:
+                    self.reload_credentials()
             else:
                 await self._wait_for_wake(timeout=5.0)
 
@@ -83,7 +89,8 @@ class Daemon:
                     self.schedule_reconcile()
             except CredentialsError as exc:
                 self._offline(str(exc))
-                await self._sleep(60.0)
+                await self._sleep(self.settings.sync.credentials_retry_s)
+                self.reload_credentials()
             except SyncError as exc:
                 failures += 1
                 self._offline(str(exc))
@@ -127,6 +134,27 @@ class Daemon:
         if online and (self._back_online_pending or requested):
             self._back_online_pending = False
             await self.job_reconcile()
+
+    def reload_credentials(self) -> None:
+        """After a 401/403, pick up a token store IT fixed in the config, without a restart."""
+        path = getattr(self.settings, "source_path", None)
+        if path is None:
+            return
+        try:
+            fresh = load_settings(path)
+            token = fresh.oms_token()
+        except (StoreAgentError, OSError) as exc:
+            log.warning("credentials rejected and the config cannot be re-read: %s", exc)
+            return
+        if token != self.settings.oms_token() or fresh.oms.url != self.settings.oms.url:
+            log.info("the OMS token or URL changed in the config: using it from now on")
+            old = self.client
+            self.settings = fresh
+            self.client = self._client_factory(fresh)
+            for worker in (self.sender, self.feed):
+                worker.client = self.client
+                worker.settings = fresh
+            self._retired_clients.append(old)
 
     def devices(self) -> list[dict]:
         return []
@@ -173,13 +201,12 @@ class Daemon:
             self.scheduler.start()
             self.scheduler.add_job(self.job_heartbeat, id="heartbeat-first")
             self.scheduler.add_job(self.job_no_shows, id="no-shows-first")
+            self.sender = OutboxSender(sender_store, self.settings, self.client, rng=self.rng)
+            self.feed = FeedPuller(feed_store, self.settings, self.client)
             tasks = [
                 asyncio.create_task(self.watch_commits(watch_store), name="watch"),
-                asyncio.create_task(self.run_sender(
-                    OutboxSender(sender_store, self.settings, self.client, rng=self.rng)),
-                    name="sender"),
-                asyncio.create_task(self.run_feed(FeedPuller(feed_store, self.settings,
-                                                             self.client)), name="feed"),
+                asyncio.create_task(self.run_sender(self.sender), name="sender"),
+                asyncio.create_task(self.run_feed(self.feed), name="feed"),
                 *[asyncio.create_task(w(self.stop)) for w in self.extra_workers],
             ]
             log.info("store-agent daemon started: store %s, OMS %s, database %s",
@@ -192,7 +219,8 @@ class Daemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self.client.aclose()
+            for client in (self.client, *self._retired_clients):
+                await client.aclose()
             if crashed:
                 exc = crashed[0].exception()
                 log.error("worker %s crashed: %r", crashed[0].get_name(), exc)

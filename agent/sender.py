@@ -18,7 +18,7 @@ import json
 import logging
 import random
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import ValidationError
@@ -41,7 +41,6 @@ from sync.models import Event
 
 log = logging.getLogger("store_agent.sender")
 
-CREDENTIALS_RETRY_S = 60.0
 _SENDABLE = """
 SELECT o.* FROM outbox o
 WHERE o.status = 'pending'
@@ -61,7 +60,7 @@ class DrainReport:
     requests: int = 0
     wait_s: float = 0.0  # how long the caller should wait before the next drain
     error: str | None = None
-    details: list[str] = field(default_factory=list)
+    credentials_rejected: bool = False
 
 
 class OutboxSender:
@@ -98,17 +97,18 @@ class OutboxSender:
             try:
                 await self._send(rows, report)
             except RateLimitedError as exc:
-                self._note_failure(rows, f"rate limited: {exc}")
                 report.wait_s, report.error = retry_after_floor(exc.retry_after_s, self.rng), str(exc)
+                self._note_failure(rows, f"rate limited: {exc}", report.wait_s)
                 return report
             except CredentialsError as exc:
                 self._credentials_rejected(str(exc))
-                report.wait_s, report.error = CREDENTIALS_RETRY_S, str(exc)
+                report.wait_s, report.error = float(self.settings.sync.credentials_retry_s), str(exc)
+                report.credentials_rejected = True
                 return report
             except SyncError as exc:
-                self._note_failure(rows, str(exc))
-                report.wait_s = backoff_delay(self.failures - 1, rng=self.rng)
+                report.wait_s = backoff_delay(self.failures, rng=self.rng)
                 report.error = str(exc)
+                self._note_failure(rows, str(exc), report.wait_s)
                 return report
         return report
 
@@ -203,14 +203,16 @@ class OutboxSender:
                 self._dead_in(conn, row, kind=kind, code=code, message=message, now=now)
                 report.dead += 1
 
-    def _note_failure(self, rows, error: str) -> None:
+    def _note_failure(self, rows, error: str, wait_s: float) -> None:
         self.failures += 1
         now = utc_now()
         with self.store.write() as conn:
+            # Only rows still pending: a bisection may have had part of the
+            # batch acknowledged or dead-lettered before the failure.
             conn.executemany(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
-                " WHERE seq = ?",
-                [(error[:500], iso(now + timedelta(seconds=1)), r["seq"]) for r in rows])
+                " WHERE seq = ? AND status = 'pending'",
+                [(error[:500], iso(now + timedelta(seconds=wait_s)), r["seq"]) for r in rows])
             sync_state.put(conn, online="0", last_error=error[:500])
 
     def _credentials_rejected(self, error: str) -> None:
@@ -220,8 +222,8 @@ class OutboxSender:
                         message="the OMS rejected this store's credentials (401/403): sending is"
                                 " paused, every event is kept; fix oms.token")
             sync_state.put(conn, online="0", last_error=error[:500])
-        log.error("credentials rejected by the OMS; events kept, retrying every %.0f s",
-                  CREDENTIALS_RETRY_S)
+        log.error("credentials rejected by the OMS; events kept, retrying every %d s",
+                  self.settings.sync.credentials_retry_s)
 
     @staticmethod
     def _mark_online(conn, now: str) -> None:

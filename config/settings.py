@@ -60,6 +60,14 @@ class StorageSettings(BaseModel):
 
     path: Path = Path("/var/lib/store-agent/agent.db")
     """The SQLite database file: the store's truth. Its directory must be writable."""
+    backup_dir: Path | None = None
+    """Where the nightly backups go; unset means a backups/ directory beside the database."""
+    backup_at: str = Field("03:15", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    """Local time (HH:MM) of the nightly backup; a missed one runs 10 min after the daemon starts."""
+    backup_keep: int = Field(7, ge=1, le=365)
+    """How many nightly backups are kept; older ones are deleted after a successful backup."""
+    retention_days: int = Field(90, ge=7, le=3650)
+    """Acknowledged events and applied changes older than this are purged after a nightly backup."""
 
 
 class SyncSettings(BaseModel):
@@ -73,6 +81,8 @@ class SyncSettings(BaseModel):
     """Seconds between heartbeats to the OMS."""
     reconcile_every_min: int = Field(15, ge=1, le=1440)
     """Minutes between full comparisons of the store's orders with the OMS."""
+    credentials_retry_s: int = Field(60, ge=1, le=3600)
+    """After a 401/403, seconds between quiet retries (and re-reads of the token)."""
 
 
 class PickupSettings(BaseModel):
@@ -161,6 +171,23 @@ class AlertsSettings(BaseModel):
 
     webhook_url: str | None = None
     """Where alerts are POSTed as JSON (Slack- and Teams-compatible)."""
+    dead_letter_after_min: int = Field(15, ge=1, le=10080)
+    """Alert when a dead letter stays unresolved this many minutes."""
+    pending_age_min: int = Field(10, ge=1, le=10080)
+    """Alert when the oldest pending event is this old while the OMS is reachable, in minutes."""
+    printer_not_ready_min: int = Field(5, ge=1, le=10080)
+    """Alert when a configured printer has not been ready for this many minutes."""
+    disk_free_pct: float = Field(10.0, gt=0, lt=100)
+    """Alert when the database's file system has less free space than this, in percent."""
+    reconcile_mismatches_per_hour: int = Field(5, ge=1, le=100000)
+    """Alert when reconciliation finds more differences than this within an hour."""
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_http_url(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must start with https:// (or http://)")
+        return value or None
 
 
 DEFAULT_STATUS_MAP: dict[str, StoreState] = {
