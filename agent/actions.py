@@ -299,14 +299,18 @@ def open_return_task(conn: sqlite3.Connection, order: sqlite3.Row, *, reason: st
     ).fetchone()
     if existing:
         return existing[0]
+    rows = conn.execute(
+        "SELECT line_id, quantity, quantity_picked FROM order_lines WHERE order_id = ? ORDER BY position",
+        (order["order_id"],),
+    ).fetchall()
+    # Staged in this store: exactly what was picked (a line the OMS added
+    # since was never picked). Staged elsewhere (READY from the OMS, nothing
+    # recorded here): the whole order is in the bin.
+    staged_here = any(r["quantity_picked"] is not None for r in rows)
     lines = [
-        {"line_id": r[0], "quantity": r[1]}
-        for r in conn.execute(
-            "SELECT line_id, COALESCE(quantity_picked, quantity) FROM order_lines"
-            " WHERE order_id = ? ORDER BY position",
-            (order["order_id"],),
-        )
-        if r[1]
+        {"line_id": r["line_id"], "quantity": qty}
+        for r in rows
+        if (qty := (r["quantity_picked"] or 0) if staged_here else r["quantity"])
     ]
     cur = conn.execute(
         "INSERT INTO return_tasks (order_id, state, bin, lines, reason, created_at)"

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -30,6 +31,24 @@ from pydantic import (
 from sync.errors import BadResponseError
 
 _M = TypeVar("_M", bound=BaseModel)
+
+def _within_utc_range(moment: datetime) -> datetime:
+    # A valid RFC 3339 time can still fall outside what UTC conversion and the
+    # store's sortable text form hold (year 1, offset +01:00); such a snapshot
+    # is invalid here, not a crash later while it is being applied.
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+    if not 1970 <= utc.year <= 9999:
+        raise ValueError("timestamp out of range (years 1970-9999)")
+    return moment
+
+
+OmsTime = Annotated[AwareDatetime, AfterValidator(_within_utc_range)]
+# SQLite stores integers in 64 bits; a larger version would fail on write.
+SQLITE_MAX_INT = 2**63 - 1
+
 
 _FROM_OMS = ConfigDict(extra="ignore", frozen=True)
 
@@ -44,8 +63,8 @@ class Customer(BaseModel):
 class PickupWindow(BaseModel):
     model_config = _FROM_OMS
 
-    start: AwareDatetime
-    end: AwareDatetime
+    start: OmsTime
+    end: OmsTime
 
 
 class OrderLine(BaseModel):
@@ -61,7 +80,7 @@ class OrderLine(BaseModel):
 class Arrival(BaseModel):
     model_config = _FROM_OMS
 
-    arrived_at: AwareDatetime
+    arrived_at: OmsTime
     bay: str | None = Field(default=None, max_length=32)
     vehicle: str | None = Field(default=None, max_length=200)
 
@@ -72,16 +91,16 @@ class OrderSnapshot(BaseModel):
     model_config = _FROM_OMS
 
     order_id: str = Field(min_length=1, max_length=64)
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=SQLITE_MAX_INT)
     status: str = Field(min_length=1, max_length=64)
     fulfillment: Literal["pickup", "curbside"]
     customer: Customer
     pickup_code: str = Field(min_length=4, max_length=16)
     pickup_window: PickupWindow | None = None
-    hold_until: AwareDatetime | None = None
+    hold_until: OmsTime | None = None
     lines: list[OrderLine] = Field(min_length=1)
     arrival: Arrival | None = None
-    updated_at: AwareDatetime
+    updated_at: OmsTime
 
     @field_validator("lines")
     @classmethod
