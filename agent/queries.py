@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from agent.clock import age_s, utc_now
+from agent.clock import age_s, iso, utc_now
 from agent.errors import UnknownOrderError
 from agent.store import Store
 
 STATES = ("TO_PICK", "READY", "PICKED_UP", "CANCELLED")
+# Longer than the longest long-poll (30 s) plus a request deadline, so a
+# healthy idle daemon never flickers offline.
+ONLINE_WINDOW_S = 90.0
 _OPEN_EVENT = "status != 'acked' AND NOT (status = 'dead' AND resolved_at IS NOT NULL)"
 
 
@@ -141,11 +144,31 @@ def status(store: Store, *, now: datetime | None = None) -> dict:
         alerts = [dict(r) for r in conn.execute(
             "SELECT id, kind, severity, order_id, message, raised_at, acknowledged_at"
             " FROM alerts WHERE resolved_at IS NULL ORDER BY id")]
-        online = sync_value(conn, "online") == "1"
+        # "online" is what the daemon last saw, but only while that is recent:
+        # a stopped daemon must not leave the store claiming it is online.
+        contact_age = age_s(sync_value(conn, "last_contact_at"), now)
+        online = (sync_value(conn, "online") == "1" and contact_age is not None
+                  and contact_age <= ONLINE_WINDOW_S)
         last_feed = sync_value(conn, "last_feed_success_at")
         counts = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
         open_tasks = conn.execute(
             "SELECT COUNT(*) FROM return_tasks WHERE state = 'OPEN'").fetchone()[0]
+        # Printer states are written by the daemon's print worker (agent/printing.py).
+        # A failed job stays failed until retried; only a recent one needs attention.
+        printer_states = {r[0][len("printer:"):]: json.loads(r[1]) for r in conn.execute(
+            "SELECT key, value FROM sync_state WHERE key LIKE 'printer:%'")}
+        job_counts = {r[0]: (r[1], r[2]) for r in conn.execute(
+            "SELECT printer_id, SUM(state IN ('queued', 'printing')),"
+            " SUM(state = 'failed' AND updated_at >= ?) FROM print_jobs"
+            " WHERE state IN ('queued', 'printing', 'failed') GROUP BY printer_id",
+            (iso(now - timedelta(hours=24)),))}
+    printers = []
+    for printer_id in sorted(set(printer_states) | set(job_counts)):
+        st = printer_states.get(printer_id, {})
+        queued, failed = job_counts.get(printer_id, (0, 0))
+        printers.append({"id": printer_id, "status": st.get("status", "unknown"),
+                         "since": st.get("since"), "reason": st.get("reason"),
+                         "queued": queued, "failed": failed})
     oldest = age_s(pending[1], now)
     return {
         "online": online,
@@ -160,6 +183,7 @@ def status(store: Store, *, now: datetime | None = None) -> dict:
         "alerts": alerts,
         "orders": {s: counts.get(s, 0) for s in STATES},
         "open_return_tasks": open_tasks,
+        "printers": printers,
     }
 
 

@@ -7,7 +7,8 @@ the boundary between them. Findings:
   to pending with its same event_id, so an OMS that honours the key can
   apply it once;
 - an open store order the OMS does not list: flagged for a person.
-Each finding is written to the order's audit; more than 5 in an hour alert.
+Each finding is written to the order's audit; more than
+alerts.reconcile_mismatches_per_hour (5) in an hour alert.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from sync.client import StoreSyncClient
 
 log = logging.getLogger("store_agent.reconcile")
 
-ALERT_THRESHOLD_PER_HOUR = 5
 
 
 def _effect_missing(event_type: str, oms_state: str | None) -> bool:
@@ -59,7 +59,7 @@ class ReconcileReport:
 
 async def reconcile(store: Store, settings: Settings, client: StoreSyncClient) -> ReconcileReport:
     now_dt = utc_now()
-    since = iso(now_dt - timedelta(hours=48))
+    since = now_dt - timedelta(hours=48)
     oms: dict[str, dict] = {}
     cursor = None
     while True:
@@ -105,7 +105,7 @@ async def reconcile(store: Store, settings: Settings, client: StoreSyncClient) -
         recent = conn.execute(
             "SELECT COUNT(*) FROM received_changes WHERE source = 'reconcile'"
             " AND outcome LIKE 'finding:%' AND received_at >= ?", (hour_ago,)).fetchone()[0]
-        if recent > ALERT_THRESHOLD_PER_HOUR:
+        if recent > settings.alerts.reconcile_mismatches_per_hour:
             raise_alert(conn, kind="reconciliation", key="mismatches", now=now,
                         message=f"{recent} differences between the store and the OMS in the last"
                                 " hour: see `store-agent audit` of the orders named in the log")
