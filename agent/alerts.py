@@ -35,3 +35,16 @@ def resolve_alert(conn: sqlite3.Connection, *, kind: str, key: str, now: str) ->
         "UPDATE alerts SET resolved_at = ? WHERE kind = ? AND key = ? AND resolved_at IS NULL",
         (now, kind, key),
     )
+
+
+def acknowledge_alert(conn: sqlite3.Connection, alert_id: int, associate_id: str, now: str) -> bool:
+    """Someone has seen it: every terminal stops ringing. Resolution stays with whoever fixes it.
+
+    Returns False when the alert was already acknowledged (by another terminal) or is unknown.
+    """
+    cur = conn.execute(
+        "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?"
+        " WHERE id = ? AND acknowledged_at IS NULL",
+        (now, associate_id, alert_id),
+    )
+    return cur.rowcount == 1

@@ -1,8 +1,9 @@
 """`store-agent run`: the daemon. Sync both ways, periodic jobs, until SIGTERM.
 
 Workers: the outbox sender (woken within ~50 ms of a commit by any process,
-seen through PRAGMA data_version), the feed long-poll, and APScheduler jobs
-for the heartbeat, reconciliation and the no-show scan. Every database write
+seen through PRAGMA data_version), the feed long-poll, the metrics endpoint,
+and APScheduler jobs for the heartbeat, reconciliation, the no-show scan,
+alert rules and their webhook, and the nightly backup. Every database write
 is a short synchronous transaction with no await inside, so cancelling a task
 on SIGTERM can abandon an HTTP request in flight (safe: events stay pending
 and are resent with the same id) but never a transaction half-way.
@@ -16,15 +17,18 @@ import logging
 import random
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from agent import sync_state
-from agent.clock import iso, utc_now
+from agent import alert_notify, alert_rules, maintenance, sync_state
+from agent.clock import age_s, iso, utc_now
 from agent.daemon_lock import DaemonLock
 from agent.feed import FeedPuller
 from agent.housekeeping import heartbeat_body, scan_no_shows
+from agent.metrics import StoreMetrics
 from agent.oms import make_client
+from agent.print_worker import PrintWorker
 from agent.reconcile import reconcile
 from agent.sender import OutboxSender
 from agent.store import Store
@@ -36,6 +40,9 @@ from sync.errors import CredentialsError, SyncError
 
 log = logging.getLogger("store_agent.daemon")
 WAKE_POLL_S = 0.05
+ALERTS_EVERY_S = 30
+# A backup missed at night (PC off) runs this long after start, not during start-up.
+BACKUP_CATCH_UP_S = 600
 
 
 class Daemon:
@@ -49,6 +56,8 @@ class Daemon:
         self.wake = asyncio.Event()
         self.rng = random.Random()
         self.extra_workers: list[Callable[[asyncio.Event], Awaitable[None]]] = []
+        self.print_worker: PrintWorker | None = None
+        self.metrics = StoreMetrics(settings)
 
     # --- workers ---------------------------------------------------------------
     async def watch_commits(self, store: Store) -> None:
@@ -127,6 +136,22 @@ class Daemon:
         if late:
             log.info("no-shows: %s", ", ".join(late))
 
+    async def job_alerts(self) -> None:
+        alert_rules.evaluate(self.store, self.settings)
+        await alert_notify.deliver(self.store, self.settings)
+
+    async def job_backup(self) -> None:
+        """VACUUM INTO, rotation, then retention: in a thread, so the loop keeps syncing."""
+        try:
+            await asyncio.to_thread(maintenance.nightly, self.settings)
+        except (StoreAgentError, OSError) as exc:
+            log.error("nightly backup failed, nothing purged: %s", exc)
+
+    async def job_backup_catch_up(self) -> None:
+        last = age_s(sync_state.get(self.store.conn, "last_backup_at"), utc_now())
+        if last is None or last > 24 * 3600:
+            await self.job_backup()
+
     async def job_watch_online(self) -> None:
         """Reconcile right after the OMS becomes reachable again."""
         online = sync_state.get(self.store.conn, "online") == "1"
@@ -157,7 +182,7 @@ class Daemon:
             self._retired_clients.append(old)
 
     def devices(self) -> list[dict]:
-        return []
+        return self.print_worker.devices() if self.print_worker else []
 
     def schedule_reconcile(self) -> None:
         self.scheduler.add_job(self.job_reconcile, id="reconcile-now", replace_existing=True)
@@ -184,7 +209,7 @@ class Daemon:
         self._back_online_pending = True
         with DaemonLock(self.db_path), Store(self.db_path) as store, \
                 Store(self.db_path) as sender_store, Store(self.db_path) as feed_store, \
-                Store(self.db_path) as watch_store:
+                Store(self.db_path) as watch_store, Store(self.db_path) as print_store:
             self.store = store
             with store.write() as conn:
                 sync_state.put(conn, daemon_started_at=iso(utc_now()))
@@ -198,16 +223,29 @@ class Daemon:
             self.scheduler.add_job(self.job_checkpoint, "interval", seconds=30, id="checkpoint")
             self.scheduler.add_job(self.job_watch_online, "interval", seconds=2, id="online-watch",
                                    max_instances=1)
+            self.scheduler.add_job(self.job_alerts, "interval", seconds=ALERTS_EVERY_S, id="alerts",
+                                   max_instances=1)
+            hour, minute = (int(x) for x in self.settings.storage.backup_at.split(":"))
+            self.scheduler.add_job(self.job_backup, "cron", hour=hour, minute=minute, id="backup",
+                                   max_instances=1)
+            self.scheduler.add_job(self.job_backup_catch_up, "date", id="backup-catch-up",
+                                   run_date=utc_now() + timedelta(seconds=BACKUP_CATCH_UP_S))
             self.scheduler.start()
             self.scheduler.add_job(self.job_heartbeat, id="heartbeat-first")
             self.scheduler.add_job(self.job_no_shows, id="no-shows-first")
-            self.sender = OutboxSender(sender_store, self.settings, self.client, rng=self.rng)
+            if self.settings.printers:
+                self.print_worker = PrintWorker(print_store, self.settings)
+                self.extra_workers.append(self.print_worker.run)
+            self.sender = OutboxSender(sender_store, self.settings, self.client, rng=self.rng,
+                                       on_ack=self.metrics.observe_ack)
             self.feed = FeedPuller(feed_store, self.settings, self.client)
             tasks = [
                 asyncio.create_task(self.watch_commits(watch_store), name="watch"),
                 asyncio.create_task(self.run_sender(self.sender), name="sender"),
                 asyncio.create_task(self.run_feed(self.feed), name="feed"),
                 *[asyncio.create_task(w(self.stop)) for w in self.extra_workers],
+                *([asyncio.create_task(self.metrics.serve(self.stop), name="metrics")]
+                  if self.settings.metrics.listen else []),
             ]
             log.info("store-agent daemon started: store %s, OMS %s, database %s",
                      self.settings.store_id, self.settings.oms.url, self.db_path)

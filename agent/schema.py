@@ -196,3 +196,23 @@ def m002_print_jobs(db: Database) -> None:
         CREATE INDEX print_jobs_created ON print_jobs(created_at);
         """
     )
+
+
+@MIGRATIONS()
+def m003_alert_delivery(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Webhook delivery of alerts (agent/alert_notify.py): each alert is
+        -- announced once when raised and once when resolved, and a failed POST
+        -- is retried from here: a restart loses none (at worst it repeats the one in flight).
+        ALTER TABLE alerts ADD COLUMN notified_at TEXT;
+        ALTER TABLE alerts ADD COLUMN resolved_notified_at TEXT;
+        ALTER TABLE alerts ADD COLUMN notify_attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE alerts ADD COLUMN notify_next_at TEXT;
+        ALTER TABLE alerts ADD COLUMN notify_error TEXT;
+        -- Alerts closed before this existed are history, not news.
+        UPDATE alerts SET notified_at = raised_at, resolved_notified_at = resolved_at
+            WHERE resolved_at IS NOT NULL;
+        """
+    )

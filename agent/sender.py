@@ -18,6 +18,7 @@ import json
 import logging
 import random
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -65,13 +66,17 @@ class DrainReport:
 
 class OutboxSender:
     def __init__(self, store: Store, settings: Settings, client: StoreSyncClient, *,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None,
+                 on_ack: Callable[[str, str], None] | None = None):
         self.store = store
         self.settings = settings
         self.client = client
         self.rng = rng or random.Random()
         self.batch_limit = settings.sync.batch_size
         self.failures = 0  # consecutive transient failures, for the backoff exponent
+        # Called with (occurred_at, acked_at) per acknowledged event, after the commit
+        # (the daemon's latency histogram, agent/metrics.py).
+        self.on_ack = on_ack
 
     # --- reading ---------------------------------------------------------------
     def sendable(self, limit: int) -> list[sqlite3.Row]:
@@ -152,6 +157,7 @@ class OutboxSender:
     def _record_results(self, rows, results, report: DrainReport) -> None:
         now = iso(utc_now())
         status_map = self.settings.status_map
+        acked = []
         with self.store.write() as conn:
             for row, result in zip(rows, results, strict=True):
                 oms_result = json.dumps({"status": result.status, "code": result.code,
@@ -162,6 +168,7 @@ class OutboxSender:
                         " attempts = attempts + 1, last_error = NULL WHERE seq = ?",
                         (now, oms_result, row["seq"]))
                     report.acked += 1
+                    acked.append(row["occurred_at"])
                 else:
                     self._dead_in(conn, row, kind=result.status, code=result.code,
                                   message=result.message, now=now, oms_result=oms_result)
@@ -175,6 +182,9 @@ class OutboxSender:
                                now=now, order_id=row["order_id"])
             self._mark_online(conn, now)
         self.failures = 0
+        if self.on_ack is not None:
+            for occurred_at in acked:
+                self.on_ack(occurred_at, now)
 
     def _dead_in(self, conn, row, *, kind: str, code, message, now: str, oms_result=None) -> None:
         conn.execute(

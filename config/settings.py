@@ -150,6 +150,14 @@ class MetricsSettings(BaseModel):
     listen: str = "127.0.0.1:9464"
     """host:port of the Prometheus endpoint; empty turns it off."""
 
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        _host, sep, port = value.rpartition(":")
+        if value and (not sep or not port.isdigit() or not 0 <= int(port) < 65536):
+            raise ValueError("must be host:port (e.g. 127.0.0.1:9464), or empty to turn metrics off")
+        return value
+
 
 class UiSettings(BaseModel):
     model_config = _STRICT

@@ -1,0 +1,177 @@
+"""Alert rules the daemon evaluates every 30 s: raise while a condition holds, resolve once it clears.
+
+Some alerts are raised by the code that sees the event happen and stay with
+it: ``credentials`` (the sender raises it on 401/403, the sender and the feed
+resolve it on the next success), ``dead_letter`` per order (the sender; `dlq`
+resolves it), ``quarantine`` (raised on each quarantined snapshot) and
+``reconciliation`` (raised by a reconciliation run). The rules here watch what
+only time reveals - a dead letter nobody handles, events that do not leave
+while the OMS answers, a printer that stays down, a filling disk - and also
+resolve ``quarantine`` and ``reconciliation``, which nothing else closes.
+
+Every threshold is a key of ``[alerts]``; ``now`` and ``disk_usage`` are
+injectable so tests can walk the clock instead of waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from agent import sync_state
+from agent.alerts import raise_alert, resolve_alert
+from agent.clock import age_s, iso, utc_now
+from agent.store import Store
+from config.settings import Settings
+
+log = logging.getLogger("store_agent.alerts")
+
+# The feed touches last_contact_at at least every long poll (<= 30 s); 90 s of
+# silence means the OMS is not answering, whatever the last request said.
+REACHABLE_WINDOW_S = 90.0
+# Statuses that do not stop printing, or that say nothing yet (the daemon has not asked).
+PRINTER_FINE = frozenset({"ready", "paper_near_end", "unknown"})
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: str
+    key: str
+    holds: bool
+    message: str = ""
+    severity: str = "warning"
+    # False for alerts whose message belongs to the code that raised them first.
+    refresh: bool = True
+
+
+@dataclass
+class RuleReport:
+    raised: list[tuple[str, str]] = field(default_factory=list)
+    resolved: list[tuple[str, str]] = field(default_factory=list)
+
+
+def disk_free_pct(path: Path, disk_usage: Callable = shutil.disk_usage) -> float:
+    usage = disk_usage(path)
+    return 100.0 * usage.free / usage.total if usage.total else 100.0
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min"
+
+
+def _dead_letters(conn, settings: Settings, now: datetime) -> Condition:
+    limit = settings.alerts.dead_letter_after_min
+    cutoff = iso(now - timedelta(minutes=limit))
+    count, oldest, order_id = conn.execute(
+        "SELECT COUNT(*), MIN(dead_at), (SELECT order_id FROM outbox WHERE status = 'dead'"
+        " AND resolved_at IS NULL ORDER BY dead_at LIMIT 1) FROM outbox"
+        " WHERE status = 'dead' AND resolved_at IS NULL AND dead_at <= ?", (cutoff,)).fetchone()
+    message = ""
+    if count:
+        message = (f"{count} dead letter(s) unresolved for more than {limit} min (oldest: order"
+                   f" {order_id}, {_minutes(age_s(oldest, now))}); a manager must retry or discard"
+                   " them: store-agent dlq list")
+    return Condition("dead_letter_overdue", "outbox", bool(count), message)
+
+
+def _pending_age(conn, settings: Settings, now: datetime) -> Condition:
+    limit_s = settings.alerts.pending_age_min * 60
+    oldest = conn.execute("SELECT MIN(occurred_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
+    contact = age_s(sync_state.get(conn, "last_contact_at"), now)
+    reachable = contact is not None and contact <= REACHABLE_WINDOW_S
+    age = age_s(oldest, now)
+    holds = reachable and age is not None and age > limit_s
+    message = ""
+    if holds:
+        error = sync_state.get(conn, "last_error")
+        message = (f"events are not leaving: the oldest pending event is {_minutes(age)} old although"
+                   f" the OMS answers{f' (last error: {error[:200]})' if error else ''};"
+                   " see the daemon's log and store-agent status")
+    return Condition("pending_age", "outbox", holds, message, severity="critical")
+
+
+def _printers(conn, settings: Settings, now: datetime) -> list[Condition]:
+    limit_s = settings.alerts.printer_not_ready_min * 60
+    out = []
+    for printer in settings.printers:
+        raw = sync_state.get(conn, f"printer:{printer.id}")
+        state = json.loads(raw) if raw else {}
+        status = state.get("status", "unknown")
+        since = state.get("since")
+        down_s = age_s(since, now) if since else None
+        holds = status not in PRINTER_FINE and down_s is not None and down_s >= limit_s
+        message = ""
+        if holds:
+            reason = state.get("reason") or status.replace("_", " ")
+            message = (f"printer {printer.id} ({printer.address}) has not been ready for"
+                       f" {_minutes(down_s)}: {reason}; its jobs wait in the queue")
+        out.append(Condition("printer", printer.id, holds, message))
+    configured = {p.id for p in settings.printers}
+    for (key,) in conn.execute("SELECT key FROM alerts WHERE kind = 'printer'"
+                               " AND resolved_at IS NULL").fetchall():
+        if key not in configured:  # removed from the config: nobody will ever fix it
+            out.append(Condition("printer", key, False))
+    return out
+
+
+def _disk(settings: Settings, disk_usage: Callable) -> Condition:
+    directory = Path(settings.storage.path).parent
+    try:
+        free = disk_free_pct(directory, disk_usage)
+    except OSError as exc:
+        log.warning("cannot measure free disk space of %s: %s", directory, exc.strerror)
+        free = 100.0
+    holds = free < settings.alerts.disk_free_pct
+    message = (f"only {free:.1f} % free on the file system of {directory} (alert under"
+               f" {settings.alerts.disk_free_pct:g} %): the database and its backups need room;"
+               " delete old files or grow the disk") if holds else ""
+    return Condition("disk", "database", holds, message, severity="critical")
+
+
+def _quarantine(conn) -> Condition:
+    count = conn.execute("SELECT COUNT(*) FROM quarantine WHERE resolved_at IS NULL").fetchone()[0]
+    return Condition("quarantine", "snapshots", count > 0, refresh=False,
+                     message=f"{count} OMS snapshot(s) quarantined: see `store-agent quarantine list`")
+
+
+def _reconciliation(conn, settings: Settings, now: datetime) -> Condition:
+    threshold = settings.alerts.reconcile_mismatches_per_hour
+    recent = conn.execute(
+        "SELECT COUNT(*) FROM received_changes WHERE source = 'reconcile'"
+        " AND outcome LIKE 'finding:%' AND received_at >= ?",
+        (iso(now - timedelta(hours=1)),)).fetchone()[0]
+    return Condition("reconciliation", "mismatches", recent > threshold, refresh=False,
+                     message=f"{recent} differences between the store and the OMS in the last hour:"
+                             " see `store-agent audit` of the orders named in the log")
+
+
+def evaluate(store: Store, settings: Settings, *, now: datetime | None = None,
+             disk_usage: Callable = shutil.disk_usage) -> RuleReport:
+    """Check every rule once, in one transaction; report what was newly raised or resolved."""
+    now = now or utc_now()
+    stamp = iso(now)
+    report = RuleReport()
+    disk = _disk(settings, disk_usage)  # a syscall: outside the write lock
+    with store.write() as conn:
+        conditions = [_dead_letters(conn, settings, now), _pending_age(conn, settings, now),
+                      *_printers(conn, settings, now), disk, _quarantine(conn),
+                      _reconciliation(conn, settings, now)]
+        open_now = {(r[0], r[1]) for r in conn.execute(
+            "SELECT kind, key FROM alerts WHERE resolved_at IS NULL")}
+        for c in conditions:
+            is_open = (c.kind, c.key) in open_now
+            if c.holds and (not is_open or c.refresh):
+                raise_alert(conn, kind=c.kind, key=c.key, message=c.message, now=stamp,
+                            severity=c.severity)
+                if not is_open:
+                    report.raised.append((c.kind, c.key))
+            elif not c.holds and is_open:
+                resolve_alert(conn, kind=c.kind, key=c.key, now=stamp)
+                report.resolved.append((c.kind, c.key))
+    return report
+

@@ -1,0 +1,314 @@
+"""`store-agent doctor`: what is wrong on this PC, one line each, with the fix.
+
+Each check says pass, warn or fail. It never changes anything: the database
+is opened without creating or migrating it, printers are only asked for their
+status, scanners are opened and closed again. Where the daemon owns a device
+(a printer it prints to), what the daemon last saw is reported instead of
+competing with it for the device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import stat
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from agent.alert_rules import disk_free_pct
+from agent.daemon_lock import daemon_running
+from agent.oms import make_client
+from config.errors import ConfigError, StoreAgentError
+from config.loader import load_settings, resolve_config_path
+from config.settings import Settings
+from drivers.printer_transport import PRINTABLE, PrinterStatus, make_transport
+from drivers.scanner_serial import open_port
+from sync.errors import CredentialsError, NotFoundError, SyncError, TlsError
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+SKEW_WARN_S = 60.0
+WAL_WARN_BYTES = 128 * 1024 * 1024  # twice journal_size_limit: checkpoints are not keeping up
+DISK_FAIL_PCT = 1.0
+PROBE_ORDER = "store-agent-doctor-probe"  # an order id no OMS has: 404 proves the token works
+OMS_TIMEOUT_S = 5.0
+
+
+@dataclass
+class Check:
+    name: str
+    result: str
+    detail: str
+    fix: str = ""
+
+
+def run_checks(config_path: str | os.PathLike | None = None, *,
+               environ: Mapping[str, str] | None = None,
+               disk_usage: Callable = shutil.disk_usage) -> list[Check]:
+    environ = os.environ if environ is None else environ
+    path = resolve_config_path(config_path, environ)
+    checks: list[Check] = []
+    try:
+        settings = load_settings(path, environ=environ)
+    except ConfigError as exc:
+        checks.append(Check("config", FAIL, "; ".join(exc.problems),
+                            "fix the keys named above (`store-agent config check` lists each)"))
+        if path.exists():
+            checks.append(check_config_mode(path, None))
+        return checks
+    checks.append(Check("config", PASS, f"{path} is valid (store {settings.store_id},"
+                                        f" OMS {settings.oms.url})"))
+    checks.append(check_config_mode(path, settings))
+    checks += check_database(settings, disk_usage)
+    checks.append(check_daemon(settings))
+    checks += asyncio.run(check_oms(settings))
+    checks += check_devices(settings)
+    return checks
+
+
+def summary(checks: list[Check]) -> dict:
+    return {"checks": [asdict(c) for c in checks], "ok": all(c.result != FAIL for c in checks)}
+
+
+# --- permissions ---------------------------------------------------------------
+def _loose(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode) & 0o077
+
+
+def check_config_mode(path: Path, settings: Settings | None) -> Check:
+    try:
+        holds_token = "token" in tomllib.loads(path.read_text(encoding="utf-8")).get("oms", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        holds_token = False
+    secrets = [path] if holds_token else []
+    if settings is not None and settings.oms.token_file is not None:
+        secrets.append(Path(settings.oms.token_file))
+    for secret in secrets:
+        try:
+            mode = _loose(secret)
+        except OSError as exc:
+            return Check("config_permissions", FAIL, f"cannot stat {secret}: {exc.strerror}",
+                         f"check {secret} exists and is readable by the service user")
+        if mode:
+            return Check("config_permissions", FAIL,
+                         f"{secret} holds the OMS token and is readable by group or others"
+                         f" (mode {stat.S_IMODE(secret.stat().st_mode):04o})",
+                         f"chmod 600 {secret}")
+    if not secrets:
+        return Check("config_permissions", PASS, "no token stored in a file (it comes from the"
+                                                 " environment)")
+    return Check("config_permissions", PASS, f"{', '.join(map(str, secrets))}: private to the owner")
+
+
+# --- the database ----------------------------------------------------------------
+def check_database(settings: Settings, disk_usage: Callable) -> list[Check]:
+    db = Path(settings.storage.path)
+    directory = db.parent
+    out = [_check_writable(directory)]
+    if not db.exists():
+        out.append(Check("database", WARN, f"{db} does not exist yet",
+                         "start the daemon (store-agent run) or any command: it creates the database"))
+    else:
+        out.append(_check_integrity(db))
+        wal = db.with_name(db.name + "-wal")
+        size = wal.stat().st_size if wal.exists() else 0
+        if size > WAL_WARN_BYTES:
+            out.append(Check("wal_size", WARN, f"{wal} is {size / 2**20:.0f} MiB",
+                             "a long-running reader pins it; restart the UI and the daemon"
+                             " (the daemon checkpoints every 30 s)"))
+        else:
+            out.append(Check("wal_size", PASS, f"write-ahead log {size / 2**20:.1f} MiB"))
+    try:
+        free = disk_free_pct(directory if directory.exists() else Path("/"), disk_usage)
+    except OSError as exc:
+        out.append(Check("disk_free", WARN, f"cannot measure free space of {directory}:"
+                                            f" {exc.strerror}", "check the directory exists"))
+        return out
+    limit = settings.alerts.disk_free_pct
+    result = FAIL if free < DISK_FAIL_PCT else WARN if free < limit else PASS
+    out.append(Check("disk_free", result, f"{free:.1f} % free on the file system of {directory}"
+                     f" (warning under {limit:g} %)",
+                     "" if result == PASS else "free space: delete old files or grow the disk;"
+                     f" old backups are in {settings.storage.backup_dir or directory / 'backups'}"))
+    return out
+
+
+def _check_writable(directory: Path) -> Check:
+    fix = f"chown store-agent: {directory} && chmod 700 {directory}"
+    if not directory.exists():
+        parent = next((p for p in directory.parents if p.exists()), Path("/"))
+        if os.access(parent, os.W_OK):
+            return Check("database_dir", PASS, f"{directory} will be created")
+        return Check("database_dir", FAIL, f"{directory} does not exist and {parent} is not writable",
+                     f"mkdir -p {directory} && {fix}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return Check("database_dir", FAIL, f"cannot create files in {directory}: {exc.strerror}", fix)
+    return Check("database_dir", PASS, f"{directory} is writable")
+
+
+def _check_integrity(db: Path) -> Check:
+    fix = ("stop the daemon, then `store-agent restore` the newest backup"
+           " (see docs/monitoring.md#backups)")
+    try:
+        # mode=rw: never create a database here; no pragmas that write.
+        conn = sqlite3.connect(f"file:{quote(str(db.resolve()))}?mode=rw", uri=True, timeout=10)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return Check("database", FAIL, f"{db}: cannot be read ({exc})", fix)
+    result = "; ".join(r[0] for r in rows[:3])
+    if result != "ok":
+        return Check("database", FAIL, f"{db}: quick_check found damage: {result}", fix)
+    return Check("database", PASS, f"{db}: quick_check ok ({db.stat().st_size / 2**20:.1f} MiB)")
+
+
+def check_daemon(settings: Settings) -> Check:
+    if daemon_running(Path(settings.storage.path)):
+        return Check("daemon", PASS, "the daemon is running")
+    return Check("daemon", WARN, "the daemon is not running: nothing syncs with the OMS",
+                 "sudo systemctl start store-agent (or store-agent run)")
+
+
+# --- the OMS -------------------------------------------------------------------------
+async def check_oms(settings: Settings, *, timeout_s: float = OMS_TIMEOUT_S) -> list[Check]:
+    url = settings.oms.url
+    try:
+        client = make_client(settings)
+    except StoreAgentError as exc:
+        return [Check("oms_reachable", FAIL, str(exc), "fix the [oms] settings named above")]
+    reachable = credentials = None
+    async with client:
+        try:
+            await client.get_order(PROBE_ORDER, timeout_s=min(timeout_s, settings.oms.timeout_s))
+            credentials = Check("oms_credentials", PASS, "the OMS accepted this store's token")
+        except NotFoundError:
+            credentials = Check("oms_credentials", PASS, "the OMS accepted this store's token")
+        except CredentialsError as exc:
+            credentials = Check("oms_credentials", FAIL, f"the OMS refused the token ({exc.status})",
+                                "set the token the OMS issued for this store in oms.token or"
+                                " oms.token_file, then restart the daemon")
+        except TlsError as exc:
+            reachable = Check("oms_reachable", FAIL, str(exc),
+                              "set oms.ca_bundle to the CA that signs the OMS certificate,"
+                              " or check the PC's clock")
+        except SyncError as exc:
+            if exc.status is None:
+                host = urlsplit(url).hostname or url
+                reachable = Check("oms_reachable", FAIL, f"{url}: {exc}",
+                                  f"check the network, DNS and firewall towards {host}"
+                                  " and the oms.url setting")
+            else:  # it answered, just not as the contract says: reachable all the same
+                credentials = Check("oms_credentials", WARN, f"unexpected answer: {exc}",
+                                    "check oms.url points at the Store Sync API")
+        server_date, received_at = client.last_server_date, client.last_response_at
+    if reachable is not None:
+        return [reachable, Check("oms_credentials", WARN, "not checked: the OMS did not answer",
+                                 "fix reachability first")]
+    return [Check("oms_reachable", PASS, f"{url} answers"), credentials,
+            _skew(server_date, received_at)]
+
+
+def _skew(server_date: datetime | None, received_at: datetime | None) -> Check:
+    if server_date is None or received_at is None:
+        return Check("clock_skew", WARN, "the OMS sent no Date header: skew not measured",
+                     "make sure the PC syncs its clock (timedatectl status)")
+    if server_date.tzinfo is None:
+        server_date = server_date.replace(tzinfo=UTC)
+    skew = (received_at - server_date).total_seconds()
+    # The Date header has 1 s resolution and the request took some time: under 60 s is noise.
+    if abs(skew) > SKEW_WARN_S:
+        side = "ahead of" if skew > 0 else "behind"
+        return Check("clock_skew", WARN, f"this PC's clock is {abs(skew):.0f} s {side} the OMS's",
+                     "enable time sync: timedatectl set-ntp true (hold times and staleness use it)")
+    return Check("clock_skew", PASS, f"clock within {abs(skew):.0f} s of the OMS")
+
+
+# --- devices -------------------------------------------------------------------------
+def check_devices(settings: Settings, *, daemon_states: dict | None = None) -> list[Check]:
+    out = []
+    daemon_up = daemon_running(Path(settings.storage.path))
+    states = daemon_states if daemon_states is not None else (
+        _daemon_printer_states(settings) if daemon_up else {})
+    for printer in settings.printers:
+        out.append(_check_printer(printer, states.get(printer.id)))
+    for station in settings.stations:
+        out.append(_check_scanner(station.id, station.scanner))
+    return out
+
+
+def _daemon_printer_states(settings: Settings) -> dict:
+    db = Path(settings.storage.path)
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(db.resolve()))}?mode=rw", uri=True, timeout=5)
+        try:
+            rows = conn.execute("SELECT key, value FROM sync_state WHERE key LIKE 'printer:%'")
+            return {k[len("printer:"):]: json.loads(v) for k, v in rows}
+        finally:
+            conn.close()
+    except (sqlite3.Error, ValueError):
+        return {}
+
+
+def _printer_fix(status: str, kind: str) -> str:
+    return {
+        "paper_out": "load a paper roll",
+        "paper_near_end": "change the paper roll soon",
+        "cover_open": "close the printer cover",
+        "offline": "clear the printer's error (cutter jam, feed button) or power-cycle it",
+        "not_answering": "power-cycle the printer; check the cable and that nothing else holds it",
+    }.get(status, "check the cable or network and the address in [[printers]]"
+          + ("; add the service user to group dialout (serial) or lp" if kind != "network" else ""))
+
+
+def _check_printer(printer, seen: dict | None) -> Check:
+    name = f"printer:{printer.id}"
+    if seen and seen.get("status") not in (None, "unknown"):
+        status, how = seen["status"], f"as seen by the daemon since {seen.get('since')}"
+    else:
+        try:
+            status = make_transport(printer.kind, printer.address).status().value
+        except StoreAgentError as exc:
+            return Check(name, FAIL, f"{printer.address}: {exc}", "fix the printer's kind and address")
+        how = "asked just now"
+    if status == PrinterStatus.READY:
+        return Check(name, PASS, f"{printer.address} ready ({how})")
+    result = WARN if status in PRINTABLE else FAIL
+    return Check(name, result, f"{printer.address}: {status.replace('_', ' ')} ({how})",
+                 _printer_fix(status, printer.kind))
+
+
+def _check_scanner(station_id: str, scanner: str) -> Check:
+    name = f"scanner:{station_id}"
+    if scanner == "keyboard":
+        return Check(name, PASS, "keyboard-wedge scanner: nothing to check")
+    if "://" in scanner:
+        parts = urlsplit(scanner)
+        try:
+            socket.create_connection((parts.hostname, parts.port), timeout=2).close()
+        except (OSError, TypeError, ValueError) as exc:
+            return Check(name, FAIL, f"{scanner}: cannot connect ({exc})",
+                         "check the scanner bridge is on and the URL in [[stations]]")
+        return Check(name, PASS, f"{scanner} answers")
+    if not os.path.exists(scanner):
+        return Check(name, FAIL, f"{scanner} is not present",
+                     "plug the scanner in; check the udev rule that names it and the path in"
+                     " [[stations]]")
+    try:
+        open_port(scanner, exclusive=False).close()
+    except StoreAgentError as exc:
+        return Check(name, FAIL, f"{scanner}: {exc}",
+                     "add the service user to group dialout: usermod -aG dialout store-agent")
+    return Check(name, PASS, f"{scanner} opens")

@@ -1,0 +1,64 @@
+"""Store IT's commands: doctor, backup, restore."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from agent import doctor, maintenance
+from ui.cli.context import Context
+from ui.cli.output import emit_json, say
+
+_MARK = {doctor.PASS: "ok  ", doctor.WARN: "WARN", doctor.FAIL: "FAIL"}
+
+
+def cmd_doctor(ctx: Context) -> int:
+    # Not ctx.settings: a broken config is one of the things doctor reports, not a reason to stop.
+    checks = doctor.run_checks(ctx.args.config, environ=os.environ)
+    result = doctor.summary(checks)
+    if ctx.args.json:
+        emit_json(result)
+    else:
+        for c in checks:
+            say(f"{_MARK[c.result]}  {c.name}: {c.detail}")
+            if c.fix and c.result != doctor.PASS:
+                say(f"      fix: {c.fix}")
+        fails = sum(c.result == doctor.FAIL for c in checks)
+        warns = sum(c.result == doctor.WARN for c in checks)
+        say(f"{len(checks)} checks: {fails} failed, {warns} warnings")
+    # Like `sync`: 1 says the environment is not healthy, for scripts and monitoring.
+    return 0 if result["ok"] else 1
+
+
+def cmd_backup(ctx: Context) -> int:
+    path = maintenance.backup(ctx.settings, Path(ctx.args.path))
+    if ctx.args.json:
+        emit_json({"backup": str(path), "bytes": path.stat().st_size})
+    else:
+        say(f"backup written to {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+def cmd_restore(ctx: Context) -> int:
+    result = maintenance.restore(ctx.settings, Path(ctx.args.path))
+    if ctx.args.json:
+        emit_json(result)
+    else:
+        say(f"restored {result['restored_to']} from {result['path']} ({result['orders']} orders)")
+        if result["previous"]:
+            say(f"the previous database is kept as {result['previous']}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("doctor", parents=[common],
+                       help="check config, database, OMS, clock, devices and permissions")
+    p.set_defaults(handler=cmd_doctor)
+    p = sub.add_parser("backup", parents=[common], help="a consistent copy of the database")
+    p.add_argument("path", metavar="PATH", help="file to write (never overwritten), or a directory")
+    p.set_defaults(handler=cmd_backup)
+    p = sub.add_parser("restore", parents=[common],
+                       help="put a backup back (refused while the daemon runs)")
+    p.add_argument("path", metavar="PATH", help="a backup written by `backup` or the nightly job")
+    p.set_defaults(handler=cmd_restore)
