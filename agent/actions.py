@@ -25,6 +25,7 @@ from agent.errors import (
 )
 from agent.handoff import OfflineVerdict, decide_offline, require_manager
 from agent.outbox import AppendedEvent, append_event
+from agent.printing import enqueue_in
 from agent.store import Store
 from config.settings import Associate, Settings
 
@@ -79,6 +80,17 @@ class Actions:
         where = f"; its items are in bin {order['bin']}" if order["bin"] else ""
         todo = " and must go back to the shelf (return task open)" if task else ""
         return f"order {order['order_id']} was CANCELLED{where}{todo}: do not hand it over"
+
+    def _print(self, conn: sqlite3.Connection, kind: str, order_id: str, payload: dict,
+               associate_id: str) -> None:
+        """Queue paper for this station's printer in the action's own transaction.
+
+        A station without a printer prints nothing; the action never waits for paper.
+        """
+        station = next((st for st in self.settings.stations if st.id == self.device_id), None)
+        if station is not None and station.printer is not None:
+            enqueue_in(conn, self.settings, kind, station.printer, payload, order_id=order_id,
+                       created_by=associate_id)
 
     # --- stage -------------------------------------------------------------
     def stage(
@@ -214,6 +226,12 @@ class Actions:
                 based_on_version=order["version"],
                 override_by=override_id,
             )
+            self._print(conn, "receipt", order_id, {
+                "store_id": self.settings.store_id, "order_id": order_id,
+                "associate": self.associate(associate_id).name, "handed_over_at": stamp,
+                "verified_by": verification, "override_manager": override_id,
+                "items": _items(conn, order_id),
+            }, associate_id)
         offline = f" without OMS confirmation ({verdict.staleness_note})" if verdict else ""
         return ActionResult(order_id, "PICKED_UP", event,
                             f"order {order_id} handed over from bin {order['bin']}{offline}",
@@ -243,6 +261,12 @@ class Actions:
             task_id = None
             if order["state"] == "READY":
                 task_id = open_return_task(conn, order, reason=reason, now=stamp)
+                self._print(conn, "return_slip", order_id, {
+                    "store_id": self.settings.store_id, "order_id": order_id,
+                    "bin_id": order["bin"] or "-", "reason": reason,
+                    "associate": self.associate(associate_id).name, "at": stamp,
+                    "items": _items(conn, order_id),
+                }, associate_id)
             conn.execute(
                 "UPDATE orders SET state = 'CANCELLED', state_changed_at = ? WHERE order_id = ?",
                 (stamp, order_id),
@@ -318,6 +342,17 @@ def open_return_task(conn: sqlite3.Connection, order: sqlite3.Row, *, reason: st
         (order["order_id"], order["bin"], json.dumps(lines), reason, now),
     )
     return cur.lastrowid
+
+
+def _items(conn: sqlite3.Connection, order_id: str) -> list[dict]:
+    """What went into the bag: the picked quantity where the store staged it."""
+    return [
+        {"description": r[0], "quantity": r[1], "sku": r[2]}
+        for r in conn.execute(
+            "SELECT description, COALESCE(quantity_picked, quantity), sku FROM order_lines"
+            " WHERE order_id = ? ORDER BY position", (order_id,))
+        if r[1]
+    ]
 
 
 def _last_heard(conn: sqlite3.Connection) -> str | None:

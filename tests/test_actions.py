@@ -292,3 +292,27 @@ def test_events_after_a_dead_letter_are_held(ready, actions, store):
         conn.execute("UPDATE outbox SET status = 'dead', dead_kind = 'rejected'")
     result = actions.cancel("W1001", reason="other", associate_id="A100")
     assert result.event.status == "held"
+
+
+# --- paper -----------------------------------------------------------------------------------
+def test_pickup_queues_a_receipt_in_the_same_transaction(ready, actions, store):
+    from agent.printing import list_jobs, render_job
+
+    refused(store, lambda: actions.pickup("W1001", associate_id="A100", code="NOPE",
+                                          oms_confirmed=True), WrongPickupCodeError)
+    assert list_jobs(store) == []
+    actions.pickup("W1001", associate_id="A100", code="K7Q9MX", oms_confirmed=True)
+    [job] = list_jobs(store)
+    assert (job["kind"], job["order_id"], job["printer_id"], job["state"]) == \
+        ("receipt", "W1001", "counter", "queued")
+    payload = json.loads(store.conn.execute("SELECT payload FROM print_jobs").fetchone()[0])
+    assert payload["associate"] == "Dana" and payload["verified_by"] == "pickup_code"
+    assert b"W1001" in render_job("receipt", payload)
+
+
+def test_cancel_from_ready_queues_a_return_slip(ready, actions, store):
+    from agent.printing import list_jobs
+
+    actions.cancel("W1001", reason="damaged", associate_id="A100")
+    [job] = list_jobs(store)
+    assert job["kind"] == "return_slip" and job["order_id"] == "W1001"
