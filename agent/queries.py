@@ -16,17 +16,25 @@ ONLINE_WINDOW_S = 90.0
 _OPEN_EVENT = "status != 'acked' AND NOT (status = 'dead' AND resolved_at IS NOT NULL)"
 
 
-def list_orders(store: Store, *, state: str | None = None) -> list[dict]:
+def list_orders(store: Store, *, state: str | None = None, no_shows: bool = False,
+                now: datetime | None = None) -> list[dict]:
     sql = (
         "SELECT o.order_id, o.state, o.bin, o.version, o.fulfillment, o.customer_name,"
         " o.hold_until, o.arrived_at, o.arrival_bay, o.conflict,"
         f" (SELECT COUNT(*) FROM outbox e WHERE e.order_id = o.order_id AND e.{_OPEN_EVENT})"
         " AS pending_events FROM orders o"
     )
-    args: tuple = ()
+    where, args = [], []
     if state:
-        sql += " WHERE o.state = ?"
-        args = (state,)
+        where.append("o.state = ?")
+        args.append(state)
+    if no_shows:
+        # Still open and past the hold the customer was promised.
+        where.append("o.state IN ('TO_PICK', 'READY') AND o.hold_until IS NOT NULL"
+                     " AND o.hold_until < ?")
+        args.append(iso(now or utc_now()))
+    if where:
+        sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY o.state_changed_at DESC, o.order_id"
     return [dict(r) for r in store.conn.execute(sql, args)]
 

@@ -217,3 +217,14 @@ def test_every_command_is_documented():
                   for d in documented}
     missing = [c for c in _commands(build_parser()) if c not in documented]
     assert not missing, f"commands missing from docs/cli.md: {missing}"
+
+
+def test_orders_no_shows(cli, tmp_path):
+    import json
+
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps([snapshot("W1", hold_until="2020-01-01T00:00:00Z"),
+                                snapshot("W2", hold_until="2099-01-01T00:00:00Z"),
+                                snapshot("W3", hold_until="2020-01-01T00:00:00Z", status="cancelled")]))
+    assert cli("import-snapshots", str(path)).code == 0
+    assert [r["order_id"] for r in cli("orders", "--no-shows", "--json").json()] == ["W1"]

@@ -70,7 +70,7 @@ def cmd_return(ctx: Context) -> int:
 
 
 def cmd_orders(ctx: Context) -> int:
-    rows = queries.list_orders(ctx.store, state=ctx.args.state)
+    rows = queries.list_orders(ctx.store, state=ctx.args.state, no_shows=ctx.args.no_shows)
     if ctx.args.json:
         emit_json([{k: r[k] for k in ("order_id", "state", "bin", "version", "fulfillment",
                                       "customer_name", "hold_until", "pending_events",
@@ -166,6 +166,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("orders", parents=[common], help="list orders")
     p.add_argument("--state", choices=queries.STATES)
+    p.add_argument("--no-shows", action="store_true",
+                   help="only open orders past their hold (the customer did not come)")
     p.set_defaults(handler=cmd_orders)
 
     p = sub.add_parser("audit", parents=[common], help="an order's whole chain, oldest first")
