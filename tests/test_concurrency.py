@@ -251,9 +251,11 @@ def test_writers_in_three_processes_never_see_locked(tmp_path: Path):
     overlap = min(end for _s, end in windows) - max(start for start, _e in windows)
     assert overlap >= DURATION_S * 0.5, f"the writers barely overlapped: {windows}"
     actions_n, _, cli_n = per_proc
-    assert actions_n >= 100, per_proc
-    assert cli_n >= 2, per_proc
-    assert ingest_report is not None and ingest_report["batches"] >= 50, ingest_report
+    # Floors low enough for a loaded 2-core machine (an idle one does ~1,500 actions): they only
+    # prove the writers really ran at the same time.
+    assert actions_n >= 20, per_proc
+    assert cli_n >= 1, per_proc
+    assert ingest_report is not None and ingest_report["batches"] >= 10, ingest_report
     outcomes = ingest_report["outcomes"]
     assert set(outcomes) <= {"applied", "kept_store_state"}, outcomes
 

@@ -1,0 +1,115 @@
+"""Read models for the associate UI: the work queue, and what a scan points at.
+
+One read transaction per call, so the counts and the rows of a queue agree
+with each other even while the daemon writes. Sections list at most ``limit``
+rows each (the counts are always whole): a screen shows the first few hundred,
+and a search narrows the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from agent.clock import iso, utc_now
+from agent.store import Store
+
+SECTIONS = ("to_pick", "ready", "arrived", "returns", "no_shows", "exceptions")
+_OPEN = "o.state IN ('TO_PICK', 'READY')"
+_ORDER_COLS = ("o.order_id, o.state, o.bin, o.fulfillment, o.customer_name, o.hold_until,"
+               " o.window_start, o.window_end, o.arrived_at, o.arrival_bay, o.arrival_vehicle,"
+               " o.conflict")
+
+
+def _search_clause(search: str | None) -> tuple[str, tuple]:
+    if not search:
+        return "", ()
+    like = f"%{search.strip()}%"
+    return (" AND (o.order_id LIKE ? OR o.customer_name LIKE ? OR IFNULL(o.bin, '') LIKE ?)",
+            (like, like, like))
+
+
+def _section(conn, where: str, order_by: str, args: tuple, search: str | None,
+             limit: int) -> tuple[int, list[dict]]:
+    extra, sargs = _search_clause(search)
+    base = f"FROM orders o WHERE {where}{extra}"
+    count = conn.execute(f"SELECT COUNT(*) {base}", args + sargs).fetchone()[0]
+    rows = [dict(r) for r in conn.execute(
+        f"SELECT {_ORDER_COLS} {base} ORDER BY {order_by} LIMIT ?", (*args, *sargs, limit))]
+    return count, rows
+
+
+def queue(store: Store, *, search: str | None = None, now: datetime | None = None,
+          limit: int = 300) -> dict[str, dict]:
+    """``{section: {"count": n, "rows": [...]}}`` for every section in SECTIONS."""
+    stamp = iso(now or utc_now())
+    out: dict[str, dict] = {}
+    with store.read() as conn:
+        specs = {
+            "to_pick": ("o.state = 'TO_PICK'", "o.window_start IS NULL, o.window_start, o.order_id", ()),
+            "ready": ("o.state = 'READY'", "o.bin, o.order_id", ()),
+            "arrived": (f"{_OPEN} AND o.arrived_at IS NOT NULL", "o.arrived_at", ()),
+            "no_shows": (f"{_OPEN} AND o.hold_until IS NOT NULL AND o.hold_until < ?",
+                         "o.hold_until", (stamp,)),
+        }
+        for name, (where, order_by, args) in specs.items():
+            count, rows = _section(conn, where, order_by, args, search, limit)
+            out[name] = {"count": count, "rows": rows}
+        extra, sargs = _search_clause(search)
+        tasks = [dict(r) for r in conn.execute(
+            "SELECT t.id AS task_id, t.order_id, t.bin, t.lines, t.reason, t.created_at,"
+            " o.customer_name FROM return_tasks t JOIN orders o ON o.order_id = t.order_id"
+            f" WHERE t.state = 'OPEN'{extra} ORDER BY t.created_at", sargs)]
+        for t in tasks:
+            t["lines"] = json.loads(t["lines"])
+        out["returns"] = {"count": len(tasks), "rows": tasks[:limit]}
+        out["exceptions"] = _exceptions(conn, search)
+    return out
+
+
+def _exceptions(conn, search: str | None) -> dict:
+    needle = (search or "").strip().upper()
+    rows: list[dict] = []
+    for r in conn.execute(
+            "SELECT event_id, order_id, type, dead_kind, result_code, result_message, dead_at"
+            " FROM outbox WHERE status = 'dead' AND resolved_at IS NULL ORDER BY seq"):
+        rows.append({"kind": "dead_letter", "id": r["event_id"], "order_id": r["order_id"],
+                     "what": f"{r['type']} {r['dead_kind']}",
+                     "detail": f"{r['result_code'] or ''} {r['result_message'] or ''}".strip(),
+                     "at": r["dead_at"]})
+    for r in conn.execute("SELECT order_id, conflict, received_at FROM orders"
+                          " WHERE conflict IS NOT NULL ORDER BY order_id"):
+        rows.append({"kind": "conflict", "id": r["order_id"], "order_id": r["order_id"],
+                     "what": "conflict", "detail": r["conflict"], "at": r["received_at"]})
+    for r in conn.execute("SELECT id, order_id, reason, received_at, source FROM quarantine"
+                          " WHERE resolved_at IS NULL ORDER BY id"):
+        rows.append({"kind": "quarantine", "id": str(r["id"]), "order_id": r["order_id"],
+                     "what": f"quarantined ({r['source']})", "detail": r["reason"],
+                     "at": r["received_at"]})
+    if needle:
+        rows = [r for r in rows if needle in (r["order_id"] or "").upper()]
+    return {"count": len(rows), "rows": rows}
+
+
+def order_in_bin(store: Store, bin_id: str) -> str | None:
+    """The order a bin holds: the READY one, else a cancelled one still waiting to go back."""
+    row = store.conn.execute(
+        "SELECT order_id FROM orders WHERE bin = ? AND state IN ('READY', 'CANCELLED')"
+        " ORDER BY state = 'READY' DESC, state_changed_at DESC LIMIT 1", (bin_id,)).fetchone()
+    return row[0] if row else None
+
+
+def ready_orders_with_code(store: Store, code: str) -> list[str]:
+    """READY orders whose pickup code is ``code``: codes are short, so more than one may match."""
+    return [r[0] for r in store.conn.execute(
+        "SELECT order_id FROM orders WHERE state = 'READY' AND UPPER(pickup_code) = ?"
+        " ORDER BY order_id", (code.strip().upper(),))]
+
+
+def open_alerts(store: Store, kinds: tuple[str, ...] = ("cancelled_while_ready",)) -> list[dict]:
+    """Open, unacknowledged alerts of these kinds, oldest first: what every terminal must show."""
+    marks = ", ".join("?" for _ in kinds)
+    return [dict(r) for r in store.conn.execute(
+        "SELECT id, kind, order_id, severity, message, raised_at FROM alerts"
+        f" WHERE resolved_at IS NULL AND acknowledged_at IS NULL AND kind IN ({marks})"
+        " ORDER BY id", kinds)]

@@ -1,0 +1,171 @@
+"""Pilot fixtures: a store with PINs, orders seeded the way the feed delivers them, and the app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from textual import events
+from textual.keys import _character_to_key
+
+from agent import sync_state
+from agent.clock import iso, utc_now
+from agent.ingest import ingest_snapshots
+from agent.pins import hash_pin
+from agent.store import Store
+from config import load_settings
+from config.settings import Settings
+from sync.oms_sim import OmsSimServer, SimState
+from tests.conftest import GUARDED, table_dump
+from tests.factories import snapshot, write_config
+
+PIN = "2468"
+MANAGER_PIN = "1357"
+_HASHES: dict[str, str] = {}
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((40, 20), id="40x20")]
+TOKEN = "test-token-not-secret"
+STORE_ID = "S042"
+FUTURE = "2099-01-01T20:00:00Z"
+
+
+def pin_hash(pin: str) -> str:
+    if pin not in _HASHES:  # scrypt is deliberately slow: hash each PIN once per run
+        _HASHES[pin] = hash_pin(pin)
+    return _HASHES[pin]
+
+
+def ui_config(tmp: Path, *, policy: str = "warn", url: str | None = None) -> Settings:
+    path = write_config(tmp, policy=policy, extra=(
+        '\n[[associates]]\nid = "A200"\nname = "Pat"\nrole = "associate"\n'))
+    text = path.read_text()
+    text = text.replace('role = "associate"\n', f'role = "associate"\npin_hash = "{pin_hash(PIN)}"\n', 1)
+    text = text.replace('role = "manager"\n',
+                        f'role = "manager"\npin_hash = "{pin_hash(MANAGER_PIN)}"\n', 1)
+    text = text.replace("[pickup]\n", "[pickup]\nlive_check_timeout_s = 1.0\n")
+    if url:
+        text = text.replace('url = "http://127.0.0.1:9"', f'url = "{url}"')
+    path.write_text(text)
+    return load_settings(path, environ={})
+
+
+def seed(settings: Settings, *snaps: dict, fresh: bool = True) -> None:
+    with Store(settings.storage.path) as store:
+        ingest_snapshots(store, list(snaps), status_map=settings.status_map, source="feed")
+        if fresh:  # the store heard from the OMS just now: the warn policy stays "warn"
+            with store.write() as conn:
+                sync_state.put(conn, last_feed_success_at=iso(utc_now()))
+
+
+def order(order_id: str, *, ready: bool = False, **kw) -> dict:
+    kw.setdefault("hold_until", FUTURE)
+    if ready:
+        kw.setdefault("status", "ready_for_pickup")
+        kw.setdefault("version", 2)
+    return snapshot(order_id, **kw)
+
+
+def dump(settings: Settings) -> dict:
+    return table_dump(settings.storage.path, *GUARDED, "sync_state")
+
+
+def row(settings: Settings, sql: str, *args):
+    with Store(settings.storage.path, migrate=False) as store:
+        found = store.conn.execute(sql, args).fetchone()
+        return None if found is None else dict(found)
+
+
+@dataclass
+class Env:
+    settings: Settings
+    tmp: Path
+    sim: OmsSimServer | None = None
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    settings = ui_config(tmp_path)
+    seed(settings, order("W10001"), order("W10002", ready=True), order("W10003", ready=True))
+    _stage_direct(settings, "W10002", "B-07")
+    return Env(settings, tmp_path)
+
+
+@pytest.fixture
+def sim_env(tmp_path: Path) -> Iterator[Env]:
+    state = SimState(token=TOKEN, seed=3)
+    snaps = [order("W10001"), order("W10002", ready=True)]
+    for snap in snaps:
+        state.add_order(STORE_ID, snap)
+    with OmsSimServer(state) as sim:
+        settings = ui_config(tmp_path, url=sim.url)
+        seed(settings, *snaps)
+        _stage_direct(settings, "W10002", "B-07")
+        yield Env(settings, tmp_path, sim)
+
+
+def _stage_direct(settings: Settings, order_id: str, bin_id: str) -> None:
+    from agent.actions import Actions
+
+    with Store(settings.storage.path) as store:
+        Actions(store, settings).stage(order_id, bin=bin_id, associate_id="A100")
+
+
+# --- driving the app ----------------------------------------------------------
+async def login(pilot, who: str = "A100", pin: str = PIN) -> None:
+    await burst(pilot, who)
+    await burst(pilot, pin)
+
+
+async def burst(pilot, text: str, *, enter: bool = True) -> None:
+    """Type like a keyboard-wedge scanner: every key queued at once, then Enter.
+
+    Faster than ``pilot.press`` (which waits for the screen after each key) and
+    closer to a real scanner, whose keys all arrive before the app handles the first.
+    """
+    app = pilot.app
+    for ch in text:
+        app.post_message(events.Key(_character_to_key(ch), ch))
+    if enter:
+        app.post_message(events.Key("enter", "\r"))
+    await pilot.pause()
+    await pilot.pause()
+
+
+scan = burst
+
+
+def text_of(widget) -> str:
+    return str(widget.render())
+
+
+def message(app) -> str:
+    screen = app.screen
+    for selector in ("#message", ".dialog-message", "#stop-message"):
+        found = screen.query(selector)
+        if found:
+            return text_of(found.first())
+    return ""
+
+
+async def wait_for(pilot, predicate, timeout: float = 3.0) -> float:
+    """Pause until ``predicate()`` holds; returns how long it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await pilot.pause(0.05)
+    return time.monotonic() - start
+
+
+def no_horizontal_overflow(app) -> list[str]:
+    """Widgets that would need horizontal scrolling on this screen."""
+    return [repr(w) for w in app.screen.query("*")
+            if w.is_scrollable and w.display and w.max_scroll_x > 0]
+
+
+
+
+def state_of(settings: Settings, order_id: str) -> str:
+    return row(settings, "SELECT state FROM orders WHERE order_id = ?", order_id)["state"]

@@ -1,0 +1,54 @@
+"""Regenerate the SVG screenshots in docs/screenshots/ (not a test):
+
+    .venv/bin/python -m tests.ui.make_screenshots
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from tests.factories import snapshot
+from tests.ui.conftest import _stage_direct, login, order, scan, seed, ui_config, wait_for
+from ui.tui.app import StoreAgentApp
+from ui.tui.screens.stop import StopScreen
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _settings(tmp: Path):
+    settings = ui_config(tmp)
+    seed(settings, order("W10001"), order("W10002", ready=True), order("W10003", ready=True),
+         order("W10004", fulfillment="curbside",
+               arrival={"arrived_at": "2026-11-23T14:00:00Z", "bay": "3", "vehicle": "blue van"}),
+         order("W10005", hold_until="2020-01-01T10:00:00Z"))
+    _stage_direct(settings, "W10002", "B-07")
+    _stage_direct(settings, "W10003", "B-12")
+    return settings
+
+
+async def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = _settings(Path(tmp))
+        app = StoreAgentApp(settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot)
+            app.save_screenshot("queue-80x24.svg", str(OUT))
+            seed(settings, snapshot("W10002", status="cancelled", version=9, hold_until=None))
+            await wait_for(pilot, lambda: bool(app.alerts))
+            await scan(pilot, "B-07")
+            await scan(pilot, "K7Q9MX")
+            await wait_for(pilot, lambda: isinstance(app.screen, StopScreen))
+            app.save_screenshot("stop-80x24.svg", str(OUT))
+        app = StoreAgentApp(settings)
+        async with app.run_test(size=(40, 20)) as pilot:
+            await login(pilot)
+            await scan(pilot, "W10003")
+            app.save_screenshot("order-40x20.svg", str(OUT))
+    print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.svg')))}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,57 @@
+"""Login with badge or id and PIN; refusals; idle logout."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.ui.conftest import PIN, SIZES, login, message
+from ui.tui.app import StoreAgentApp
+from ui.tui.screens.login import LoginScreen
+from ui.tui.screens.queue import QueueScreen
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_right_pin_opens_the_queue_wrong_pin_does_not(env, size):
+    async def main():
+        app = StoreAgentApp(env.settings)
+        async with app.run_test(size=size) as pilot:
+            await login(pilot, pin="0000")
+            assert isinstance(app.screen, LoginScreen) and app.associate is None
+            assert "wrong PIN" in message(app)
+            await pilot.press(*PIN, "enter")
+            await pilot.pause()
+            assert isinstance(app.screen, QueueScreen)
+            assert app.associate.id == "A100"
+            assert "Dana (A100)" in str(app.screen.query_one("#status").render())
+
+    asyncio.run(main())
+
+
+def test_unknown_id_and_missing_pin_are_refused(env):
+    async def main():
+        app = StoreAgentApp(env.settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(*"Z9", "enter")
+            assert "not in this store's roster" in message(app)
+            await pilot.press(*"A200", "enter")
+            assert "no PIN set: ask a manager to run `store-agent associate set-pin A200`" in message(app)
+            assert app.associate is None and isinstance(app.screen, LoginScreen)
+
+    asyncio.run(main())
+
+
+def test_idle_logout(env):
+    async def main():
+        app = StoreAgentApp(env.settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot)
+            assert isinstance(app.screen, QueueScreen)
+            app._last_input -= env.settings.ui.idle_logout_s + 1
+            app._tick()
+            await pilot.pause()
+            assert app.associate is None and isinstance(app.screen, LoginScreen)
+            assert "logged out after" in message(app)
+
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""The associate's terminal UI (Textual). Only ``ui`` may import textual."""

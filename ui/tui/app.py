@@ -1,0 +1,285 @@
+"""The associate UI: a thin App that owns the session, routes scans and watches the database.
+
+Screens read through ``agent`` and act through ``agent.actions``; the App adds
+only what is shared by all of them: who is logged in, the status bar, the
+cancellation banner, scan routing, idle logout, force-sync and the watcher
+that notices commits made by any process.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.widgets import Input
+from textual.worker import get_current_worker
+
+from agent import queries, queue_view
+from agent.actions import Actions
+from agent.alerts import acknowledge_alert
+from agent.clock import iso, utc_now
+from agent.errors import StoreAgentError, UnknownOrderError
+from agent.store import Store
+from config.settings import Associate, Settings
+from drivers.scan_parse import Scan
+from ui.tui.messages import DataChanged, SyncDone
+from ui.tui.screens.base import BaseScreen
+from ui.tui.screens.login import LoginScreen
+from ui.tui.screens.order import OrderScreen
+from ui.tui.screens.queue import QueueScreen
+from ui.tui.sync_job import sync_once
+from ui.tui.widgets.banner import AlertBanner
+from ui.tui.widgets.status_bar import StatusBar
+
+POLL_S = 0.25
+# A bell every so often while a cancellation stays unacknowledged: the one
+# associate who could stop a wrong handoff may have missed the first.
+BELL_REPEAT_S = 30.0
+
+
+class StoreAgentApp(App):
+    # Absolute, so a subclass defined elsewhere (serve-ui, a benchmark) finds the styles.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    TITLE = "store-agent"
+    ENABLE_COMMAND_PALETTE = False
+    # Handhelds (40 columns) get the screen class -narrow; see app.tcss.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list] = [(0, "-narrow"), (60, "-wide")]
+    BINDINGS: ClassVar[list] = [
+        Binding("f5", "force_sync", "Sync"),
+        Binding("f8", "acknowledge", "Ack alert"),
+        Binding("f9", "logout", "Logout"),
+        Binding("ctrl+q", "quit", "Quit"),
+    ]
+
+    def __init__(self, settings: Settings, station_id: str | None = None):
+        super().__init__()
+        self.settings = settings
+        self.station_id = station_id or settings.default_station
+        self.store = Store(settings.storage.path)
+        self.actions = Actions(self.store, settings, device_id=self.station_id)
+        self.associate: Associate | None = None
+        self.status: dict = {}
+        self.alerts: list[dict] = []
+        self._seen_alerts: set[int] = set()
+        self._last_bell = 0.0
+        self._last_input = time.monotonic()
+        self._sync_generation = 0
+        self._dropped_at = 0.0
+
+    # --- life cycle ---------------------------------------------------------
+    def on_mount(self) -> None:
+        self.refresh_status()
+        self.push_screen(LoginScreen())
+        self.set_interval(1.0, self._tick)
+        self._watch_database()
+
+    def on_unmount(self) -> None:
+        self.store.close()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
+            self._last_input = time.monotonic()
+            if isinstance(event, events.Key) and not self._wedge(event):
+                return
+        await super().on_event(event)
+
+    def _wedge(self, event: events.Key) -> bool:
+        """Keyboard-wedge input reaches the scan field whatever has focus.
+
+        Runs before the key is forwarded, so focus moves synchronously and the
+        rest of a fast scanner burst lands in the scan field in order. A
+        focused Input keeps its keys, so dialogs that ask for a PIN, a note or
+        a code still work. Returns False to swallow the key.
+        """
+        if isinstance(self.focused, Input):
+            return True
+        if event.is_printable:
+            try:
+                field = self.screen.query("Input.scan").first()
+            except NoMatches:
+                # No scan field here (a confirmation, the STOP): drop the burst,
+                # and its trailing Enter below, so a scan never presses a button.
+                self._dropped_at = time.monotonic()
+                return False
+            self.screen.set_focus(field)
+            return True
+        return not (event.key == "enter" and time.monotonic() - self._dropped_at < 0.5)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "acknowledge":
+            return bool(self.alerts) and self.associate is not None
+        if action in ("logout", "force_sync"):
+            return self.associate is not None
+        return True
+
+    # --- the session --------------------------------------------------------
+    def login(self, associate: Associate) -> None:
+        self.associate = associate
+        self._last_input = time.monotonic()
+        self.refresh_status()
+        self.switch_screen(QueueScreen())
+
+    def action_logout(self, note: str | None = None) -> None:
+        self.associate = None
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(LoginScreen(note))
+        self.refresh_bindings()
+
+    def _tick(self) -> None:
+        idle = time.monotonic() - self._last_input
+        if self.associate is not None and idle > self.settings.ui.idle_logout_s:
+            self.action_logout(f"logged out after {self.settings.ui.idle_logout_s} s without input")
+        self.refresh_status()
+        if self.alerts and time.monotonic() - self._last_bell > BELL_REPEAT_S:
+            self._ring()
+
+    def _ring(self) -> None:
+        self._last_bell = time.monotonic()
+        self.bell()
+
+    # --- what every screen shows -------------------------------------------
+    def refresh_status(self) -> None:
+        self.status = queries.status(self.store)
+        alerts = queue_view.open_alerts(self.store)
+        if {a["id"] for a in alerts} - self._seen_alerts:
+            self._ring()
+        self._seen_alerts |= {a["id"] for a in alerts}
+        changed = [a["id"] for a in alerts] != [a["id"] for a in self.alerts]
+        self.alerts = alerts
+        for screen in self.screen_stack:
+            if isinstance(screen, BaseScreen) and screen.is_mounted:
+                self.paint_chrome(screen)
+        if changed:
+            self.refresh_bindings()
+
+    def paint_chrome(self, screen: BaseScreen) -> None:
+        who = f"{self.associate.name} ({self.associate.id})" if self.associate else None
+        try:
+            screen.query_one(StatusBar).show(self.status, station=self.station_id, associate=who)
+            screen.query_one(AlertBanner).show(self.alerts)
+        except NoMatches:
+            pass
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        target = next((s for s in reversed(self.screen_stack) if isinstance(s, BaseScreen)), None)
+        if target is not None and target is self.screen:
+            target.say(text, error=error)
+        else:
+            self.notify(text, severity="error" if error else "information")
+            if error:
+                self.bell()
+
+    # --- live: any process's commit reaches the screen within a second -----
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def _watch_database(self) -> None:
+        worker = get_current_worker()
+        # Its own connection: data_version only moves for commits by *other* connections.
+        with Store(self.settings.storage.path, migrate=False) as watch:
+            last = watch.data_version()
+            while not worker.is_cancelled:
+                time.sleep(POLL_S)
+                version = watch.data_version()
+                if version != last:
+                    last = version
+                    self.post_message(DataChanged())
+
+    def on_data_changed(self, _: DataChanged) -> None:
+        self.refresh_status()
+        for screen in reversed(self.screen_stack):
+            if hasattr(screen, "refresh_data") and screen.is_mounted:
+                screen.refresh_data()
+            if isinstance(screen, BaseScreen):
+                break
+
+    # --- scans --------------------------------------------------------------
+    def route_scan(self, scan: Scan) -> None:
+        """Scans a screen did not claim: go to what was scanned. Nothing here writes."""
+        if self.associate is None:
+            return
+        if scan.kind == "order":
+            self.open_order(scan.value)
+        elif scan.kind == "bin":
+            order_id = queue_view.order_in_bin(self.store, scan.value)
+            if order_id is None:
+                self.say(f"bin {scan.value} holds no order", error=True)
+            else:
+                self.open_order(order_id)
+        elif scan.kind == "pickup_code":
+            self._route_pickup_code(scan)
+        elif scan.kind == "badge":
+            self.say(f"badge {scan.value}: {self.associate.name} is logged in here (F9 logs out)")
+        elif scan.kind == "product":
+            self.say(f"product {scan.value}: open a TO_PICK order and stage it (F2) to check items",
+                     error=True)
+        else:
+            self.say(f"not a barcode this store uses ({scan.reason}); nothing changed", error=True)
+
+    def _route_pickup_code(self, scan: Scan) -> None:
+        if scan.order_id:
+            self.open_order(scan.order_id, then="pickup", code=scan.pickup_code)
+            return
+        matches = queue_view.ready_orders_with_code(self.store, scan.value)
+        if len(matches) == 1:
+            self.open_order(matches[0], then="pickup", code=scan.value)
+        elif not matches:
+            self.say(f"{scan.value}: no READY order has this pickup code", error=True)
+        else:
+            self.say(f"{scan.value}: {len(matches)} READY orders share this code; scan the order"
+                     " or its bin first", error=True)
+
+    def open_order(self, order_id: str, *, then: str | None = None, code: str | None = None) -> None:
+        try:
+            queries.order_detail(self.store, order_id)
+        except UnknownOrderError as exc:
+            self.say(str(exc), error=True)
+            return
+        if not self.is_screen_installed("order"):
+            self.install_screen(OrderScreen(), "order")
+        screen = self.get_screen("order")
+        while not isinstance(self.screen, QueueScreen) and len(self.screen_stack) > 2:
+            self.pop_screen()
+        screen.show(order_id, then=then, code=code)
+        self.push_screen(screen)
+
+    # --- app-wide actions ---------------------------------------------------
+    def action_acknowledge(self) -> None:
+        if self.associate is None or not self.alerts:
+            return
+        stamp = iso(utc_now())
+        with self.store.write() as conn:
+            done = sum(acknowledge_alert(conn, a["id"], self.associate.id, stamp) for a in self.alerts)
+        self.refresh_status()
+        self.say(f"acknowledged {done} alert(s) as {self.associate.id}")
+
+    def action_force_sync(self) -> None:
+        if self.associate is None:
+            return
+        self._sync_generation += 1
+        self.say("syncing with the OMS...")
+        self._sync_worker(self._sync_generation)
+
+    @work(exclusive=True, group="sync", exit_on_error=False)
+    async def _sync_worker(self, generation: int) -> None:
+        try:
+            summary = await sync_once(self.settings)
+        except StoreAgentError as exc:
+            summary = {"sent": 0, "acked": 0, "dead": 0, "changes": 0, "errors": [str(exc)]}
+        self.post_message(SyncDone(generation, summary))
+
+    def on_sync_done(self, message: SyncDone) -> None:
+        if message.generation != self._sync_generation:
+            return
+        s = message.summary
+        text = (f"sync: {s['acked']} of {s['sent']} events acknowledged, {s['dead']} dead,"
+                f" {s['changes']} changes")
+        if s["errors"]:
+            self.say(f"{text}; {'; '.join(s['errors'])}", error=True)
+        else:
+            self.say(text)
+        self.refresh_status()

@@ -1,0 +1,1 @@
+"""Modal steps of the flows: each returns its answer through ``dismiss``."""

@@ -1,0 +1,35 @@
+"""A modal step: a titled box with a message line; Escape abandons it and changes nothing."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class Dialog(ModalScreen):
+    BINDINGS: ClassVar[list] = [Binding("escape", "abandon", "Cancel")]
+    TITLE_TEXT = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.TITLE_TEXT, classes="dialog-title")
+            yield from self.compose_dialog()
+            yield Static("", classes="dialog-message")
+
+    def compose_dialog(self) -> ComposeResult:
+        yield from ()
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        message = self.query_one(".dialog-message", Static)
+        message.update(text)
+        message.set_class(error, "-error")
+        if error:
+            self.app.bell()
+
+    def action_abandon(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,48 @@
+"""Cancel in the store: a reason from the list, an optional note."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from agent.actions import CANCEL_REASONS
+from agent.errors import BusinessRuleError
+from ui.tui.dialogs.base import Dialog
+
+REASON_TEXT = {
+    "customer_refused": "Customer refused", "no_show": "No-show", "item_unavailable":
+    "Item unavailable", "damaged": "Damaged", "other": "Other",
+}
+
+
+class CancelDialog(Dialog):
+    TITLE_TEXT = "Cancel order: pick a reason"
+
+    def __init__(self, detail: dict, *, reason: str | None = None):
+        super().__init__()
+        self.detail = detail
+        self.preset = reason
+
+    def compose_dialog(self) -> ComposeResult:
+        yield Static(f"{self.detail['order_id']} ({self.detail['state']})", classes="dialog-text")
+        yield Input(placeholder="note (optional)", id="cancel-note", compact=True, max_length=500)
+        yield OptionList(*(Option(REASON_TEXT[r], id=r) for r in CANCEL_REASONS), id="reasons")
+
+    def on_mount(self) -> None:
+        reasons = self.query_one("#reasons", OptionList)
+        reasons.highlighted = CANCEL_REASONS.index(self.preset) if self.preset else 0
+        reasons.focus()
+
+    @on(OptionList.OptionSelected, "#reasons")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        app = self.app
+        note = self.query_one("#cancel-note", Input).value.strip() or None
+        try:
+            result = app.actions.cancel(self.detail["order_id"], reason=event.option.id,
+                                        associate_id=app.associate.id, note=note)
+        except BusinessRuleError as exc:
+            self.say(f"{exc}; nothing changed", error=True)
+            return
+        self.dismiss(f"DONE: {result.message}")

@@ -1,0 +1,45 @@
+"""The OMS cannot confirm the order: the associate reads how stale the store's copy is."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, Static
+
+from ui.tui.dialogs.base import Dialog
+
+
+class OfflineWarnDialog(Dialog):
+    TITLE_TEXT = "OMS not reachable: confirm the handoff?"
+    BINDINGS: ClassVar[list] = [
+        Binding("f2", "confirm", "Confirm"),
+        Binding("f3", "manager", "Manager"),
+    ]
+
+    def __init__(self, warning: str):
+        super().__init__(classes="warn")
+        self.warning = warning.replace(" with --yes", "").replace("Confirm the handoff", "Confirm")
+
+    def compose_dialog(self) -> ComposeResult:
+        yield Static(self.warning, classes="dialog-text")
+        with Horizontal(classes="dialog-buttons"):
+            yield Button("Confirm F2", id="confirm", variant="warning", compact=True)
+            yield Button("Manager F3", id="manager", compact=True)
+            yield Button("Cancel Esc", id="abandon", compact=True)
+
+    def on_mount(self) -> None:
+        # A scanner's trailing Enter must not confirm a handoff: no button takes focus.
+        for button in self.query(Button):
+            button.can_focus = False
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "abandon" else event.button.id)
+
+    def action_confirm(self) -> None:
+        self.dismiss("confirm")
+
+    def action_manager(self) -> None:
+        self.dismiss("manager")

@@ -1,0 +1,70 @@
+"""Return to shelf: scan the bin, see the items, confirm they are back."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Button, Static
+
+from agent.errors import BusinessRuleError
+from ui.tui.dialogs.base import Dialog
+from ui.tui.widgets.scan_input import ScanInput
+
+
+class ReturnDialog(Dialog):
+    TITLE_TEXT = "Return to shelf: scan the bin"
+    BINDINGS: ClassVar[list] = [Binding("f2", "confirm", "Items are back")]
+
+    def __init__(self, detail: dict):
+        super().__init__()
+        self.detail = detail
+        self.return_task = detail.get("return_task") or {}
+        self.bin_ok = not self.return_task.get("bin")  # nothing to scan when the order had no bin
+
+    def compose_dialog(self) -> ComposeResult:
+        names = {line["line_id"]: line["description"] for line in self.detail["lines"]}
+        t = Text(f"{self.detail['order_id']}: from bin {self.return_task.get('bin') or '-'}\n")
+        for item in self.return_task.get("lines", []):
+            t.append(f"  {item['quantity']} × {names.get(item['line_id'], item['line_id'])}\n")
+        yield Static(t, classes="dialog-text")
+        yield ScanInput(placeholder="bin barcode, Enter", id="return-scan")
+        yield Button("Items are back F2", id="return-confirm", compact=True, disabled=not self.bin_ok)
+
+    def on_mount(self) -> None:
+        self.query_one("#return-confirm").can_focus = False
+        self.query_one("#return-scan").focus()
+
+    @on(ScanInput.Scanned)
+    def _scanned(self, event: ScanInput.Scanned) -> None:
+        event.stop()
+        scan = event.scan
+        if scan.kind == "bin" and scan.value == self.return_task.get("bin"):
+            self.bin_ok = True
+            self.query_one("#return-confirm", Button).disabled = False
+            self.say(f"bin {scan.value} ✓: put the items back, then F2")
+        elif scan.kind == "bin":
+            self.say(f"bin {scan.value} is not this order's bin ({self.return_task.get('bin')});"
+                     " nothing changed", error=True)
+        else:
+            self.say(f"scan the bin ({scan.kind}: {scan.value or scan.reason}); nothing changed",
+                     error=True)
+
+    @on(Button.Pressed, "#return-confirm")
+    def _pressed(self) -> None:
+        self.action_confirm()
+
+    def action_confirm(self) -> None:
+        if not self.bin_ok:
+            self.say(f"scan bin {self.return_task.get('bin')} first", error=True)
+            return
+        app = self.app
+        try:
+            result = app.actions.return_to_shelf(self.detail["order_id"], associate_id=app.associate.id)
+        except BusinessRuleError as exc:
+            self.say(f"{exc}; nothing changed", error=True)
+            return
+        self.dismiss(f"DONE: {result.message}")

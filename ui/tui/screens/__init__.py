@@ -1,0 +1,1 @@
+"""Full screens: login, the queue, an order, the red STOP."""

@@ -1,0 +1,85 @@
+"""Login: scan a badge or type an associate id, then the PIN."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Input, Static
+
+from agent.pins import verify_pin
+from drivers.scan_parse import classify
+from ui.tui.widgets.footer import KeyFooter
+from ui.tui.widgets.status_bar import StatusBar
+
+
+class LoginScreen(Screen):
+    def __init__(self, note: str | None = None):
+        super().__init__()
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Vertical(id="login-box"):
+            yield Static("store-agent: log in", id="login-title")
+            yield Static("Scan your badge or type your associate id, then Enter.", classes="hint")
+            yield Input(placeholder="associate id", id="login-id", compact=True, classes="scan")
+            yield Input(placeholder="PIN", id="login-pin", password=True, compact=True,
+                        restrict=r"[0-9]*", max_length=12)
+            yield Static(self.note or "", id="message")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#login-pin").display = False
+        self.query_one("#login-id").focus()
+        self.query_one(StatusBar).show(self.app.status, station=self.app.station_id, associate=None)
+
+    def _say(self, text: str, *, error: bool = True) -> None:
+        message = self.query_one("#message", Static)
+        message.update(text)
+        message.set_class(error, "-error")
+        if error:
+            self.app.bell()
+
+    def _reset(self, text: str) -> None:
+        pin = self.query_one("#login-pin", Input)
+        pin.value = ""
+        pin.display = False
+        ident = self.query_one("#login-id", Input)
+        ident.value = ""
+        ident.focus()
+        self._say(text)
+
+    @on(Input.Submitted, "#login-id")
+    def _id_entered(self, event: Input.Submitted) -> None:
+        raw = event.value.strip()
+        if not raw:
+            return
+        scan = classify(raw)
+        associate_id = scan.value if scan.kind == "badge" else raw
+        who = self.app.settings.associate(associate_id)
+        if who is None:
+            self._reset(f"{associate_id!r} is not in this store's roster")
+            return
+        if who.pin_hash is None:
+            self._reset(f"{who.id}: no PIN set: ask a manager to run"
+                        f" `store-agent associate set-pin {who.id}`")
+            return
+        event.input.value = who.id
+        pin = self.query_one("#login-pin", Input)
+        pin.display = True
+        pin.focus()
+        self._say(f"{who.name}: enter your PIN", error=False)
+
+    @on(Input.Submitted, "#login-pin")
+    def _pin_entered(self, event: Input.Submitted) -> None:
+        who = self.app.settings.associate(self.query_one("#login-id", Input).value.strip())
+        if who is None or who.pin_hash is None:
+            self._reset("scan your badge or type your id first")
+            return
+        if not verify_pin(event.value, who.pin_hash.get_secret_value()):
+            event.input.value = ""
+            self._say("wrong PIN; try again")
+            return
+        self.app.login(who)

@@ -1,0 +1,160 @@
+"""The flows started from an order: stage, pickup (with the live check), cancel, return.
+
+Every flow ends in one ``agent.actions`` call; the screen reports "done" only
+after it returned, i.e. after COMMIT. A refusal changes nothing and is shown
+with a bell.
+"""
+
+from __future__ import annotations
+
+from agent.clock import iso, utc_now
+from agent.errors import (
+    BusinessRuleError,
+    ConfirmationNeededError,
+    ManagerOverrideNeededError,
+    OrderCancelledError,
+    StoreAgentError,
+)
+from agent.live_check import check_order
+from ui.tui.messages import LiveChecked
+
+
+class OrderFlows:
+    """Mixed into OrderScreen: needs ``order_id``, ``detail``, ``say`` and ``refresh_data``."""
+
+    _live_generation = 0
+
+    # --- stage ----------------------------------------------------------------
+    def action_stage(self, first_gtin: str | None = None) -> None:
+        from ui.tui.dialogs.stage import StageDialog
+
+        self.app.push_screen(StageDialog(self.detail, first_gtin=first_gtin), self._flow_done)
+
+    def _flow_done(self, message: str | None) -> None:
+        self.refresh_data()
+        if message:
+            self.say(message)
+
+    # --- cancel and return ----------------------------------------------------
+    def action_cancel_order(self) -> None:
+        from ui.tui.dialogs.cancel import CancelDialog
+
+        hold = self.detail.get("hold_until")
+        late = hold is not None and hold < iso(utc_now())
+        self.app.push_screen(CancelDialog(self.detail, reason="no_show" if late else None),
+                             self._flow_done)
+
+    def action_return_shelf(self) -> None:
+        from ui.tui.dialogs.return_shelf import ReturnDialog
+
+        self.app.push_screen(ReturnDialog(self.detail), self._flow_done)
+
+    # --- pickup ---------------------------------------------------------------
+    def action_pickup(self) -> None:
+        self.start_pickup(None)
+
+    def start_pickup(self, code: str | None) -> None:
+        self.refresh_data()
+        if self.detail.get("state") == "CANCELLED":
+            self._stop(f"order {self.order_id} was CANCELLED: do not hand it over")
+            return
+        if code is None:
+            from ui.tui.dialogs.pickup_code import PickupCodeDialog
+
+            self.app.push_screen(PickupCodeDialog(self.detail), self._code_entered)
+            return
+        self._code_entered(code)
+
+    def _code_entered(self, code: str | None) -> None:
+        if not code:
+            return
+        self._live_generation += 1
+        self.say(f"asking the OMS about {self.order_id}...")
+        self.run_worker(self._live_check(self._live_generation, code), group="live",
+                        exclusive=True, exit_on_error=False)
+
+    async def _live_check(self, generation: int, code: str) -> None:
+        try:
+            check = await check_order(self.app.store, self.app.settings, self.order_id)
+        except StoreAgentError as exc:
+            self.post_message(LiveChecked(generation, self.order_id, code, False, str(exc), exc))
+            return
+        self.post_message(LiveChecked(generation, self.order_id, code, check.reached, check.detail))
+
+    def on_live_checked(self, message: LiveChecked) -> None:
+        message.stop()
+        if (message.generation != self._live_generation or message.order_id != self.order_id
+                or not self.is_current):
+            return  # an answer to a pickup that was abandoned, restarted or left
+        if message.error is not None:
+            self.refresh_data()
+            self.say(str(message.error), error=True)
+            return
+        self._hand_over(message.code, reached=message.reached)
+
+    def _hand_over(self, code: str | None, *, reached: bool, confirmed: bool = False,
+                   override_id: str | None = None) -> None:
+        from ui.tui.dialogs.manager import ManagerDialog
+        from ui.tui.dialogs.offline import OfflineWarnDialog
+
+        app = self.app
+        try:
+            result = app.actions.pickup(self.order_id, associate_id=app.associate.id, code=code,
+                                        oms_confirmed=reached, confirmed=confirmed,
+                                        override_id=override_id)
+        except OrderCancelledError as exc:
+            self._stop(str(exc))
+            return
+        except ConfirmationNeededError as exc:
+            warning = str(exc)
+
+            def after_warning(answer: str | None) -> None:
+                if answer == "confirm":
+                    self._hand_over(code, reached=reached, confirmed=True)
+                elif answer == "manager":
+                    app.push_screen(ManagerDialog(warning), after_manager)
+                else:
+                    self.say("handoff not done: nothing changed")
+
+            def after_manager(manager_id: str | None) -> None:
+                if manager_id:
+                    self._hand_over(code, reached=reached, override_id=manager_id)
+                else:
+                    self.say("handoff not done: nothing changed")
+
+            app.push_screen(OfflineWarnDialog(warning), after_warning)
+            return
+        except ManagerOverrideNeededError as exc:
+            def after_override(manager_id: str | None) -> None:
+                if manager_id:
+                    self._hand_over(code, reached=reached, override_id=manager_id)
+                else:
+                    self.say("handoff not done: nothing changed")
+
+            app.push_screen(ManagerDialog(str(exc)), after_override)
+            return
+        except BusinessRuleError as exc:
+            self.refresh_data()
+            self.say(f"{exc}; nothing changed", error=True)
+            return
+        self.refresh_data()
+        self.say(f"DONE: {result.message}. {receipt_note(app)}")
+
+    def _stop(self, message: str) -> None:
+        from ui.tui.screens.stop import StopScreen
+
+        self.refresh_data()
+        self.app.push_screen(StopScreen(message, self.detail), self._after_stop)
+
+    def _after_stop(self, answer: str | None) -> None:
+        self.refresh_data()
+        if answer == "return":
+            self.action_return_shelf()
+
+
+def receipt_note(app) -> str:
+    """The handoff queued its receipt in its own transaction (agent.actions); say where it goes."""
+    station = next((s for s in app.settings.stations if s.id == app.station_id), None)
+    if station is None or station.printer is None:
+        return "No receipt: this station has no printer."
+    return f"Receipt queued for {station.printer}."

@@ -1,0 +1,57 @@
+"""The red STOP: impossible to misread, and it does not go away by itself."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Static
+
+
+class StopScreen(Screen[str | None]):
+    BINDINGS: ClassVar[list] = [
+        Binding("f2", "understood", "Understood"),
+        Binding("f6", "return_shelf", "Return to shelf"),
+    ]
+
+    def __init__(self, message: str, detail: dict):
+        super().__init__(classes="stop")
+        self.message = message
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        d = self.detail
+        task = d.get("return_task") or {}
+        with Vertical(id="stop-box"):
+            yield Static("STOP", id="stop-title")
+            yield Static("DO NOT HAND OVER", id="stop-sub")
+            yield Static(f"Order {d.get('order_id')} was CANCELLED.", classes="stop-line")
+            if d.get("bin") or task.get("bin"):
+                yield Static(f"Its items are in bin {d.get('bin') or task.get('bin')}.",
+                             classes="stop-line")
+            if task.get("state") == "OPEN":
+                yield Static(f"Return-to-shelf task {task['id']} is open: put the items back.",
+                             classes="stop-line")
+            yield Static(self.message, id="stop-message")
+            yield Button("Understood (F2)", id="stop-ok", compact=True)
+            if task.get("state") == "OPEN":
+                yield Button("Return to shelf (F6)", id="stop-return", compact=True)
+
+    def on_mount(self) -> None:
+        # Not focusable: a scanner's trailing Enter must not dismiss the STOP.
+        for button in self.query(Button):
+            button.can_focus = False
+        self.app.bell()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss("return" if event.button.id == "stop-return" else None)
+
+    def action_understood(self) -> None:
+        self.dismiss(None)
+
+    def action_return_shelf(self) -> None:
+        if (self.detail.get("return_task") or {}).get("state") == "OPEN":
+            self.dismiss("return")

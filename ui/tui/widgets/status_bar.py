@@ -1,0 +1,46 @@
+"""The always-visible line: where am I, who am I, and how fresh is what I see."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ui.tui.fmt import ago, hhmm, short_age
+
+
+def status_text(status: dict, *, station: str, associate: str | None) -> Text:
+    t = Text()
+    t.append(f" {station} ", style="bold")
+    t.append("│ ")
+    t.append(associate or "not logged in", style="bold cyan" if associate else "dim")
+    t.append(" │ ")
+    last = status.get("last_feed_success_at")
+    if status.get("online"):
+        t.append(" ONLINE ", style="bold black on green")
+        t.append(f" feed {ago(last)}" if last else "")
+    else:
+        t.append(" OFFLINE ", style="bold white on red")
+        t.append(f" last heard {hhmm(last)} ({ago(last)})" if last else " never synced")
+    outbox = status.get("outbox") or {}
+    pending = outbox.get("pending", 0)
+    t.append(" │ ")
+    t.append(f"unsynced {pending}", style="bold yellow" if pending else "")
+    if pending:
+        t.append(f" ({short_age(outbox.get('oldest_pending_age_s'))} old)")
+    dead = outbox.get("dead_letters", 0)
+    t.append(" │ ")
+    t.append(f"DLQ {dead}", style="bold white on red" if dead else "")
+    for printer in status.get("printers") or []:
+        ok = printer["status"] in ("ready", "unknown", "paper_near_end")
+        t.append(" │ ")
+        t.append(f"🖶 {printer['id']}: {printer['status']}", style="" if ok else "bold red")
+        if printer.get("queued"):
+            t.append(f" ({printer['queued']} queued)")
+    return t
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = "StatusBar { height: auto; }"
+
+    def show(self, status: dict, *, station: str, associate: str | None) -> None:
+        self.update(status_text(status, station=station, associate=associate))
