@@ -1,8 +1,10 @@
 """`store-agent demo`: the product end to end on the embedded reference OMS.
 
 Starts the reference OMS (with a trickle of new orders, cancellations and
-curbside arrivals) and the daemon as child processes, plays a simulated
-associate, and shows a live status view until Ctrl-C, SIGTERM or --duration.
+curbside arrivals) and the daemon as child processes, and opens the associate
+UI in this terminal while a simulated colleague works alongside; without a
+terminal (or with --no-ui, or --duration) it shows a live status view
+instead. Stops on Ctrl-C, SIGTERM, --duration or quitting the UI.
 Every process it started is stopped on the way out.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from agent import queries
 from agent.actions import Actions
 from agent.errors import StoreAgentError
+from agent.pins import hash_pin
 from agent.store import Store
 from config import load_settings
 from config.template import render_template
@@ -29,6 +32,7 @@ from ui.cli.context import Context
 from ui.cli.output import say
 
 DEMO_TOKEN = "demo-token"
+DEMO_PINS = {"A100": "1234", "M1": "9999"}
 
 
 def prepare_demo_dir(directory: Path, *, port: int) -> Path:
@@ -47,6 +51,10 @@ def prepare_demo_dir(directory: Path, *, port: int) -> Path:
         ('listen = "127.0.0.1:9464"', 'listen = ""'),
     ):
         text = text.replace(old, new)
+    # Demo PINs, so the UI's login works out of the box.
+    for associate_id, pin in DEMO_PINS.items():
+        text = text.replace(f'id = "{associate_id}"',
+                            f'id = "{associate_id}"\npin_hash = "{hash_pin(pin)}"', 1)
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -98,6 +106,31 @@ def _associate_step(actions: Actions, store: Store, rng: random.Random) -> str |
     return None
 
 
+def _run_with_ui(settings, a, procs) -> int:
+    """The associate UI in this terminal; a colleague (the simulation) works alongside."""
+    import threading
+
+    from ui.tui.app import StoreAgentApp
+
+    stop = threading.Event()
+
+    def colleague() -> None:
+        rng = random.Random(7)
+        with Store(settings.storage.path) as store:
+            actions = Actions(store, settings)
+            while not stop.wait(a.pace * 3):
+                _associate_step(actions, store, rng)
+
+    if a.associate:
+        threading.Thread(target=colleague, name="demo-colleague", daemon=True).start()
+    say("log in as A100 with PIN 1234 (manager: M1, PIN 9999)")
+    try:
+        StoreAgentApp(settings).run()
+    finally:
+        stop.set()
+    return 0
+
+
 def _render(store: Store, log: list[str]) -> None:
     s = queries.status(store)
     ob = s["outbox"]
@@ -141,6 +174,8 @@ def cmd_demo(ctx: Context) -> int:
         procs.append(_spawn(["run"], directory / "daemon.log", env))
         say(f"reference OMS on http://127.0.0.1:{a.port}; daemon log {directory / 'daemon.log'};"
             f" config {config}")
+        if a.ui and sys.stdin.isatty() and sys.stdout.isatty() and not a.duration:
+            return _run_with_ui(settings, a, procs)
         rng = random.Random(7)
         log: list[str] = []
         deadline = time.monotonic() + a.duration if a.duration else None
@@ -180,5 +215,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--pace", type=float, default=4.0, help="seconds between simulated associate actions")
     p.add_argument("--no-associate", dest="associate", action="store_false",
                    help="do not simulate an associate")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (status view only)")
+    p.add_argument("--no-ui", dest="ui", action="store_false",
+                   help="show the live status view instead of the associate UI")
     p.set_defaults(handler=cmd_demo)
