@@ -24,6 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from agent import alert_notify, alert_rules, maintenance, sync_state
 from agent.clock import age_s, iso, utc_now
 from agent.daemon_lock import DaemonLock
+from agent.devices import scanners
 from agent.feed import FeedPuller
 from agent.housekeeping import heartbeat_body, scan_no_shows
 from agent.metrics import StoreMetrics
@@ -182,7 +183,9 @@ class Daemon:
             self._retired_clients.append(old)
 
     def devices(self) -> list[dict]:
-        return self.print_worker.devices() if self.print_worker else []
+        printers = self.print_worker.devices() if self.print_worker else []
+        return printers + [{"id": s["id"], "kind": "scanner", "status": s["status"]}
+                           for s in scanners(self.store.conn)]
 
     def schedule_reconcile(self) -> None:
         self.scheduler.add_job(self.job_reconcile, id="reconcile-now", replace_existing=True)

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta
 
 from agent.clock import age_s, iso, utc_now
+from agent.devices import scanners
 from agent.errors import UnknownOrderError
 from agent.store import Store
 
@@ -170,6 +171,7 @@ def status(store: Store, *, now: datetime | None = None) -> dict:
             " SUM(state = 'failed' AND updated_at >= ?) FROM print_jobs"
             " WHERE state IN ('queued', 'printing', 'failed') GROUP BY printer_id",
             (iso(now - timedelta(hours=24)),))}
+        scanner_states = scanners(conn)
     printers = []
     for printer_id in sorted(set(printer_states) | set(job_counts)):
         st = printer_states.get(printer_id, {})
@@ -191,6 +193,7 @@ def status(store: Store, *, now: datetime | None = None) -> dict:
         "alerts": alerts,
         "orders": {s: counts.get(s, 0) for s in STATES},
         "open_return_tasks": open_tasks,
+        "scanners": scanner_states,
         "printers": printers,
     }
 

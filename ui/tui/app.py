@@ -32,6 +32,7 @@ from ui.tui.screens.base import BaseScreen
 from ui.tui.screens.login import LoginScreen
 from ui.tui.screens.order import OrderScreen
 from ui.tui.screens.queue import QueueScreen
+from ui.tui.serial_scanner import start_station_scanner
 from ui.tui.sync_job import sync_once
 from ui.tui.widgets.banner import AlertBanner
 from ui.tui.widgets.status_bar import StatusBar
@@ -70,6 +71,7 @@ class StoreAgentApp(App):
         self._last_input = time.monotonic()
         self._sync_generation = 0
         self._dropped_at = 0.0
+        self.serial_scanner = None
 
     # --- life cycle ---------------------------------------------------------
     def on_mount(self) -> None:
@@ -77,8 +79,11 @@ class StoreAgentApp(App):
         self.push_screen(LoginScreen())
         self.set_interval(1.0, self._tick)
         self._watch_database()
+        self.serial_scanner = start_station_scanner(self, self.settings, self.station_id)
 
     def on_unmount(self) -> None:
+        if self.serial_scanner is not None:
+            self.serial_scanner.stop()
         self.store.close()
 
     async def on_event(self, event: events.Event) -> None:

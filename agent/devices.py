@@ -1,0 +1,32 @@
+"""Device states shared between processes: the UI owns its station's scanner, the daemon
+its printers, and `status`, the heartbeat and metrics read both from here."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from agent import sync_state
+from agent.clock import iso
+from agent.store import Store
+
+SCANNER_PREFIX = "scanner:"
+
+
+def record_scanner(store: Store, station_id: str, *, state: str, port: str, since, error: str | None
+                   ) -> None:
+    value = json.dumps({"status": state, "port": port, "since": iso(since), "reason": error})
+    with store.write() as conn:
+        sync_state.put(conn, **{f"{SCANNER_PREFIX}{station_id}": value})
+
+
+def scanners(conn: sqlite3.Connection) -> list[dict]:
+    out = []
+    for key, value in conn.execute("SELECT key, value FROM sync_state WHERE key LIKE 'scanner:%'"
+                                   " ORDER BY key"):
+        try:
+            data = json.loads(value)
+        except (TypeError, ValueError):
+            continue
+        out.append({"id": key[len(SCANNER_PREFIX):], "kind": "scanner", **data})
+    return out

@@ -1,0 +1,78 @@
+"""A station's serial, USB-CDC or Bluetooth scanner, feeding the same path as wedge typing.
+
+The reader thread (drivers.scanner_serial) never touches the UI: frames and
+state changes cross into the app with call_from_thread, where a frame is
+classified and posted from the current screen's scan field, exactly as if it
+had been typed there. The state is also written to the database so `status`,
+the heartbeat and other terminals can see an unplugged scanner.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from agent.devices import record_scanner
+from agent.store import Store
+from drivers.errors import DeviceError
+from drivers.scan_parse import classify
+from drivers.scanner_serial import ScannerStatus, SerialScanner
+
+log = logging.getLogger(__name__)
+
+
+class StationScanner:
+    def __init__(self, app, port: str, station_id: str, db_path):
+        self.app = app
+        self.station_id = station_id
+        self.db_path = db_path
+        self.status_text = "starting"
+        self.scanner = SerialScanner(port, self._frame, on_status=self._status)
+
+    def start(self) -> None:
+        self.scanner.start()
+
+    def stop(self) -> None:
+        self.scanner.stop()
+
+    # --- reader thread ----------------------------------------------------------
+    def _frame(self, text: str) -> None:
+        self.app.call_from_thread(self._deliver, text)
+
+    def _status(self, status: ScannerStatus) -> None:
+        try:
+            with Store(self.db_path) as store:
+                record_scanner(store, self.station_id, state=status.state, port=status.port,
+                               since=status.since, error=status.last_error)
+        except Exception as exc:  # the scanner keeps working even if the status cannot be saved
+            log.warning("scanner status not recorded: %s", exc)
+        self.app.call_from_thread(self._show_status, str(status))
+
+    # --- UI thread ----------------------------------------------------------------
+    def _deliver(self, text: str) -> None:
+        from ui.tui.widgets.scan_input import ScanInput
+
+        fields = list(self.app.screen.query(ScanInput))
+        scan = classify(text)
+        if fields:
+            fields[0].post_message(ScanInput.Scanned(scan, fields[0]))
+        else:
+            self.app.bell()  # a screen that takes no scans (STOP, a confirmation): ignored
+
+    def _show_status(self, text: str) -> None:
+        self.status_text = text
+        if text.startswith("disconnected"):
+            self.app.bell()
+            self.app.notify(f"scanner {text}", severity="error", timeout=8)
+
+
+def start_station_scanner(app, settings, station_id: str) -> StationScanner | None:
+    station = next((s for s in settings.stations if s.id == station_id), None)
+    if station is None or station.scanner == "keyboard":
+        return None
+    try:
+        scanner = StationScanner(app, station.scanner, station_id, settings.storage.path)
+        scanner.start()
+    except DeviceError as exc:
+        app.notify(f"scanner {station.scanner}: {exc}", severity="error")
+        return None
+    return scanner
