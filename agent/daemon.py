@@ -58,6 +58,7 @@ class Daemon:
         self.rng = random.Random()
         self.extra_workers: list[Callable[[asyncio.Event], Awaitable[None]]] = []
         self.print_worker: PrintWorker | None = None
+        self.feed_caught_up = False
         self.metrics = StoreMetrics(settings)
 
     # --- workers ---------------------------------------------------------------
@@ -92,6 +93,7 @@ class Daemon:
             try:
                 report = await feed.pull(wait=self.settings.sync.long_poll_s)
                 failures = 0
+                self.feed_caught_up = not report.has_more
                 if report.changes:
                     log.info("feed: %d changes %s", report.changes, dict(report.outcomes))
                     self.wake.set()
@@ -157,7 +159,9 @@ class Daemon:
         """Reconcile right after the OMS becomes reachable again."""
         online = sync_state.get(self.store.conn, "online") == "1"
         requested = sync_state.get(self.store.conn, "reconcile_requested") == "1"
-        if online and (self._back_online_pending or requested):
+        # Only once the feed has caught up: before that, the OMS's echoes of what the
+        # store already did would all look like changes the store missed.
+        if online and self.feed_caught_up and (self._back_online_pending or requested):
             self._back_online_pending = False
             await self.job_reconcile()
 

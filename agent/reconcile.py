@@ -20,7 +20,7 @@ from datetime import timedelta
 from agent import sync_state
 from agent.alerts import raise_alert
 from agent.clock import iso, utc_now
-from agent.snapshots import apply_snapshot
+from agent.snapshots import apply_snapshot, quarantine
 from agent.store import Store
 from config.settings import Settings
 from sync.client import StoreSyncClient
@@ -58,49 +58,36 @@ class ReconcileReport:
 
 
 async def reconcile(store: Store, settings: Settings, client: StoreSyncClient) -> ReconcileReport:
+    """Page by page: each OMS page is compared and repaired in its own short transaction,
+    so memory stays flat and associates' actions never wait behind a long reconciliation."""
     now_dt = utc_now()
     since = now_dt - timedelta(hours=48)
-    oms: dict[str, dict] = {}
+    report = ReconcileReport()
+    listed: set[str] = set()
     cursor = None
     while True:
         page = await client.list_orders(updated_after=since, cursor=cursor, limit=500)
-        for entry in page.orders:
-            if entry.snapshot is not None:
-                oms[entry.snapshot.order_id] = entry.snapshot.model_dump(mode="json")
+        now = iso(utc_now())
+        with store.write() as conn:
+            for entry in page.orders:
+                if entry.order_id:
+                    listed.add(entry.order_id)
+                if entry.snapshot is None:
+                    quarantine(conn, raw=entry.raw, reason=f"invalid snapshot: {entry.error}",
+                               source="reconcile", now=now, order_id=entry.order_id)
+                    continue
+                report.compared += 1
+                _compare(conn, settings, entry.snapshot.model_dump(mode="json"), report, now)
         cursor = page.next_cursor
         if not cursor:
             break
-    report = ReconcileReport(compared=len(oms))
     now = iso(utc_now())
     with store.write() as conn:
-        store_orders = {r["order_id"]: r for r in conn.execute(
-            "SELECT order_id, state, version FROM orders")}
-        for order_id, raw in oms.items():
-            mine = store_orders.get(order_id)
-            if mine is None or raw["version"] > mine["version"]:
-                result = apply_snapshot(conn, raw, status_map=settings.status_map, now=now,
-                                        source="reconcile")
-                if result.outcome != "older":
-                    report.findings.append(Finding(order_id, "missed_change",
-                                                   f"applied OMS v{raw['version']} ({result.outcome})"))
-            oms_state = settings.status_map.get(raw["status"])
-            for event in conn.execute(
-                    "SELECT seq, type FROM outbox WHERE order_id = ? AND status = 'acked'"
-                    " ORDER BY seq DESC LIMIT 1", (order_id,)):
-                if _effect_missing(event["type"], oms_state):
-                    conn.execute("UPDATE outbox SET status = 'pending', acked_at = NULL"
-                                 " WHERE seq = ?", (event["seq"],))
-                    report.findings.append(Finding(order_id, "effect_missing",
-                                                   f"{event['type']} acknowledged but the OMS says"
-                                                   f" {raw['status']}: sent again"))
-        for order_id, mine in store_orders.items():
-            if mine["state"] in ("TO_PICK", "READY") and order_id not in oms:
-                report.findings.append(Finding(order_id, "unknown_to_oms",
-                                               "open in the store, not listed by the OMS"))
-        for f in report.findings:
-            conn.execute(
-                "INSERT INTO received_changes (source, order_id, outcome, detail, received_at)"
-                " VALUES ('reconcile', ?, ?, ?, ?)", (f.order_id, f"finding:{f.kind}", f.detail, now))
+        for (order_id,) in conn.execute(
+                "SELECT order_id FROM orders WHERE state IN ('TO_PICK', 'READY')").fetchall():
+            if order_id not in listed:
+                _finding(conn, report, Finding(order_id, "unknown_to_oms",
+                                               "open in the store, not listed by the OMS"), now)
         hour_ago = iso(now_dt - timedelta(hours=1))
         recent = conn.execute(
             "SELECT COUNT(*) FROM received_changes WHERE source = 'reconcile'"
@@ -114,3 +101,35 @@ async def reconcile(store: Store, settings: Settings, client: StoreSyncClient) -
     for f in report.findings:
         log.warning("reconcile finding order=%s kind=%s %s", f.order_id, f.kind, f.detail)
     return report
+
+
+def _finding(conn, report: ReconcileReport, finding: Finding, now: str) -> None:
+    report.findings.append(finding)
+    conn.execute(
+        "INSERT INTO received_changes (source, order_id, outcome, detail, received_at)"
+        " VALUES ('reconcile', ?, ?, ?, ?)",
+        (finding.order_id, f"finding:{finding.kind}", finding.detail, now))
+
+
+def _compare(conn, settings: Settings, raw: dict, report: ReconcileReport, now: str) -> None:
+    order_id = raw["order_id"]
+    mine = conn.execute("SELECT state, version FROM orders WHERE order_id = ?",
+                        (order_id,)).fetchone()
+    if mine is None or raw["version"] > mine["version"]:
+        result = apply_snapshot(conn, raw, status_map=settings.status_map, now=now,
+                                source="reconcile")
+        # A newer version that leaves the store's state as it was is the OMS echoing
+        # what the store already did (the feed just had not caught up): not a miss.
+        if mine is None or result.outcome == "conflict" or result.state != mine["state"]:
+            _finding(conn, report, Finding(order_id, "missed_change",
+                                           f"applied OMS v{raw['version']} ({result.outcome})"), now)
+    oms_state = settings.status_map.get(raw["status"])
+    last_acked = conn.execute(
+        "SELECT seq, type FROM outbox WHERE order_id = ? AND status = 'acked'"
+        " ORDER BY seq DESC LIMIT 1", (order_id,)).fetchone()
+    if last_acked and _effect_missing(last_acked["type"], oms_state):
+        conn.execute("UPDATE outbox SET status = 'pending', acked_at = NULL WHERE seq = ?",
+                     (last_acked["seq"],))
+        _finding(conn, report, Finding(order_id, "effect_missing",
+                                       f"{last_acked['type']} acknowledged but the OMS says"
+                                       f" {raw['status']}: sent again"), now)

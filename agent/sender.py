@@ -122,8 +122,7 @@ class OutboxSender:
         for row in rows:
             wire = self.wire_event(row)
             try:
-                Event.model_validate(wire)
-                events.append((row, wire))
+                events.append((row, Event.model_validate(wire)))
             except ValidationError as exc:
                 bad.append((row, f"invalid event: {exc.error_count()} problem(s)"))
         if bad:  # a local bug: never block the queue on it, make it visible instead
@@ -132,7 +131,8 @@ class OutboxSender:
             return
         try:
             report.requests += 1
-            results = await self.client.post_events([w for _, w in events])
+            # Validated once, here: the client does not validate model instances again.
+            results = await self.client.post_events([e for _, e in events])
         except TooLargeError:
             if len(events) == 1:
                 self._kill([(events[0][0], "the OMS says this single event is too large")],
@@ -157,21 +157,21 @@ class OutboxSender:
     def _record_results(self, rows, results, report: DrainReport) -> None:
         now = iso(utc_now())
         status_map = self.settings.status_map
-        acked = []
+        pairs = list(zip(rows, results, strict=True))
+        ok = [(row, result) for row, result in pairs if result.status in ("accepted", "duplicate")]
+        acked = [row["occurred_at"] for row, _ in ok]
         with self.store.write() as conn:
-            for row, result in zip(rows, results, strict=True):
-                oms_result = json.dumps({"status": result.status, "code": result.code,
-                                         "message": result.message})
-                if result.status in ("accepted", "duplicate"):
-                    conn.execute(
-                        "UPDATE outbox SET status = 'acked', acked_at = ?, oms_result = ?,"
-                        " attempts = attempts + 1, last_error = NULL WHERE seq = ?",
-                        (now, oms_result, row["seq"]))
-                    report.acked += 1
-                    acked.append(row["occurred_at"])
-                else:
+            # Acknowledgements first and in one statement: a snapshot carried by a result
+            # below must see its own event as acknowledged.
+            conn.executemany(
+                "UPDATE outbox SET status = 'acked', acked_at = ?, oms_result = ?,"
+                " attempts = attempts + 1, last_error = NULL WHERE seq = ?",
+                [(now, _result_json(result), row["seq"]) for row, result in ok])
+            report.acked += len(ok)
+            for row, result in pairs:
+                if result.status not in ("accepted", "duplicate"):
                     self._dead_in(conn, row, kind=result.status, code=result.code,
-                                  message=result.message, now=now, oms_result=oms_result)
+                                  message=result.message, now=now, oms_result=_result_json(result))
                     report.dead += 1
                 if result.order is not None:
                     apply_snapshot(conn, result.order.model_dump(mode="json"), status_map=status_map,
@@ -239,3 +239,7 @@ class OutboxSender:
     def _mark_online(conn, now: str) -> None:
         sync_state.put(conn, online="1", last_contact_at=now, last_error=None)
         resolve_alert(conn, kind="credentials", key="oms", now=now)
+
+
+def _result_json(result) -> str:
+    return json.dumps({"status": result.status, "code": result.code, "message": result.message})
