@@ -8,10 +8,9 @@ import sys
 
 from agent import queries
 from agent.daemon import run_daemon
-from agent.feed import FeedPuller
 from agent.oms import make_client
 from agent.reconcile import reconcile
-from agent.sender import OutboxSender
+from agent.sync_once import sync_once
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, warn
 
@@ -29,33 +28,10 @@ def _progress(done: int, total: int) -> None:
 
 
 async def _sync_once(ctx: Context) -> dict:
-    store, settings = ctx.store, ctx.settings
-    total = queries.status(store)["outbox"]["pending"]
-    summary = {"sent": 0, "acked": 0, "dead": 0, "changes": 0, "errors": []}
-    async with make_client(settings) as client:
-        sender = OutboxSender(store, settings, client)
-        while True:
-            report = await sender.drain(max_requests=1)
-            summary["sent"] += report.sent
-            summary["acked"] += report.acked
-            summary["dead"] += report.dead
-            _progress(summary["acked"] + summary["dead"], total)
-            if report.error:
-                summary["errors"].append(f"events: {report.error}")
-                break
-            if not report.requests:
-                break
-        if sys.stderr.isatty() and total:
-            sys.stderr.write("\n")
-        feed = FeedPuller(store, settings, client)
-        try:
-            while True:
-                page = await feed.pull(wait=0)
-                summary["changes"] += page.changes
-                if not page.has_more:
-                    break
-        except Exception as exc:  # reported in the summary, which makes the exit code 1
-            summary["errors"].append(f"feed: {exc}")
+    total = queries.status(ctx.store)["outbox"]["pending"]
+    summary = await sync_once(ctx.store, ctx.settings, progress=lambda done: _progress(done, total))
+    if sys.stderr.isatty() and total:
+        sys.stderr.write("\n")
     return summary
 
 

@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from agent.feed import FeedPuller
-from agent.oms import make_client
-from agent.sender import OutboxSender
+from agent import sync_once as one_shot
 from agent.store import Store
 from config.settings import Settings
-from sync.errors import SyncError
 
 
 async def sync_once(settings: Settings) -> dict:
-    summary: dict = {"sent": 0, "acked": 0, "dead": 0, "changes": 0, "errors": []}
     # A connection of its own, so the sender's transactions never interleave
     # with a screen's read on the app's connection.
     with Store(settings.storage.path, migrate=False) as store:
-        async with make_client(settings) as client:
-            sender = OutboxSender(store, settings, client)
-            while True:
-                report = await sender.drain(max_requests=1)
-                summary["sent"] += report.sent
-                summary["acked"] += report.acked
-                summary["dead"] += report.dead
-                if report.error:
-                    summary["errors"].append(f"events: {report.error}")
-                    break
-                if not report.requests:
-                    break
-            feed = FeedPuller(store, settings, client)
-            try:
-                while True:
-                    page = await feed.pull(wait=0)
-                    summary["changes"] += page.changes
-                    if not page.has_more:
-                        break
-            except SyncError as exc:
-                summary["errors"].append(f"feed: {exc}")
-    return summary
+        return await one_shot.sync_once(store, settings)
