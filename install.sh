@@ -45,8 +45,25 @@ make_venv() {
     || fail "pip could not install the dependencies (see the messages above)"
 }
 
+# The `medusa` tests run a real Medusa server (Node.js >= 20 and npm) on Debian's PostgreSQL.
+need_medusa_prereqs() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+      say "PostgreSQL is missing (the medusa tests need it): apt-get install -y postgresql"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql \
+        || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; } \
+        || fail "could not install postgresql"
+    else
+      say "PostgreSQL is missing: the medusa tests will fail (as root: apt-get install -y postgresql)"
+    fi
+  fi
+  command -v npm >/dev/null 2>&1 \
+    || say "npm is missing: the medusa tests will fail (install Node.js 20 or newer with npm)"
+}
+
 run_tests() {
   make_venv "development" "[dev]"
+  need_medusa_prereqs
   local rc=0
   say "ruff check"
   "$venv/bin/ruff" check . || rc=1

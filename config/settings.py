@@ -25,13 +25,28 @@ ENV_NESTED_DELIMITER = "__"
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
 
 
+class MedusaSettings(BaseModel):
+    model_config = _STRICT
+
+    stock_location_id: str = Field("", max_length=64)
+    """Medusa stock location of this store (sloc_...); it holds a fulfillment set of type pickup."""
+    sales_channel_id: str = Field("", max_length=64)
+    """Medusa sales channel of this store (sc_...); only its orders with a pickup method are ours."""
+    shipping_option_ids: list[str] = Field(default_factory=list)
+    """Pickup shipping options (so_...) that release an order here; empty: those of the location."""
+    poll_s: float = Field(2.0, gt=0, le=30)
+    """Medusa has no long poll: seconds between order queries while the feed waits for news."""
+
+
 class OmsSettings(BaseModel):
     model_config = _STRICT
 
+    kind: Literal["store-sync-v1", "medusa"] = "store-sync-v1"
+    """Which OMS this is: store-sync-v1 (the Store Sync API) or medusa (Medusa v2 admin API)."""
     url: str = "https://oms.example.com"
-    """Base URL of the Store Sync API (https in production)."""
+    """Base URL of the Store Sync API, or of the Medusa server (https in production)."""
     token: SecretStr | None = None
-    """Bearer token of this store; use token_file to keep it out of this file."""
+    """Bearer token of this store (for medusa: a secret API key, sk_...); token_file keeps it out of here."""
     token_file: Path | None = None
     """File holding the bearer token, instead of token (read when the agent starts)."""
     timeout_s: float = Field(10.0, gt=0, le=120)
@@ -40,6 +55,8 @@ class OmsSettings(BaseModel):
     """PEM bundle of the CA that signs the OMS certificate, when not a public CA."""
     client_cert: Path | None = None
     """PEM file with this store's client certificate and key, for mutual TLS."""
+    medusa: MedusaSettings = Field(default_factory=MedusaSettings)
+    """Where this store lives in Medusa; used only when kind is medusa (docs/medusa.md)."""
 
     @field_validator("url")
     @classmethod
@@ -52,6 +69,8 @@ class OmsSettings(BaseModel):
     def _one_token_source(self) -> OmsSettings:
         if self.token is not None and self.token_file is not None:
             raise ValueError("set oms.token or oms.token_file, not both")
+        if self.kind == "medusa" and not (self.medusa.stock_location_id and self.medusa.sales_channel_id):
+            raise ValueError("oms.kind = medusa needs oms.medusa.stock_location_id and sales_channel_id")
         return self
 
 

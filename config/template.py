@@ -108,6 +108,12 @@ def render_template() -> str:
         if sub is not None:
             lines += ["", f"# {field.description}", f"[{name}]"]
             lines += _scalar_lines(sub, f"{name}.", sub())
+            # One level deeper, e.g. [oms.medusa]: tables whose keys only matter in one mode.
+            for inner_name, inner in sub.model_fields.items():
+                inner_model = _model_of(inner.annotation)
+                if inner_model is not None:
+                    lines += ["", f"# {inner.description}", f"[{name}.{inner_name}]"]
+                    lines += _scalar_lines(inner_model, f"{name}.{inner_name}.", inner_model())
         elif typing.get_origin(field.annotation) is dict:
             lines += ["", f"# {field.description}", f"[{name}]"]
             for k, v in field.default_factory().items():
@@ -181,6 +187,12 @@ def render_docs() -> str:
             out += ["", f"## `[{name}]`: {field.description}", "",
                     "| key | type | default | meaning | variable |", "|---|---|---|---|---|"]
             out += _doc_rows(sub, f"{name}.")
+            for inner_name, inner in sub.model_fields.items():
+                inner_model = _model_of(inner.annotation)
+                if inner_model is not None:
+                    out += ["", f"### `[{name}.{inner_name}]`: {inner.description}", "",
+                            "| key | type | default | meaning | variable |", "|---|---|---|---|---|"]
+                    out += _doc_rows(inner_model, f"{name}.{inner_name}.")
     out += ["", "## `[status_map]` default", "",
             "A status missing from the map is quarantined and alerted, never guessed.", "",
             "| OMS status | store state |", "|---|---|"]

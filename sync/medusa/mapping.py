@@ -1,0 +1,140 @@
+"""Medusa v2 orders as Store Sync snapshots, and the feed cursor.
+
+Medusa's status vocabulary is not ours: an order is ``pending`` until it is
+``canceled`` (or completed), and store progress lives on its fulfillments.
+The contract status is derived from both (docs/medusa.md has the table).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sync.errors import BadResponseError
+
+# Everything a snapshot needs, and nothing else: Medusa's defaults carry totals we never read.
+ORDER_FIELDS = ",".join([
+    "id", "display_id", "status", "metadata", "email", "sales_channel_id", "created_at", "updated_at",
+    "canceled_at", "*items", "*shipping_address", "*shipping_methods", "*fulfillments",
+    "*fulfillments.items",
+])
+_GTIN = re.compile(r"^([0-9]{8}|[0-9]{12,14})$")
+_CODE = re.compile(r"^[A-Za-z0-9-]{4,16}$")
+
+
+def parse_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise BadResponseError(f"medusa: timestamp is {type(value).__name__}, not a string")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadResponseError("medusa: timestamp is not ISO 8601") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def live_fulfillments(order: dict) -> list[dict]:
+    return [f for f in order.get("fulfillments") or [] if not f.get("canceled_at")]
+
+
+def is_pickup(order: dict, option_ids: set[str]) -> bool:
+    return any(m.get("shipping_option_id") in option_ids for m in order.get("shipping_methods") or [])
+
+
+def contract_status(order: dict) -> str:
+    """released / ready_for_pickup / picked_up / cancelled, from the order and its fulfillments."""
+    if order.get("status") == "canceled" or order.get("canceled_at"):
+        return "cancelled"
+    live = live_fulfillments(order)
+    if any(f.get("delivered_at") for f in live):
+        return "picked_up"
+    if live:
+        return "ready_for_pickup"
+    if order.get("status") == "completed":
+        return "picked_up"
+    return "released"
+
+
+def last_change_ms(order: dict) -> int:
+    """The version: the latest timestamp on the order or its fulfillments, in epoch ms.
+
+    A fulfillment does bump the order's updated_at in Medusa 2.21, but taking the
+    fulfillments' own times too keeps the version moving if a release stops doing so.
+    """
+    times = [order.get("updated_at")]
+    for f in order.get("fulfillments") or []:
+        times += [f.get("updated_at"), f.get("delivered_at"), f.get("canceled_at"), f.get("created_at")]
+    return max(epoch_ms(parse_time(t)) for t in times if t)
+
+
+def pickup_code(order: dict) -> str:
+    """metadata.pickup_code when the storefront set one, else the display id the customer was shown."""
+    meta = order.get("metadata") or {}
+    code = meta.get("pickup_code") if isinstance(meta, dict) else None
+    if isinstance(code, str) and _CODE.match(code):
+        return code.upper()
+    display = order.get("display_id")
+    return str(display).zfill(6) if display is not None else str(order.get("id", ""))[-8:].upper()
+
+
+def _customer(order: dict) -> dict:
+    address = order.get("shipping_address") or {}
+    name = " ".join(p for p in (address.get("first_name"), address.get("last_name")) if p).strip()
+    digits = re.sub(r"\D", "", address.get("phone") or "")
+    return {"name": (name or order.get("email") or "customer")[:200],
+            "phone_last4": digits[-4:] if len(digits) >= 4 else None}
+
+
+def _line(item: dict) -> dict:
+    barcode = item.get("variant_barcode")
+    title = item.get("product_title") or item.get("title") or ""
+    variant = item.get("variant_title")
+    return {
+        "line_id": item.get("id"),
+        "sku": (item.get("variant_sku") or item.get("variant_id") or item.get("id") or "")[:64],
+        "gtin": barcode if isinstance(barcode, str) and _GTIN.match(barcode) else None,
+        "description": (f"{title} ({variant})" if variant else title)[:500],
+        "quantity": int(item.get("quantity") or 0),
+    }
+
+
+def to_snapshot(order: dict) -> dict:
+    """The contract's order object (still to be validated by sync.models, like any OMS answer)."""
+    version = last_change_ms(order)
+    return {
+        "order_id": order.get("id"),
+        "version": version,
+        "status": contract_status(order),
+        "fulfillment": "pickup",
+        "customer": _customer(order),
+        "pickup_code": pickup_code(order),
+        "pickup_window": None,
+        "hold_until": None,
+        "lines": [_line(i) for i in order.get("items") or [] if int(i.get("quantity") or 0) > 0],
+        "arrival": None,
+        "updated_at": iso_ms(version),
+    }
+
+
+# --- the feed cursor: a (updated_at, id) watermark ------------------------------------
+
+def encode_cursor(ms: int, order_id: str) -> str:
+    return f"m1.{ms}.{order_id}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[int, str]:
+    """(0, "") for no cursor; a cursor we did not mint is expired (the feed restarts)."""
+    if not cursor:
+        return 0, ""
+    parts = cursor.split(".", 2)
+    if len(parts) != 3 or parts[0] != "m1" or not parts[1].isdigit():
+        raise ValueError("not a medusa feed cursor")
+    return int(parts[1]), parts[2]

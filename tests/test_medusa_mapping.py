@@ -1,0 +1,54 @@
+"""The Medusa adapter's mapping, without a server (the real-server tests are tests/medusa)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.medusa.mapping import contract_status, decode_cursor, encode_cursor, to_snapshot
+from sync.models import OrderSnapshot
+
+
+def order(**changes) -> dict:
+    base = {
+        "id": "order_01ABC", "display_id": 42, "status": "pending", "metadata": None,
+        "email": "ann@example.com", "updated_at": "2026-11-23T10:00:00.123Z",
+        "shipping_address": {"first_name": "Ann", "last_name": "Smith", "phone": "+1 555 010 1234"},
+        "items": [{"id": "ordli_1", "variant_sku": "HOSE-15", "variant_barcode": "4006381333931",
+                   "product_title": "Garden hose", "variant_title": "15 m", "quantity": 2}],
+        "fulfillments": [],
+    }
+    return {**base, **changes}
+
+
+def test_a_fresh_order_is_a_valid_released_snapshot():
+    snap = OrderSnapshot.model_validate(to_snapshot(order()))
+    assert (snap.status, snap.pickup_code, snap.customer.phone_last4) == ("released", "000042", "1234")
+    assert snap.version == 1795428000123
+    assert snap.lines[0].description == "Garden hose (15 m)" and snap.lines[0].gtin == "4006381333931"
+
+
+@pytest.mark.parametrize(("changes", "status"), [
+    ({"fulfillments": [{"created_at": "2026-11-23T10:01:00Z", "canceled_at": None, "delivered_at": None}]},
+     "ready_for_pickup"),
+    ({"fulfillments": [{"created_at": "2026-11-23T10:01:00Z", "canceled_at": None,
+                        "delivered_at": "2026-11-23T10:02:00Z"}]}, "picked_up"),
+    ({"fulfillments": [{"created_at": "2026-11-23T10:01:00Z", "canceled_at": "2026-11-23T10:02:00Z",
+                        "delivered_at": None}]}, "released"),
+    ({"status": "canceled"}, "cancelled"),
+])
+def test_status_follows_order_and_fulfillments(changes, status):
+    assert contract_status(order(**changes)) == status
+
+
+def test_a_fulfillment_moves_the_version_and_metadata_code_wins():
+    later = order(fulfillments=[{"created_at": "2026-11-23T10:05:00Z", "canceled_at": None,
+                                 "delivered_at": None}], metadata={"pickup_code": "k7q9mx"})
+    snap = to_snapshot(later)
+    assert snap["version"] > to_snapshot(order())["version"] and snap["pickup_code"] == "K7Q9MX"
+
+
+def test_cursor_round_trip_and_foreign_cursor():
+    assert decode_cursor(encode_cursor(17, "order_1")) == (17, "order_1")
+    assert decode_cursor(None) == (0, "")
+    with pytest.raises(ValueError):
+        decode_cursor("store-sync-cursor-123")
