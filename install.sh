@@ -61,9 +61,25 @@ need_medusa_prereqs() {
     || say "npm is missing: the medusa tests will fail (install Node.js 20 or newer with npm)"
 }
 
+# The UI tests drive a real terminal (tmux) and a real browser (headless Chromium, for serve-ui).
+need_ui_test_prereqs() {
+  local missing=() tool
+  for tool in chromium tmux; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${missing[*]} for the UI tests: apt-get install -y ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" \
+      || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; } \
+      || say "could not install ${missing[*]}: the tests that need them are skipped"
+  else
+    say "${missing[*]} missing: the tests that need them are skipped (as root: apt-get install -y ${missing[*]})"
+  fi
+}
+
 run_tests() {
   make_venv "development" "[dev]"
   need_medusa_prereqs
+  need_ui_test_prereqs
   local rc=0
   say "ruff check"
   "$venv/bin/ruff" check . || rc=1

@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from config.errors import ConfigError, StoreAgentError
-from ui.cli import demo, it_cmds, manage, orders, print_cmds, store_cmds, sync_cmds, ui_cmd
+from ui.cli import demo, it_cmds, manage, orders, print_cmds, serve_cmd, store_cmds, sync_cmds, ui_cmd
 from ui.cli.context import Context
 
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync_cmds.register(sub, common)
     it_cmds.register(sub, common)
     ui_cmd.register(sub, common)
+    serve_cmd.register(sub, common)
     return parser
 
 

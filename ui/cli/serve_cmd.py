@@ -1,0 +1,34 @@
+"""`store-agent serve-ui`: the associate UI for handheld browsers, behind a login (ui/serve)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ui.cli.context import Context
+
+
+def cmd_serve_ui(ctx: Context) -> int:
+    # Imported here so every other command never loads aiohttp's server, textual-serve or textual.
+    from ui.serve.server import parse_listen, serve
+
+    settings = ctx.settings
+    host, port = parse_listen(settings.ui.listen)
+    if ctx.args.host is not None:
+        host = ctx.args.host
+    if ctx.args.port is not None:
+        port = ctx.args.port
+    return serve(settings, host=host, port=port, station=settings.default_station)
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port (1-65535)")
+    return int(value)
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("serve-ui", parents=[common],
+                       help="the associate UI for handheld browsers, behind an associate login")
+    p.add_argument("--host", metavar="H", help="address to listen on (default: from ui.listen)")
+    p.add_argument("--port", metavar="P", type=_port, help="port to listen on (default: from ui.listen)")
+    p.set_defaults(handler=cmd_serve_ui)

@@ -1,0 +1,369 @@
+"""serve-ui's web front: login, sessions and the Origin allow-list in front of textual-serve.
+
+Why not subclass ``textual_serve.Server``: it runs one fixed command for every
+websocket (we need the session's associate in each child's environment), its
+page template loads a font from Google, it exposes ``/download`` and a static
+directory index, and its ``serve()`` owns logging and signals. What we want
+from it is the per-session process machinery, ``AppService`` (spawn the app
+with textual's web driver, relay its frames, stop it), so this is a small
+aiohttp application of our own that reuses ``AppService`` and the static
+terminal assets (xterm.js and textual.js) and nothing else.
+
+Every request passes ``_guard``: a POST or a websocket upgrade whose Origin is
+not allowed gets 403 before anything else happens; then the session cookie is
+looked up. No app process starts before a PIN was checked: ``/ws`` without a
+live session is 401 before the upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shlex
+import ssl
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import textual_serve
+from aiohttp import WSMsgType, web
+from textual_serve.app_service import AppService
+from textual_serve.download_manager import DownloadManager
+
+from agent.pins import hash_pin, verify_pin
+from config.errors import ConfigError
+from config.settings import Settings, UiSettings
+from drivers.scan_parse import classify
+from ui.serve import auth, pages
+from ui.serve.session import ASSOCIATE_ENV, LOGOUT_URL
+
+log = logging.getLogger("store_agent.serve_ui")
+
+COOKIE = "store_agent_session"
+STATIC_DIR = Path(textual_serve.__file__).parent / "static"  # xterm.js, textual.js, the font
+STOP_TIMEOUT_S = 5.0
+
+
+def ssl_context_for(ui: UiSettings) -> ssl.SSLContext | None:
+    """HTTPS when ui.tls_cert and ui.tls_key are set; a clear config error when they cannot be used."""
+    if (ui.tls_cert is None) != (ui.tls_key is None):
+        raise ConfigError("ui.tls_cert and ui.tls_key: set both (HTTPS) or neither (HTTP)")
+    if ui.tls_cert is None or ui.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(ui.tls_cert, ui.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"ui.tls_cert/ui.tls_key: cannot load {ui.tls_cert} with {ui.tls_key}"
+                          f" ({getattr(exc, 'strerror', None) or exc})") from None
+    return context
+
+
+class _SessionAppService(AppService):
+    """textual-serve's AppService with the session's associate in the child's environment.
+
+    The child may ask for one thing through ``open_url``: to end its own web
+    session (logout, idle). Any other URL is dropped, so the app can never
+    steer the browser; file deliveries are not used and are dropped too.
+    """
+
+    def __init__(self, command: str, *, extra_env: dict[str, str], on_logout: Callable[[], None],
+                 **kwargs) -> None:
+        super().__init__(command, **kwargs)
+        self._extra_env = extra_env
+        self._on_logout = on_logout
+
+    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+        env = super()._build_environment(width=width, height=height)
+        env.pop(ASSOCIATE_ENV, None)  # never inherited from whoever started serve-ui
+        env.update(self._extra_env)
+        return env
+
+    async def on_meta(self, data: bytes) -> None:
+        meta = json.loads(data)
+        kind = meta.get("type")
+        if kind == "open_url":
+            if meta.get("url") == LOGOUT_URL:
+                self._on_logout()
+                await self.remote_write_str(json.dumps(
+                    ["open_url", {"url": "/login?bye=1", "new_tab": False}]))
+            return
+        if kind == "deliver_file_start":
+            return
+        await super().on_meta(data)
+
+    async def on_packed(self, payload: bytes) -> None:
+        return  # only file-delivery chunks travel this way
+
+    async def stop_within(self, timeout: float) -> None:
+        """Quit the app, and reap it: textual-serve's stop() neither waits for the exit nor kills."""
+        process = self._process
+        try:
+            await asyncio.wait_for(self.stop(), timeout)
+            if process is not None:
+                await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            # A wedged app must not outlive its websocket.
+            if process is not None and process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+class ServeUi:
+    """The aiohttp application of serve-ui. ``clock`` is injectable for the expiry tests."""
+
+    def __init__(self, settings: Settings, *, host: str, port: int, station: str,
+                 tls: bool = False, clock: auth.Clock = time.monotonic,
+                 watch_interval_s: float = 1.0) -> None:
+        self.settings = settings
+        self.station = station
+        self.tls = tls
+        self.sessions = auth.Sessions(settings.ui.idle_logout_s, clock=clock)
+        self.limiter = auth.RateLimiter(clock=clock)
+        self.allowed = auth.allowed_origins(settings.ui.allowed_origins, host, port, tls=tls)
+        self.watch_interval_s = watch_interval_s
+        config_path = getattr(settings, "source_path", None)
+        self.child_env = {"STORE_AGENT_CONFIG": str(Path(config_path).resolve())} if config_path else {}
+        self.command = shlex.join([sys.executable, "-m", "ui.serve.session", "--station", station])
+        # Unknown ids are checked against this, so a wrong id costs as long as a wrong PIN
+        # and the answer's timing does not tell which ids are in the roster.
+        self._dummy_hash = hash_pin("000000")
+        self._login_lock = asyncio.Lock()
+        self._live: dict[str, web.WebSocketResponse] = {}
+        self._stopping: set[asyncio.Task] = set()
+
+    # --- the application -----------------------------------------------------------------
+    def make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._guard], client_max_size=16 * 1024)
+        app.add_routes([
+            web.get("/", self.handle_index),
+            web.get("/login", self.handle_login_page),
+            web.post("/login", self.handle_login),
+            web.post("/logout", self.handle_logout),
+            web.get("/ws", self.handle_websocket),
+            web.static("/static", STATIC_DIR, show_index=False),
+        ])
+        app.on_shutdown.append(self._close_all)
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request,
+                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if (request.method not in ("GET", "HEAD") or upgrade) and not auth.origin_allowed(
+                request.headers.get("Origin"), self.allowed):
+            log.warning("refused %s %s from %s: Origin %r is not allowed", request.method,
+                        request.path, request.remote, request.headers.get("Origin"))
+            response: web.StreamResponse = self._html(403, pages.error_page(
+                403, "This page was not opened from an address this store allows (ui.allowed_origins)."))
+        else:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400 or exc.status == 404:
+                    raise
+                response = self._html(exc.status, pages.error_page(exc.status, exc.reason))
+        if not upgrade:
+            host = request.host
+            response.headers.setdefault("Content-Security-Policy", (
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+                f" img-src 'self' data:; font-src 'self'; connect-src 'self' ws://{host} wss://{host};"
+                " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            # Not no-referrer: under it browsers send "Origin: null" on our own form posts.
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+            if not request.path.startswith("/static/"):
+                response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def _session(self, request: web.Request) -> auth.WebSession | None:
+        return self.sessions.get(request.cookies.get(COOKIE))
+
+    @staticmethod
+    def _html(status: int, body: str, **headers: str) -> web.Response:
+        return web.Response(status=status, text=body, content_type="text/html", headers=headers)
+
+    # --- pages ------------------------------------------------------------------------------
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
+        if self._session(request) is None:
+            raise web.HTTPSeeOther("/login")
+        font_size = max(8, min(40, _to_int(request.query.get("fontsize"), 16)))
+        ws_url = f"{'wss' if self.tls else 'ws'}://{request.host}/ws"
+        return self._html(200, pages.app_page(station=self.station, ws_url=ws_url, font_size=font_size))
+
+    async def handle_login_page(self, request: web.Request) -> web.StreamResponse:
+        if self._session(request) is not None:
+            raise web.HTTPSeeOther("/")
+        bye = "bye" in request.query
+        return self._html(200, pages.login_page(station=self.station, ok=bye,
+                                                message="Logged out." if bye else ""))
+
+    async def handle_login(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        raw = str(form.get("associate", "")).strip()[:64]
+        pin = str(form.get("pin", ""))[:32]
+        scan = classify(raw) if raw else None
+        associate_id = scan.value if scan is not None and scan.kind == "badge" else raw
+        keys = (f"id:{associate_id.casefold()}", f"ip:{request.remote}")
+
+        def refuse(status: int, text: str, **headers: str) -> web.Response:
+            return self._html(status, pages.login_page(station=self.station, associate=associate_id,
+                                                       message=text), **headers)
+
+        # One login at a time: the check, the slow hash and the count of failures are one
+        # step, so parallel guesses cannot all slip under the limit.
+        async with self._login_lock:
+            wait = self.limiter.retry_after(*keys)
+            if wait > 0:
+                log.warning("login for %r from %s refused: too many failures", associate_id, request.remote)
+                return refuse(429, f"Too many wrong attempts; wait {int(wait) + 1} s.",
+                              **{"Retry-After": str(int(wait) + 1)})
+            who = self.settings.associate(associate_id) if associate_id else None
+            stored = who.pin_hash.get_secret_value() if who is not None and who.pin_hash else None
+            ok = await asyncio.to_thread(verify_pin, pin, stored or self._dummy_hash)
+            if not ok or who is None or stored is None:
+                self.limiter.failed(*keys)
+                log.warning("failed login for %r from %s", associate_id, request.remote)
+                return refuse(401, "Wrong associate id or PIN.")
+            self.limiter.clear(keys[0])
+        self.sessions.end(request.cookies.get(COOKIE))  # never keep a token across logins
+        session = self.sessions.create(who.id)
+        log.info("%s logged in from %s", who.id, request.remote)
+        response = web.Response(status=303, headers={"Location": "/"})
+        response.set_cookie(COOKIE, session.token, path="/", httponly=True, samesite="Strict",
+                            secure=self.tls, max_age=int(self.sessions.max_s))
+        return response
+
+    async def handle_logout(self, request: web.Request) -> web.StreamResponse:
+        token = request.cookies.get(COOKIE)
+        await self._end_session(token)
+        response = web.Response(status=303, headers={"Location": "/login?bye=1"})
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    # --- the terminal -----------------------------------------------------------------------
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+        session: auth.WebSession | None = self._session(request)
+        if session is None:
+            raise web.HTTPUnauthorized(reason="log in first")
+        token = session.token
+        width = max(20, min(400, _to_int(request.query.get("width"), 80)))
+        height = max(10, min(200, _to_int(request.query.get("height"), 24)))
+        ws = web.WebSocketResponse(heartbeat=15, max_msg_size=64 * 1024)
+        await ws.prepare(request)
+        previous = self._live.get(token)
+        self._live[token] = ws
+        if previous is not None:  # one app per session: a reconnect replaces the old one
+            await previous.close()
+        service = _SessionAppService(
+            self.command,
+            extra_env={**self.child_env, ASSOCIATE_ENV: session.associate_id},
+            on_logout=lambda: self.sessions.end(token),
+            write_bytes=ws.send_bytes, write_str=ws.send_str, close=ws.close,
+            download_manager=DownloadManager(),
+        )
+        watchdog = asyncio.create_task(self._watch(ws, token))
+        try:
+            await service.start(width, height)
+            await self._pump(ws, service, token)
+        except Exception:
+            log.exception("session of %s failed", session.associate_id)
+        finally:
+            watchdog.cancel()
+            # Shielded and tracked, so a server shutdown waits for every app to be reaped.
+            stopping = asyncio.create_task(service.stop_within(STOP_TIMEOUT_S))
+            self._stopping.add(stopping)
+            stopping.add_done_callback(self._stopping.discard)
+            await asyncio.shield(stopping)
+            if self._live.get(token) is ws:
+                del self._live[token]
+            await ws.close()
+        return ws
+
+    async def _pump(self, ws: web.WebSocketResponse, service: AppService, token: str) -> None:
+        """The browser's messages, as textual-serve's page sends them; anything else is ignored."""
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            try:
+                envelope = json.loads(message.data)
+            except ValueError:
+                continue
+            if not isinstance(envelope, list) or not envelope:
+                continue
+            kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
+            if kind == "stdin" and isinstance(data, str):
+                if self.sessions.get(token) is None:
+                    break
+                self.sessions.touch(token)
+                await service.send_bytes(data.encode("utf-8"))
+            elif kind == "resize" and isinstance(data, dict):
+                await service.set_terminal_size(max(20, min(400, _to_int(data.get("width"), 80))),
+                                                max(10, min(200, _to_int(data.get("height"), 24))))
+            elif kind == "ping" and isinstance(data, str):
+                await ws.send_json(["pong", data[:32]])
+            elif kind == "blur":
+                await service.blur()
+            elif kind == "focus":
+                await service.focus()
+
+    async def _watch(self, ws: web.WebSocketResponse, token: str) -> None:
+        """Close the terminal when its session ends (idle, 12 h, logout elsewhere)."""
+        while not ws.closed:
+            await asyncio.sleep(self.watch_interval_s)
+            if self.sessions.get(token) is None:
+                await ws.close(message=b"session ended")
+                return
+
+    async def _end_session(self, token: str | None) -> None:
+        self.sessions.end(token)
+        ws = self._live.pop(token, None) if token else None
+        if ws is not None:
+            await ws.close(message=b"logged out")
+
+    async def _close_all(self, _app: web.Application) -> None:
+        for ws in list(self._live.values()):
+            await ws.close(message=b"server shutdown")
+        for _ in range(50):  # the handlers wake up to the closed sockets and stop their apps
+            if not self._live and not self._stopping:
+                break
+            await asyncio.sleep(0.1)
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
+
+
+def _to_int(value: object, default: int) -> int:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"ui.listen: {listen!r} must be host:port (e.g. 127.0.0.1:8470)")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def serve(settings: Settings, *, host: str, port: int, station: str) -> int:
+    """Run serve-ui until SIGTERM or Ctrl-C."""
+    context = ssl_context_for(settings.ui)
+    front = ServeUi(settings, host=host, port=port, station=station, tls=context is not None)
+    scheme = "https" if context else "http"
+    if not front.allowed:
+        log.warning("serve-ui listens on every interface and ui.allowed_origins is empty: every"
+                    " browser will be refused; list the address handhelds use in ui.allowed_origins")
+
+    def ready(_banner: str) -> None:
+        sys.stderr.write(f"serve-ui: station {station} on {scheme}://{auth.bracket_host(host)}:{port}"
+                         f" (origins allowed: {', '.join(sorted(front.allowed)) or 'none'})\n")
+        sys.stderr.flush()
+
+    web.run_app(front.make_app(), host=host, port=port, ssl_context=context, print=ready,
+                access_log=None, handle_signals=True)
+    return 0
