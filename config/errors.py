@@ -8,7 +8,9 @@ because that is the lowest layer: every other layer may import it.
 
 The command line maps the tree onto exit codes (``../shared/cli.md``):
 ``ConfigError`` and ``UsageError`` exit 2, ``BusinessRuleError`` exits 3,
-``NeedsPersonError`` exits 4, anything else is a bug and exits 1.
+``NeedsPersonError`` exits 4; ``sync.SyncError`` and ``drivers.DeviceError``
+(the OMS or a device cannot be used right now) exit 5, an extension of the
+contract's codes; anything else is a bug and exits 1.
 
     StoreAgentError
     ├── ConfigError                  config file, key or value is wrong (exit 2)

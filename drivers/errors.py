@@ -34,9 +34,13 @@ from config.errors import ConfigError, StoreAgentError
 class DeviceError(StoreAgentError):
     """Root of every scanner and printer error."""
 
+    exit_code = 5  # the device is unavailable, not a bug (docs/cli.md)
+
 
 class DeviceConfigError(DeviceError, ConfigError):
     """A device is configured in a way that can never work; exit code 2 like ConfigError."""
+
+    exit_code = 2  # DeviceError's 5 would win in the MRO
 
 
 class ScannerError(DeviceError):

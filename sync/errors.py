@@ -35,6 +35,7 @@ MAX_RETRY_AFTER_S = 3600.0
 class SyncError(StoreAgentError):
     """Something between the agent and the OMS went wrong."""
 
+    exit_code = 5  # unavailable, not a bug: the command may simply be run again (docs/cli.md)
     retryable = False
 
     def __init__(self, message: str, *, status: int | None = None):

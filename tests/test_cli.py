@@ -110,6 +110,28 @@ def test_usage_errors_exit_2(seeded, args):
     assert "Traceback" not in r.err
 
 
+def test_pickup_without_code_or_override_is_usage_exit_2(seeded):
+    seeded("order", "stage", "W1001", "--bin", "B-07", "--as", "A100")
+    r = seeded("order", "pickup", "W1001", "--as", "A100", "--yes")
+    assert r.code == 2 and "--code" in r.err and "--override-by" in r.err, (r.code, r.err)
+    assert seeded("order", "show", "W1001", "--json").json()["state"] == "READY"
+
+
+def test_unknown_station_names_the_flag_exit_2(seeded):
+    r = seeded("orders", "--station", "nowhere")
+    assert r.code == 2 and "--station nowhere" in r.err, (r.code, r.err)
+    _no_traceback(r)
+
+
+def test_oms_unreachable_is_unavailable_exit_5_not_a_bug(seeded):
+    seeded("order", "stage", "W1001", "--bin", "B-07", "--as", "A100")
+    for args in (("sync",), ("reconcile",)):
+        r = seeded(*args)
+        assert r.code == 5, (args, r.code, r.err)  # the factory config's OMS is down
+        assert "a bug" not in r.err and "Traceback" not in r.err
+    assert seeded("status", "--json").json()["outbox"]["pending"] == 1  # nothing lost
+
+
 def test_broken_config_exits_2_naming_key(cli, config_path):
     config_path.write_text(config_path.read_text() + '\n[sync]\nbatch_size = "lots"\n')
     r = cli("status")

@@ -148,7 +148,7 @@ def test_unwritable_database_dir_fails(tmp_path):
 def test_cli_json_and_exit_codes(cli, config_path, tmp_path):
     os.chmod(config_path, 0o600)
     result = cli("doctor", "--json")
-    assert result.code == 1, result.err  # the OMS of the factory config is down
+    assert result.code == 5, result.err  # the OMS of the factory config is down: unavailable
     body = result.json()
     assert body["ok"] is False
     assert {"name", "result", "detail", "fix"} <= set(body["checks"][0])
@@ -156,5 +156,5 @@ def test_cli_json_and_exit_codes(cli, config_path, tmp_path):
 
     config_path.write_text(config_path.read_text() + "\n[sync]\nbatch_size = 0\n")
     result = cli("doctor")
-    assert result.code == 1
+    assert result.code == 2  # a broken config is a configuration error, findings still shown
     assert "FAIL  config:" in result.out and "sync.batch_size" in result.out

@@ -8,6 +8,7 @@ import os
 
 from agent.store import Store
 from config import Settings, load_settings
+from config.errors import UsageError
 
 
 class Context:
@@ -17,11 +18,16 @@ class Context:
 
     @functools.cached_property
     def settings(self) -> Settings:
-        overrides = {}
+        settings = load_settings(self.args.config, environ=os.environ)
         station = getattr(self.args, "station", None)
         if station:
-            overrides["station"] = station
-        return load_settings(self.args.config, overrides=overrides, environ=os.environ)
+            # Checked here, not by the loader, so the message names the flag rather than the file.
+            known = [s.id for s in settings.stations]
+            if station not in known:
+                raise UsageError(f"--station {station}: no such station in [[stations]]"
+                                 f" (known: {', '.join(known) or 'none'})")
+            settings = settings.model_copy(update={"station": station})
+        return settings
 
     @property
     def store(self) -> Store:

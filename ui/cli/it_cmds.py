@@ -27,8 +27,9 @@ def cmd_doctor(ctx: Context) -> int:
         fails = sum(c.result == doctor.FAIL for c in checks)
         warns = sum(c.result == doctor.WARN for c in checks)
         say(f"{len(checks)} checks: {fails} failed, {warns} warnings")
-    # Like `sync`: 1 says the environment is not healthy, for scripts and monitoring.
-    return 0 if result["ok"] else 1
+    # For scripts and monitoring: 2 when the config itself is broken, 5 when the environment is not healthy.
+    failed = {c.name for c in checks if c.result == doctor.FAIL}
+    return 0 if not failed else 2 if "config" in failed else 5
 
 
 def cmd_backup(ctx: Context) -> int:

@@ -1,7 +1,8 @@
 """Entry point of `store-agent`: parse, dispatch, and map the error tree onto exit codes.
 
 Exit codes are a promise to store IT's scripts (docs/cli.md): 0 done, 1 a bug,
-2 usage or configuration, 3 refused by a business rule, 4 needs a person.
+2 usage or configuration, 3 refused by a business rule, 4 needs a person,
+5 the OMS or a device is unavailable (our extension).
 Refusals are one line on stderr, never a traceback.
 """
 

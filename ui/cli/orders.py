@@ -49,6 +49,9 @@ def cmd_stage(ctx: Context) -> int:
 
 def cmd_pickup(ctx: Context) -> int:
     a = ctx.args
+    if a.code is None and a.override_by is None:
+        raise UsageError("order pickup: give --code CODE (the customer's pickup code),"
+                         " or --override-by MANAGER when the customer has none")
     actions = _actions(ctx)
     actions.associate(a.associate)  # an unknown associate is refused before asking the OMS
     check = check_order_sync(ctx.store, ctx.settings, a.order_id)

@@ -44,7 +44,7 @@ def cmd_sync(ctx: Context) -> int:
             f" {summary['dead']} dead letters); {summary['changes']} changes from the feed")
         for error in summary["errors"]:
             warn(f"store-agent: {error}")
-    return 0 if not summary["errors"] else 1
+    return 0 if not summary["errors"] else 5  # the OMS could not be reached or refused: try again
 
 
 async def _reconcile(ctx: Context):
