@@ -9,6 +9,7 @@ import sqlite3
 from agent import sync_state
 from agent.clock import iso
 from agent.store import Store
+from drivers.scan_parse import ScanPatterns
 
 SCANNER_PREFIX = "scanner:"
 
@@ -30,3 +31,12 @@ def scanners(conn: sqlite3.Connection) -> list[dict]:
             continue
         out.append({"id": key[len(SCANNER_PREFIX):], "kind": "scanner", **data})
     return out
+
+
+def scan_patterns(settings) -> ScanPatterns:
+    """The store's label formats from ``[scanning]``; a bin id valid for staging is a bin when expected."""
+    return ScanPatterns.from_settings(settings.scanning, bin_ids=settings.pickup.bin_pattern)
+
+
+def serial_terminators(settings) -> bytes:
+    return settings.scanning.serial_terminators.encode("ascii")

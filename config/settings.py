@@ -126,6 +126,44 @@ class PickupSettings(BaseModel):
         return value
 
 
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression ({exc.msg})") from None
+    return value
+
+
+class ScanningSettings(BaseModel):
+    """How scans are recognised. A pattern must match the whole scan; the kind a screen is
+    waiting for wins (a stage dialog reads B7 as a bin, a pickup dialog reads A1234 as a code)."""
+
+    model_config = _STRICT
+
+    order_pattern: str = r"W[0-9]{5,12}|order_[0-9A-Z]{26}"
+    """Order labels: W + 5-12 digits, or a Medusa order id (order_ + 26 characters)."""
+    bin_pattern: str = r"[A-Z]{1,2}-[0-9]{1,3}|B[0-9]{1,3}|BIN-?[0-9]{1,4}"
+    """Bin labels scanned anywhere: B-07, AA-112, B7, BIN-12."""
+    badge_pattern: str = r"[AM][0-9]{3,6}"
+    """Associate badges: A or M + 3-6 digits."""
+    pickup_code_pattern: str = r"[A-Z0-9]{4,16}"
+    """Customer pickup codes (the Store Sync API allows 4-16 letters or digits)."""
+    fold_case: bool = True
+    """Match case-insensitively (a wedge with Caps Lock on); values are upper-cased."""
+    serial_terminators: str = "\r\n"
+    """Bytes that end a scan on a serial scanner; any one of them ends it (TOML escapes: "\\r\\n")."""
+
+    _patterns = field_validator("order_pattern", "bin_pattern", "badge_pattern",
+                                "pickup_code_pattern")(_regex)
+
+    @field_validator("serial_terminators")
+    @classmethod
+    def _ascii_terminators(cls, value: str) -> str:
+        if not value or not value.isascii():
+            raise ValueError("give one or more ASCII characters, e.g. \"\\r\\n\" or \"\\t\"")
+        return value
+
+
 class Associate(BaseModel):
     model_config = _STRICT
 
@@ -261,6 +299,8 @@ class Settings(BaseSettings):
     """Prometheus metrics."""
     ui: UiSettings = Field(default_factory=UiSettings)
     """The associate UI served to handheld browsers."""
+    scanning: ScanningSettings = Field(default_factory=ScanningSettings)
+    """Barcode formats of this store's labels, and how serial scanners end a scan."""
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     """Where alerts go besides the screens and the log."""
 

@@ -151,7 +151,8 @@ def _doc_rows(model: type[BaseModel], prefix: str) -> list[str]:
             continue
         if instance is not None:
             value = getattr(instance, name)
-            default = "" if value is None else f"`{_toml_value(value)}`"
+            # A | inside a table cell ends the cell, even in a code span, unless escaped (GFM).
+            default = "" if value is None else f"`{_toml_value(value)}`".replace("|", "\\|")
         elif typing.get_origin(field.annotation) is dict:
             default = "see below"
         else:

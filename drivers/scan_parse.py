@@ -22,11 +22,17 @@ Precedence, first match wins (documented in docs/devices.md):
    is in HRI form ``(01)...``, or starts with AI 01 + 14 digits -> product
    when AI 01 carries a valid GTIN, else unrecognised.
 3. EAN/UPC symbology (]E*) -> product when the GTIN is valid, else unrecognised.
-4. order pattern, 5. bin pattern, 6. badge pattern - the store's own labels
+4. The kind the screen is waiting for (``expect``), when the text matches its
+   pattern: a pickup dialog takes ``A1234`` as a code, though elsewhere it
+   would read as a badge. (A screen waiting for a bin also takes any valid
+   bin id, ``pickup.bin_pattern``, but only after the labels below.)
+5. order pattern, 6. bin pattern, 7. badge pattern - the store's own labels
    win over a bare number that also happens to be a valid GTIN.
-7. A bare GTIN-8/12/13/14 whose check digit is valid -> product.
-8. pickup code pattern (last: it is the loosest).
-9. Otherwise unrecognised.
+8. A bare GTIN-8/12/13/14 whose check digit is valid -> product.
+9. pickup code pattern (last: it is the loosest).
+10. Otherwise unrecognised.
+
+Patterns come from the ``[scanning]`` config section (``ScanPatterns``).
 
 GTINs, element strings and Digital Links are parsed and check-digit
 validated by ``biip``; ``Scan.gtin`` is always the 14-digit form.
@@ -44,11 +50,14 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 
+from config.settings import ScanningSettings
+
 ScanKind = Literal["order", "bin", "pickup_code", "badge", "product", "unrecognised"]
 
 MAX_SCAN_CHARS = 4096
 GS = "\x1d"
 
+_DEFAULTS = ScanningSettings()
 _AIM = re.compile(r"\](?P<code>[A-Za-z])(?P<mod>[0-9A-Za-z])")
 _GS1_SYMBOLOGIES = frozenset({"]C1", "]e0", "]d2", "]Q3", "]J1"})
 SYMBOLOGY_NAMES = {
@@ -87,31 +96,54 @@ class ScanPatterns:
     matters when a store configures broader patterns.
     """
 
-    order: str = r"W[0-9]{5,12}"
-    """Order labels: ``W`` + 5-12 digits, e.g. W1000234."""
-    bin: str = r"[A-Z]{1,2}-[0-9]{1,3}"
-    """Staging bins: 1-2 letters, a dash, 1-3 digits, e.g. B-07, AA-112."""
-    badge: str = r"[AM][0-9]{3,6}"
-    """Associate badges: A (associate) or M (manager) + 3-6 digits, e.g. A1042, M007."""
-    pickup_code: str = r"[A-Z0-9]{4,16}"
-    """Customer pickup codes: 4-16 letters or digits, e.g. K7Q9MX."""
-    fold_case: bool = True
-    """Match case-insensitively and upper-case the value (a wedge with Caps Lock on)."""
+    # Defaults and their meaning live with the config keys (config.settings.ScanningSettings).
+    order: str = _DEFAULTS.order_pattern
+    bin: str = _DEFAULTS.bin_pattern
+    badge: str = _DEFAULTS.badge_pattern
+    pickup_code: str = _DEFAULTS.pickup_code_pattern
+    fold_case: bool = _DEFAULTS.fold_case
     _compiled: dict[str, re.Pattern[str]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
+
+    bin_ids: str | None = None
+    """What a bin id may be anywhere (config ``pickup.bin_pattern``); a screen waiting for a
+    bin accepts it even when it is no bin label, e.g. a hand-written shelf tag."""
+
+    @classmethod
+    def from_settings(cls, scanning: ScanningSettings, *, bin_ids: str | None = None) -> ScanPatterns:
+        return cls(order=scanning.order_pattern, bin=scanning.bin_pattern, badge=scanning.badge_pattern,
+                   pickup_code=scanning.pickup_code_pattern, fold_case=scanning.fold_case,
+                   bin_ids=bin_ids)
 
     def __post_init__(self) -> None:
         flags = re.ASCII | (re.IGNORECASE if self.fold_case else 0)
         for name in ("order", "bin", "badge", "pickup_code"):
             # re.error surfaces at configuration time, not at the first scan.
             self._compiled[name] = re.compile(getattr(self, name), flags)
+            self._compiled[f"{name}:exact"] = re.compile(getattr(self, name), re.ASCII)
+        if self.bin_ids:
+            self._compiled["bin_ids"] = re.compile(self.bin_ids, flags)
 
     def match(self, name: str, text: str) -> bool:
         return self._compiled[name].fullmatch(text) is not None
 
-    def norm(self, text: str) -> str:
-        return text.upper() if self.fold_case else text
+    def expected(self, name: str, text: str) -> bool:
+        """Does ``text`` fit the kind a screen is waiting for (bins: a label or any valid bin id)."""
+        if name == "bin" and "bin_ids" in self._compiled and self.match("bin_ids", self.norm(text)):
+            return True
+        return self.match(name, text)
+
+    def norm(self, text: str, kind: str | None = None) -> str:
+        """Upper-case under fold_case, except a value that already matches exactly as scanned.
+
+        Ids with mixed case (Medusa's ``order_01H...``) must reach the store as the OMS wrote them.
+        """
+        if not self.fold_case:
+            return text
+        if kind is not None and self._compiled[f"{kind}:exact"].fullmatch(text):
+            return text
+        return text.upper()
 
 
 DEFAULT_PATTERNS = ScanPatterns()
@@ -154,12 +186,15 @@ def normalise_gs(text: str) -> str:
     return _GS_MANGLINGS.sub(GS, text).lstrip(GS)
 
 
-def classify(raw: str, patterns: ScanPatterns = DEFAULT_PATTERNS) -> Scan:
-    """What ``raw`` is; never raises."""
+ExpectKind = Literal["order", "bin", "badge", "pickup_code"]
+
+
+def classify(raw: str, patterns: ScanPatterns = DEFAULT_PATTERNS, expect: ExpectKind | None = None) -> Scan:
+    """What ``raw`` is; never raises. ``expect``: the kind the screen is waiting for."""
     if not isinstance(raw, str):
         return Scan("unrecognised", "", repr(raw), reason="not text")
     try:
-        return _classify(raw, patterns)
+        return _classify(raw, patterns, expect)
     except Exception as exc:  # a library surprise must not reach the scan field
         return Scan("unrecognised", "", raw, reason=f"internal error: {type(exc).__name__}")
 
@@ -168,7 +203,7 @@ def _unrecognised(raw: str, text: str, sym: str | None, reason: str) -> Scan:
     return Scan("unrecognised", text, raw, symbology=sym, reason=reason)
 
 
-def _classify(raw: str, p: ScanPatterns) -> Scan:
+def _classify(raw: str, p: ScanPatterns, expect: ExpectKind | None = None) -> Scan:
     if len(raw) > MAX_SCAN_CHARS:
         return Scan("unrecognised", "", raw, reason=f"longer than {MAX_SCAN_CHARS} characters")
     text = raw.strip(" \t\r\n")
@@ -196,18 +231,26 @@ def _classify(raw: str, p: ScanPatterns) -> Scan:
         digits = text[:13] if sym == "]E3" and len(text) > 13 else text
         return _gtin(raw, digits, sym) or _unrecognised(raw, text, sym, "EAN/UPC symbol without a valid GTIN")
 
+    if expect is not None and p.match(expect, text):
+        return _label(expect, raw, text, sym, p)
     for kind in ("order", "bin", "badge"):
         if p.match(kind, text):
-            value = p.norm(text)
-            return Scan(kind, value, raw, sym, order_id=value if kind == "order" else None)
+            return _label(kind, raw, text, sym, p)
+    if expect == "bin" and p.expected("bin", text):  # any valid bin id, once no label claims it
+        return _label("bin", raw, text, sym, p)
     if text.isascii() and text.isdigit() and len(text) in (8, 12, 13, 14):
         product = _gtin(raw, text, sym)
         if product is not None:
             return product
     if p.match("pickup_code", text):
-        value = p.norm(text)
-        return Scan("pickup_code", value, raw, sym, pickup_code=value)
+        return _label("pickup_code", raw, text, sym, p)
     return _unrecognised(raw, text, sym, "matches no known format")
+
+
+def _label(kind: ExpectKind, raw: str, text: str, sym: str | None, p: ScanPatterns) -> Scan:
+    value = p.norm(text, kind)
+    return Scan(kind, value, raw, sym, order_id=value if kind == "order" else None,
+                pickup_code=value if kind == "pickup_code" else None)
 
 
 def _gtin(raw: str, digits: str, sym: str | None) -> Scan | None:
@@ -281,7 +324,7 @@ def _pickup(
         return _unrecognised(raw, text, sym, "payload order id does not match the order pattern")
     if code is not None and not p.match("pickup_code", code):
         return _unrecognised(raw, text, sym, "payload pickup code does not match the pattern")
-    order_id = p.norm(order) if order is not None else None
+    order_id = p.norm(order, "order") if order is not None else None
     if code is None:
         return Scan("order", order_id or "", raw, sym, order_id=order_id, source=source)
     pickup = p.norm(code)

@@ -163,11 +163,65 @@ def test_non_text_input_is_unrecognised() -> None:
 
 
 def test_default_patterns_do_not_overlap() -> None:
-    examples = {"order": "W1000234", "bin": "B-07", "badge": "A1042", "pickup_code": "K7Q9MX"}
+    examples = {"order": ["W1000234", "order_01JD5X3ZK8Q9W2E7R4T6Y8U0PA"],
+                "bin": ["B-07", "B7", "BIN-12", "BIN12"], "badge": ["A1042", "M007"],
+                "pickup_code": ["K7Q9MX"]}
     p = ScanPatterns()
-    for kind, example in examples.items():
-        matching = [k for k in examples if p.match(k, example)]
-        assert matching in ([kind], [kind, "pickup_code"]), (kind, matching)
+    for kind, found in examples.items():
+        for example in found:
+            matching = [k for k in examples if p.match(k, example)]
+            assert matching in ([kind], [kind, "pickup_code"]), (example, matching)
+
+
+@pytest.mark.parametrize(("raw", "expect", "kind", "value"), [
+    ("B7", "bin", "bin", "B7"),
+    ("SHELF-3", "bin", "bin", "SHELF-3"),        # not a bin label, but a valid bin id when a bin is due
+    ("A1234", "pickup_code", "pickup_code", "A1234"),  # would read as a badge elsewhere
+    ("12345670", "pickup_code", "pickup_code", "12345670"),  # would read as a GTIN-8 elsewhere
+    ("W123456", "pickup_code", "pickup_code", "W123456"),  # would read as an order elsewhere
+    ("k7q9mx", "pickup_code", "pickup_code", "K7Q9MX"),
+    ("A100", "badge", "badge", "A100"),
+    # Syntax still wins over the expectation: a product is never taken for a bin or a code.
+    ("]E0" + GTIN13, "bin", "product", "0" + GTIN13),
+    ("PICKUP:W1000234:K7Q9MX", "bin", "pickup_code", "K7Q9MX"),
+    # Not fitting the expectation: the usual precedence.
+    ("W1000234", "bin", "order", "W1000234"),
+])
+def test_the_expected_kind_wins_when_it_fits(raw, expect, kind, value) -> None:
+    p = ScanPatterns(bin_ids=r"^[A-Z0-9][A-Z0-9-]{0,15}$")
+    scan = classify(raw, p, expect=expect)
+    assert (scan.kind, scan.value) == (kind, value), scan
+    if expect != kind or raw in ("A1234", "12345670", "W123456", "SHELF-3"):
+        assert classify(raw, p).kind != expect  # only the expectation made it so
+
+
+def test_medusa_order_ids_keep_their_case() -> None:
+    scan = classify("order_01JD5X3ZK8Q9W2E7R4T6Y8U0PA")
+    assert (scan.kind, scan.order_id) == ("order", "order_01JD5X3ZK8Q9W2E7R4T6Y8U0PA")
+    assert classify("PICKUP:order_01JD5X3ZK8Q9W2E7R4T6Y8U0PA:K7Q9MX").order_id == \
+        "order_01JD5X3ZK8Q9W2E7R4T6Y8U0PA"
+    assert classify("w1000234").order_id == "W1000234"  # Caps Lock off still normalises ours
+
+
+def test_patterns_come_from_the_scanning_config(tmp_path) -> None:
+    from agent.devices import scan_patterns, serial_terminators
+    from config.errors import ConfigError
+    from config.loader import load_settings
+    from tests.conftest import write_config
+
+    path = write_config(tmp_path)
+    path.write_text(path.read_text() + '\n[scanning]\norder_pattern = "ORD-[0-9]{6}"\n'
+                    'badge_pattern = "EMP[0-9]{4}"\nserial_terminators = "\\t"\n')
+    settings = load_settings(path, environ={})
+    p = scan_patterns(settings)
+    assert classify("ORD-123456", p).kind == "order"
+    assert classify("W1000234", p).kind != "order"
+    assert classify("EMP0042", p, expect="badge").kind == "badge"
+    assert serial_terminators(settings) == b"\t"
+    path.write_text(path.read_text() + 'bin_pattern = "B-[0-9"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path, environ={})
+    assert "scanning.bin_pattern" in str(exc.value) and "regular expression" in str(exc.value)
 
 
 _ALPHABET = '0123456789ABCWMKQXabc-:{}"[]()<>^]/.?=_ \r\n\t\x1d\x00\x1b\x7f\u241d\u00e9\u4e2d'
