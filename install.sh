@@ -207,8 +207,11 @@ store_pc_install() {
   "$opt/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$here" \
     2> >(grep -v -e 'is ignored: it is neither a file nor a directory' >&2) \
     || fail "pip could not install store-agent into $opt"
-  mkdir -p "$opt/share/doc"
+  mkdir -p "$opt/share/doc" "$root/usr/local/bin"
   cp "$here"/docs/*.md "$opt/share/doc/"
+  # Store IT types `store-agent doctor`, not a path into the virtual environment.
+  say "linking $root/usr/local/bin/store-agent -> $opt/bin/store-agent"
+  ln -sfn "$opt/bin/store-agent" "$root/usr/local/bin/store-agent"
   if [ -e "$etc/config.toml" ]; then
     say "keeping the existing $etc/config.toml"
   else
@@ -245,6 +248,9 @@ store_pc_uninstall() {
   fi
   rm -f "$root/etc/systemd/system/store-agent.service" "$root/etc/systemd/system/store-agent-ui.service" \
         "$root/etc/udev/rules.d/99-store-agent.rules"
+  if [ "$(readlink "$root/usr/local/bin/store-agent" 2>/dev/null)" = "$root/opt/store-agent/bin/store-agent" ]; then
+    rm -f "$root/usr/local/bin/store-agent"  # only our own link, never another install's command
+  fi
   rm -rf "$root/opt/store-agent"
   if [ "$purge" = 1 ]; then
     say "purging configuration and data"

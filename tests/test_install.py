@@ -47,6 +47,8 @@ def test_staging_root_life_cycle(tmp_path):
     data = root / "var/lib/store-agent"
     units = root / "etc/systemd/system"
     assert agent.exists() and os.access(agent, os.X_OK)
+    on_path = root / "usr/local/bin/store-agent"
+    assert on_path.is_symlink() and on_path.resolve() == agent.resolve()
     assert _mode(config) == 0o600 and _mode(data) == 0o750
     assert (root / "etc/udev/rules.d/99-store-agent.rules").exists()
     service = (units / "store-agent.service").read_text()
@@ -85,6 +87,7 @@ def test_staging_root_life_cycle(tmp_path):
     r = _install("--root", str(root), "--uninstall")
     assert r.returncode == 0, r.stderr
     assert not (root / "opt/store-agent").exists() and not (units / "store-agent.service").exists()
+    assert not on_path.is_symlink()
     assert config.exists() and db.exists()
     r = _install("--root", str(root), "--purge")
     assert r.returncode == 0, r.stderr
