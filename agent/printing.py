@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
@@ -106,6 +107,28 @@ def enqueue_test_page(store: Store, settings: Settings, printer_id: str, *,
     # The time is fixed at queueing, so a retried test page has the same bytes.
     payload = {"printer_id": printer_id, "store_id": settings.store_id, "at": iso(now)}
     return enqueue(store, settings, "test_page", printer_id, payload, created_by=created_by, now=now)
+
+
+def station_printer(settings: Settings, printer_id: str | None = None) -> str:
+    """``printer_id`` when given, else the printer of this PC's station; refused when there is none."""
+    if printer_id:
+        return printer_id
+    station = next((s for s in settings.stations if s.id == settings.default_station), None)
+    if station is None or station.printer is None:
+        raise InvalidActionError(f"station {settings.default_station} has no printer:"
+                                 " name one with --printer")
+    return station.printer
+
+
+def enqueue_bin_label(store: Store, settings: Settings, bin_id: str, *, printer_id: str | None = None,
+                      created_by: str | None = None, now: datetime | None = None) -> int:
+    """A label for a staging bin (large id and a Code 128 the stage dialog scans back)."""
+    bin_id = bin_id.strip().upper()
+    if not re.fullmatch(settings.pickup.bin_pattern, bin_id):
+        raise InvalidActionError(f"bin {bin_id!r} does not match pickup.bin_pattern"
+                                 f" ({settings.pickup.bin_pattern})")
+    return enqueue(store, settings, "bin_label", station_printer(settings, printer_id),
+                   {"bin_id": bin_id, "store_id": settings.store_id}, created_by=created_by, now=now)
 
 
 def _job(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row:

@@ -383,3 +383,32 @@ def test_cli_print_test_list_retry(cli, store, settings, emu, make_worker):
     emu.state = "online"
     make_worker().run_once(later())
     assert job(store, failed_id)["state"] == "printed"
+
+
+def test_cli_reprint_and_bin_label(cli, store, settings, emu, make_worker):
+    original = enqueue(store, settings, "receipt", "net", RECEIPT, order_id="W1001", created_by="A100")
+    r = cli("print", "reprint", str(original), "--as", "A100")
+    assert r.code == 3 and "not printed" in r.err  # still queued: nothing to reprint yet
+    make_worker().run_once()
+
+    r = cli("print", "reprint", str(original), "--as", "NOBODY")
+    assert r.code == 3 and "roster" in r.err
+    r = cli("print", "reprint", str(original), "--as", "A100", "--json")
+    assert r.code == 0, r.err
+    body = r.json()
+    assert (body["kind"], body["copy"], body["order_id"], body["state"]) == ("receipt", True, "W1001",
+                                                                              "queued")
+    assert job(store, body["id"])["created_by"] == "A100"
+
+    r = cli("print", "bin-label", "b-07", "--printer", "net", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["kind"] == "bin_label"
+    r = cli("print", "bin-label", "no bins here", "--printer", "net")
+    assert r.code == 3 and "pickup.bin_pattern" in r.err
+    r = cli("print", "bin-label", "B-08", "--printer", "ghost")
+    assert r.code == 3 and "not in [[printers]]" in r.err
+
+    make_worker().run_once()
+    _, copy, bin_label = emu.printed_jobs
+    assert copy.count(b"COPY - REPRINT") == 2
+    assert bin_label == label_bytes("B-07")

@@ -1,4 +1,4 @@
-"""Print queue commands: queue a test page, list jobs, retry a failed one.
+"""Print queue commands: test page, bin label, list, retry a failed job, reprint a printed one.
 
 The command line only queues; the daemon's print worker talks to printers
 (agent/printing.py), so these commands never wait on a printer.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from agent import printing
+from agent.errors import UnknownAssociateError
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, table
 
@@ -48,6 +49,33 @@ def cmd_print_retry(ctx: Context) -> int:
     return 0
 
 
+def cmd_print_reprint(ctx: Context) -> int:
+    a = ctx.args
+    if ctx.settings.associate(a.associate) is None:  # a reprint says who asked for it
+        raise UnknownAssociateError(f"associate {a.associate} is not in the roster")
+    job_id = printing.reprint(ctx.store, ctx.settings, a.job_id, printer_id=a.printer,
+                              created_by=a.associate)
+    job = printing.get_job(ctx.store, job_id)
+    if a.json:
+        emit_json({k: job[k] for k in LIST_FIELDS})
+    else:
+        marked = " marked COPY" if job["copy"] else ""
+        say(f"job {a.job_id} reprinted as job {job_id}{marked} on printer {job['printer_id']}")
+    return 0
+
+
+def cmd_print_bin_label(ctx: Context) -> int:
+    a = ctx.args
+    job_id = printing.enqueue_bin_label(ctx.store, ctx.settings, a.bin, printer_id=a.printer,
+                                        created_by="cli")
+    job = printing.get_job(ctx.store, job_id)
+    if a.json:
+        emit_json({k: job[k] for k in LIST_FIELDS})
+    else:
+        say(f"bin label queued as job {job_id} for printer {job['printer_id']}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     pr = sub.add_parser("print", help="the print queue")
     psub = pr.add_subparsers(dest="print_command", required=True, metavar="ACTION")
@@ -62,3 +90,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = psub.add_parser("retry", parents=[common], help="queue a failed print job again")
     p.add_argument("job_id", type=int, metavar="JOB")
     p.set_defaults(handler=cmd_print_retry)
+    p = psub.add_parser("reprint", parents=[common],
+                        help="print a printed job again (a receipt is marked COPY)")
+    p.add_argument("job_id", type=int, metavar="JOB")
+    p.add_argument("--as", dest="associate", required=True, metavar="A")
+    p.add_argument("--printer", metavar="PRINTER", help="another printer (default: the job's)")
+    p.set_defaults(handler=cmd_print_reprint)
+    p = psub.add_parser("bin-label", parents=[common], help="queue a label for a staging bin")
+    p.add_argument("bin", metavar="BIN")
+    p.add_argument("--printer", metavar="PRINTER", help="default: this station's printer")
+    p.set_defaults(handler=cmd_print_bin_label)
