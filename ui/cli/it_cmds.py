@@ -15,7 +15,7 @@ _MARK = {doctor.PASS: "ok  ", doctor.WARN: "WARN", doctor.FAIL: "FAIL"}
 
 def cmd_doctor(ctx: Context) -> int:
     # Not ctx.settings: a broken config is one of the things doctor reports, not a reason to stop.
-    checks = doctor.run_checks(ctx.args.config, environ=os.environ)
+    checks = doctor.run_checks(ctx.args.config, environ=os.environ, service_user=ctx.args.user)
     result = doctor.summary(checks)
     if ctx.args.json:
         emit_json(result)
@@ -55,6 +55,9 @@ def cmd_restore(ctx: Context) -> int:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("doctor", parents=[common],
                        help="check config, database, OMS, clock, devices and permissions")
+    p.add_argument("--user", metavar="NAME",
+                   help="the account whose file ownership and device groups are checked (default:"
+                        f" {doctor.SERVICE_USER} when run as root and it exists, else you)")
     p.set_defaults(handler=cmd_doctor)
     p = sub.add_parser("backup", parents=[common], help="a consistent copy of the database")
     p.add_argument("path", metavar="PATH", help="file to write (never overwritten), or a directory")
