@@ -26,8 +26,8 @@ from agent.printing import enqueue, enqueue_in, render_job
 from agent.queries import status
 from agent.store import Store
 from config import load_settings
+from drivers.emulators import EscposPrinterEmulator
 from drivers.printer_transport import make_transport
-from tests.drivers.emulators import EscposPrinterEmulator
 from tests.factories import write_config
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from drivers.emulators import PtyScanner
 from drivers.receipts import PickupReceipt, ReceiptItem, render_pickup_receipt
 from drivers.scan_parse import classify
 from drivers.scanner_serial import SerialScanner
-from tests.drivers.emulators import PtyScanner
 
 SCAN_TARGET_MS = 5.0
 RENDER_TARGET_MS = 20.0

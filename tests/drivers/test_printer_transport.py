@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.emulators import EscposPrinterEmulator
 from drivers.errors import (
     DeviceConfigError,
     PrinterConnectionLostError,
@@ -22,7 +23,7 @@ from drivers.printer_transport import (
     make_transport,
     parse_network_address,
 )
-from tests.drivers.emulators import EscposPrinterEmulator, wait_for
+from tests.drivers.emulators import wait_for
 
 JOB = b"\x1b@" + b"PICKUP RECEIPT W1000234\n" * 20 + b"\x1dV\x00"
 FAST = {"connect_timeout_s": 0.5, "status_timeout_s": 0.2, "confirm_timeout_s": 0.5}

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from drivers.emulators import PtyScanner
 from drivers.errors import ScannerBusyError, ScannerOpenError
 from drivers.scan_parse import classify
 from drivers.scanner_serial import FrameDecoder, ScannerStatus, SerialScanner, open_port
-from tests.drivers.emulators import PtyScanner, wait_for
+from tests.drivers.emulators import wait_for
 
 
 # --- framing, no device ------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 from agent import queries
 from agent.store import Store
 from config import load_settings
-from tests.drivers.emulators import PtyScanner
+from drivers.emulators import PtyScanner
 from tests.ui.conftest import login, order, seed, ui_config, wait_for
 from ui.tui.app import StoreAgentApp
 from ui.tui.screens.order import OrderScreen

@@ -6,11 +6,17 @@ UI in this terminal while a simulated colleague works alongside; without a
 terminal (or with --no-ui, or --duration) it shows a live status view
 instead. Stops on Ctrl-C, SIGTERM, --duration or quitting the UI.
 Every process it started is stopped on the way out.
+
+The devices are emulated in this process (drivers/emulators.py): the
+station's receipt printer is an ESC/POS network printer on 127.0.0.1 whose
+paper is DIR/printer.txt, and with the UI the station's serial scanner is a
+pty that scans whatever is written into the named pipe DIR/scan.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import random
@@ -25,9 +31,11 @@ from agent import queries
 from agent.actions import Actions
 from agent.errors import StoreAgentError
 from agent.pins import hash_pin
+from agent.printing import enqueue_test_page, station_printer
 from agent.store import Store
 from config import load_settings
 from config.template import render_template
+from drivers.emulators import EscposPrinterEmulator, PtyScanner
 from ui.cli.context import Context
 from ui.cli.output import say
 
@@ -35,8 +43,53 @@ DEMO_TOKEN = "demo-token"
 DEMO_PINS = {"A100": "1234", "M1": "9999"}
 
 
-def prepare_demo_dir(directory: Path, *, port: int) -> Path:
-    """A config for the demo store; the database and printer file live beside it."""
+class DemoDevices:
+    """The demo station's hardware, emulated in this process; ``close()`` stops it all.
+
+    The printer's jobs are appended as text to ``paper``. The scanner (only
+    when asked for: nothing reads it without the UI) is a pty behind the
+    symlink ``scanner.link``; bytes written into the named pipe ``trigger``
+    go down its line, so ``echo W1000001 > .demo/scan`` is a scan.
+    """
+
+    def __init__(self, directory: Path, *, scanner: bool):
+        self.paper = directory / "printer.txt"
+        self.printer = EscposPrinterEmulator(text_log=self.paper)
+        try:
+            self.paper.write_text(f"store-agent demo: what the emulated receipt printer at"
+                                  f" {self.printer.address} printed, one block per job\n", encoding="utf-8")
+        except OSError:
+            self.printer.close()
+            raise
+        self.scanner: PtyScanner | None = None
+        self.trigger = directory / "scan"
+        if scanner:
+            try:
+                self.scanner = PtyScanner(directory)
+                self.scanner.listen(self.trigger)
+            except OSError as exc:  # no ptys (a container without /dev/pts): keyboard only
+                say(f"no emulated scanner ({exc}); the UI takes keyboard scans")
+                if self.scanner is not None:
+                    self.scanner.close()
+                self.scanner = None
+
+    def notes(self) -> list[str]:
+        lines = [f"printer: emulated ESC/POS on {self.printer.address}; what it prints:"
+                 f" tail -f {self.paper}"]
+        if self.scanner is not None:
+            lines.append(f"scanner: emulated serial scanner {self.scanner.link}; scan with:"
+                         f" echo W1000001 > {self.trigger}")
+        return lines
+
+    def close(self) -> None:
+        if self.scanner is not None:
+            self.scanner.close()
+        self.printer.close()
+
+
+def prepare_demo_dir(directory: Path, *, port: int, printer: str, scanner: Path | None = None) -> Path:
+    """A config for the demo store: the database beside it, the printer at ``printer`` (host:port),
+    the station's scanner at ``scanner`` (a device path) or the keyboard."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.toml"
     text = render_template()
@@ -44,8 +97,8 @@ def prepare_demo_dir(directory: Path, *, port: int) -> Path:
         ('url = "https://oms.example.com"', f'url = "http://127.0.0.1:{port}"'),
         ('token = "change-me"', f'token = "{DEMO_TOKEN}"'),
         ('path = "/var/lib/store-agent/agent.db"', f'path = "{directory / "agent.db"}"'),
-        ('address = "192.168.10.50:9100"', f'address = "{directory / "printer.out"}"'),
-        ('kind = "network"', 'kind = "file"'),
+        ('address = "192.168.10.50:9100"', f'address = "{printer}"'),
+        *([('scanner = "keyboard"', f'scanner = "{scanner}"')] if scanner else []),
         ("long_poll_s = 25", "long_poll_s = 5"),
         ("heartbeat_s = 60", "heartbeat_s = 10"),
         ('listen = "127.0.0.1:9464"', 'listen = ""'),
@@ -106,7 +159,7 @@ def _associate_step(actions: Actions, store: Store, rng: random.Random) -> str |
     return None
 
 
-def _run_with_ui(settings, a, procs) -> int:
+def _run_with_ui(settings, a, devices: DemoDevices, running: list) -> int:
     """The associate UI in this terminal; a colleague (the simulation) works alongside."""
     import threading
 
@@ -123,15 +176,25 @@ def _run_with_ui(settings, a, procs) -> int:
 
     if a.associate:
         threading.Thread(target=colleague, name="demo-colleague", daemon=True).start()
+
+    class DemoApp(StoreAgentApp):
+        def on_mount(self) -> None:  # Textual runs StoreAgentApp.on_mount too, right after this
+            # Where the paper goes and how to scan, while the UI covers the terminal.
+            self.call_after_refresh(self.notify, "\n".join(devices.notes()), title="demo devices",
+                                    timeout=30)
+
     say("log in as A100 with PIN 1234 (manager: M1, PIN 9999)")
+    app = DemoApp(settings)
+    running.append(app)
     try:
-        StoreAgentApp(settings).run()
+        app.run()
     finally:
+        running.clear()
         stop.set()
     return 0
 
 
-def _render(store: Store, log: list[str]) -> None:
+def _render(store: Store, log: list[str], notes: list[str]) -> None:
     s = queries.status(store)
     ob = s["outbox"]
     lines = [
@@ -140,6 +203,7 @@ def _render(store: Store, log: list[str]) -> None:
         f"OMS: {'ONLINE' if s['online'] else 'OFFLINE'}   last feed: {s['last_feed_success_at']}",
         f"outbox: {ob['pending']} pending, {ob['dead_letters']} dead letters;"
         f" orders: " + ", ".join(f"{k} {v}" for k, v in s["orders"].items()),
+        *notes,
         "",
         "recent associate actions:",
         *[f"  {m}" for m in log[-5:]],
@@ -153,29 +217,44 @@ def _render(store: Store, log: list[str]) -> None:
 def cmd_demo(ctx: Context) -> int:
     a = ctx.args
     directory = Path(a.dir).resolve()
-    config = prepare_demo_dir(directory, port=a.port)
-    settings = load_settings(config, environ={})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
-    env["STORE_AGENT_CONFIG"] = str(config)
-    sim = _spawn(["oms-sim", "--port", str(a.port), "--orders", str(a.orders), "--token", DEMO_TOKEN,
-                  "--trickle", str(a.trickle)], directory / "oms-sim.log", env)
-    procs = [sim]
+    directory.mkdir(parents=True, exist_ok=True)
+    with_ui = a.ui and sys.stdin.isatty() and sys.stdout.isatty() and not a.duration
+    devices = DemoDevices(directory, scanner=with_ui)
+    procs: list[subprocess.Popen] = []
+    running: list = []  # the associate UI while it runs, so SIGTERM can close it
     stopping = False
 
     def _on_term(*_):
         nonlocal stopping
         stopping = True
+        for app in running:
+            # Handlers run on the main thread, where the UI's event loop runs.
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().call_soon_threadsafe(app.exit)
 
-    previous = signal.signal(signal.SIGTERM, _on_term)
+    previous = {sig: signal.signal(sig, _on_term) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        config = prepare_demo_dir(directory, port=a.port, printer=devices.printer.address,
+                                  scanner=devices.scanner.link if devices.scanner else None)
+        settings = load_settings(config, environ={})
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
+        env["STORE_AGENT_CONFIG"] = str(config)
+        procs.append(_spawn(["oms-sim", "--port", str(a.port), "--orders", str(a.orders),
+                             "--token", DEMO_TOKEN, "--trickle", str(a.trickle)],
+                            directory / "oms-sim.log", env))
         if not _wait_port(a.port, 15):
             say(f"the reference OMS did not start; see {directory / 'oms-sim.log'}")
             return 1
         procs.append(_spawn(["run"], directory / "daemon.log", env))
         say(f"reference OMS on http://127.0.0.1:{a.port}; daemon log {directory / 'daemon.log'};"
             f" config {config}")
-        if a.ui and sys.stdin.isatty() and sys.stdout.isatty() and not a.duration:
-            return _run_with_ui(settings, a, procs)
+        with Store(settings.storage.path) as store:
+            # The daemon's print worker prints it: the first thing on the demo's paper.
+            enqueue_test_page(store, settings, station_printer(settings), created_by="demo")
+        for line in devices.notes():
+            say(line)
+        if with_ui:
+            return _run_with_ui(settings, a, devices, running)
         rng = random.Random(7)
         log: list[str] = []
         deadline = time.monotonic() + a.duration if a.duration else None
@@ -191,15 +270,17 @@ def cmd_demo(ctx: Context) -> int:
                     if message:
                         log.append(message)
                     next_action = time.monotonic() + a.pace
-                _render(store, log)
+                _render(store, log, devices.notes())
                 time.sleep(1.0)
-            _render(store, log)
+            _render(store, log, devices.notes())
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for proc in reversed(procs):
             _stop(proc)
+        devices.close()  # after the daemon: its print worker may be mid-job
         say("demo stopped; every process it started has exited")
     return 0
 
