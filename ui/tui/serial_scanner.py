@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from agent.devices import record_scanner
+from agent.devices import record_scanner, scan_patterns, serial_terminators
 from agent.store import Store
 from drivers.errors import DeviceError
 from drivers.scan_parse import classify
@@ -21,12 +21,12 @@ log = logging.getLogger(__name__)
 
 
 class StationScanner:
-    def __init__(self, app, port: str, station_id: str, db_path):
+    def __init__(self, app, port: str, station_id: str, db_path, *, terminators: bytes = b"\r\n"):
         self.app = app
         self.station_id = station_id
         self.db_path = db_path
         self.status_text = "starting"
-        self.scanner = SerialScanner(port, self._frame, on_status=self._status)
+        self.scanner = SerialScanner(port, self._frame, on_status=self._status, terminators=terminators)
 
     def start(self) -> None:
         self.scanner.start()
@@ -45,6 +45,8 @@ class StationScanner:
                                since=status.since, error=status.last_error)
         except Exception as exc:  # the scanner keeps working even if the status cannot be saved
             log.warning("scanner status not recorded: %s", exc)
+        if status.state == "stopped":
+            return  # reported by stop() on the app's own thread, as the app closes: nothing to show
         self.app.call_from_thread(self._show_status, str(status))
 
     # --- UI thread ----------------------------------------------------------------
@@ -52,9 +54,11 @@ class StationScanner:
         from ui.tui.widgets.scan_input import ScanInput
 
         fields = list(self.app.screen.query(ScanInput))
-        scan = classify(text)
         if fields:
-            fields[0].post_message(ScanInput.Scanned(scan, fields[0]))
+            # Classified as the field would classify typed text: the store's patterns, the kind it awaits.
+            field = fields[0]
+            scan = classify(text, scan_patterns(self.app.settings), expect=getattr(field, "expect", None))
+            field.post_message(ScanInput.Scanned(scan, field))
         else:
             self.app.bell()  # a screen that takes no scans (STOP, a confirmation): ignored
 
@@ -70,7 +74,8 @@ def start_station_scanner(app, settings, station_id: str) -> StationScanner | No
     if station is None or station.scanner == "keyboard":
         return None
     try:
-        scanner = StationScanner(app, station.scanner, station_id, settings.storage.path)
+        scanner = StationScanner(app, station.scanner, station_id, settings.storage.path,
+                                 terminators=serial_terminators(settings))
         scanner.start()
     except DeviceError as exc:
         app.notify(f"scanner {station.scanner}: {exc}", severity="error")
