@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import TYPE_CHECKING
 
 from agent import sync_state
 from agent.clock import iso
 from agent.store import Store
-from drivers.scan_parse import ScanPatterns
+
+if TYPE_CHECKING:
+    from drivers.scan_parse import ScanPatterns
 
 SCANNER_PREFIX = "scanner:"
 
@@ -35,6 +38,8 @@ def scanners(conn: sqlite3.Connection) -> list[dict]:
 
 def scan_patterns(settings) -> ScanPatterns:
     """The store's label formats from ``[scanning]``; a bin id valid for staging is a bin when expected."""
+    # Imported here: biip's GS1 tables cost the daemon and every CLI call ~10 MB they never use.
+    from drivers.scan_parse import ScanPatterns
     return ScanPatterns.from_settings(settings.scanning, bin_ids=settings.pickup.bin_pattern)
 
 
