@@ -136,6 +136,22 @@ async def burst(pilot, text: str, *, enter: bool = True) -> None:
 scan = burst
 
 
+def on_order(app, order_id: str | None = None) -> bool:
+    """An order (this one, if given) is on the work screen, with nothing in front of it."""
+    from ui.tui.screens.work import WorkScreen
+
+    screen = app.screen
+    return (isinstance(screen, WorkScreen) and screen.order_id is not None
+            and order_id in (None, screen.order_id))
+
+
+def on_queue(app) -> bool:
+    """The queue is on the work screen, with nothing in front of it."""
+    from ui.tui.screens.work import WorkScreen
+
+    return isinstance(app.screen, WorkScreen) and app.screen.order_id is None
+
+
 def text_of(widget) -> str:
     return str(widget.render())
 

@@ -12,6 +12,8 @@ from tests.ui.conftest import (
     login,
     message,
     no_horizontal_overflow,
+    on_order,
+    on_queue,
     row,
     scan,
     state_of,
@@ -22,8 +24,6 @@ from ui.tui.dialogs.cancel import CancelDialog
 from ui.tui.dialogs.dlq import DlqDialog
 from ui.tui.dialogs.return_shelf import ReturnDialog
 from ui.tui.dialogs.stage import StageDialog
-from ui.tui.screens.order import OrderScreen
-from ui.tui.screens.queue import QueueScreen
 
 GTIN = "4006381333931"
 
@@ -36,7 +36,7 @@ def test_stage_by_scanning_items_then_the_bin(env, size):
             await login(pilot)
             assert not no_horizontal_overflow(app)
             await scan(pilot, "W10001")
-            assert isinstance(app.screen, OrderScreen) and app.screen.order_id == "W10001"
+            assert on_order(app, "W10001")
             assert not no_horizontal_overflow(app)
             await pilot.press("f2")
             assert isinstance(app.screen, StageDialog)
@@ -48,7 +48,7 @@ def test_stage_by_scanning_items_then_the_bin(env, size):
                 await scan(pilot, GTIN)
             assert "all items checked" in message(app)
             await scan(pilot, "B-11")
-            assert isinstance(app.screen, OrderScreen)
+            assert on_order(app)
             assert "DONE: order W10001 staged in bin B-11" in message(app)
             got = row(env.settings, "SELECT state, bin FROM orders WHERE order_id='W10001'")
             assert got == {"state": "READY", "bin": "B-11"}
@@ -67,7 +67,7 @@ def test_pickup_happy_path_with_the_oms_reachable(sim_env, size):
         async with app.run_test(size=size) as pilot:
             await login(pilot)
             await scan(pilot, "B-07")  # the bin leads to its order
-            assert isinstance(app.screen, OrderScreen) and app.screen.order_id == "W10002"
+            assert on_order(app, "W10002")
             await scan(pilot, "K7Q9MX")  # the customer's code
             await wait_for(pilot, lambda: "DONE" in message(app) or "error" in message(app))
             assert "DONE: order W10002 handed over from bin B-07" in message(app)
@@ -95,7 +95,7 @@ def test_pickup_qr_from_the_queue_and_a_wrong_code(sim_env):
         async with app.run_test(size=(80, 24)) as pilot:
             await login(pilot)
             await scan(pilot, "PICKUP:W10002:ZZZZ99")
-            assert isinstance(app.screen, OrderScreen)
+            assert on_order(app)
             await wait_for(pilot, lambda: "pickup code" in message(app))
             assert "wrong pickup code for order W10002; nothing changed" in message(app)
             assert state_of(env.settings, "W10002") == "READY"
@@ -114,7 +114,7 @@ def test_cancel_with_a_reason_then_return_to_shelf(env, size):
             assert isinstance(app.screen, CancelDialog)
             assert not no_horizontal_overflow(app)
             await pilot.press("down", "enter")  # second reason: no_show
-            assert isinstance(app.screen, OrderScreen)
+            assert on_order(app)
             assert "DONE: order W10002 cancelled; return its items from bin B-07" in message(app)
             task = row(env.settings, "SELECT reason FROM return_tasks WHERE order_id='W10002'")
             assert task["reason"] == "no_show"
@@ -126,7 +126,7 @@ def test_cancel_with_a_reason_then_return_to_shelf(env, size):
             assert "not this order's bin" in message(app)
             await scan(pilot, "B-07")
             await pilot.press("f2")
-            assert isinstance(app.screen, OrderScreen)
+            assert on_order(app)
             assert "back on the shelf" in message(app)
             task = row(env.settings, "SELECT state, done_by FROM return_tasks WHERE order_id='W10002'")
             assert task == {"state": "DONE", "done_by": "A100"}
@@ -146,7 +146,7 @@ def test_queue_sections_counts_search_and_no_shows(env):
         async with app.run_test(size=(80, 24)) as pilot:
             await login(pilot)
             screen = app.screen
-            assert isinstance(screen, QueueScreen)
+            assert on_queue(app)
             labels = {b.id: str(b.label) for b in screen.query("#sections Button")}
             assert labels["sec-to_pick"] == "To pick 3" and labels["sec-ready"] == "Ready 2"
             assert labels["sec-arrived"] == "Arrived 1" and labels["sec-no_shows"] == "No-shows 1"
@@ -156,7 +156,7 @@ def test_queue_sections_counts_search_and_no_shows(env):
             assert table.row_count == 1 and "blue van" in str(table.get_row_at(0))
             await pilot.click("#sec-no_shows")
             await pilot.press("enter")
-            assert isinstance(app.screen, OrderScreen) and app.screen.order_id == "W10009"
+            assert on_order(app, "W10009")
             await pilot.press("f4")  # a no-show's cancel starts on the no_show reason
             assert app.screen.query_one("#reasons").highlighted == 1
             await pilot.press("escape", "escape")
@@ -189,7 +189,7 @@ def test_exceptions_dead_letter_retried_by_a_manager(env):
             app.screen.query_one("#dlq-mgr").focus()
             await pilot.press(*"M1", "enter", *MANAGER_PIN, "enter")
             await pilot.press("f2")
-            await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen))
+            await wait_for(pilot, lambda: on_queue(app))
             assert "will be sent again" in message(app)
             got = row(env.settings, "SELECT status, resolved_by FROM outbox WHERE order_id='W10002'")
             assert got == {"status": "pending", "resolved_by": "M1"}

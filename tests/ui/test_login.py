@@ -6,10 +6,9 @@ import asyncio
 
 import pytest
 
-from tests.ui.conftest import PIN, SIZES, login, message
+from tests.ui.conftest import PIN, SIZES, login, message, on_queue
 from ui.tui.app import StoreAgentApp
 from ui.tui.screens.login import LoginScreen
-from ui.tui.screens.queue import QueueScreen
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -22,7 +21,7 @@ def test_right_pin_opens_the_queue_wrong_pin_does_not(env, size):
             assert "wrong PIN" in message(app)
             await pilot.press(*PIN, "enter")
             await pilot.pause()
-            assert isinstance(app.screen, QueueScreen)
+            assert on_queue(app)
             assert app.associate.id == "A100"
             assert "Dana (A100)" in str(app.screen.query_one("#status").render())
 
@@ -47,7 +46,7 @@ def test_idle_logout(env):
         app = StoreAgentApp(env.settings)
         async with app.run_test(size=(80, 24)) as pilot:
             await login(pilot)
-            assert isinstance(app.screen, QueueScreen)
+            assert on_queue(app)
             app._last_input -= env.settings.ui.idle_logout_s + 1
             app._tick()
             await pilot.pause()

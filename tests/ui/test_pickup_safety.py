@@ -17,6 +17,7 @@ from tests.ui.conftest import (
     login,
     message,
     no_horizontal_overflow,
+    on_order,
     order,
     row,
     scan,
@@ -29,7 +30,6 @@ from ui.tui.app import StoreAgentApp
 from ui.tui.dialogs.manager import ManagerDialog
 from ui.tui.dialogs.offline import OfflineWarnDialog
 from ui.tui.dialogs.return_shelf import ReturnDialog
-from ui.tui.screens.order import OrderScreen
 from ui.tui.screens.stop import StopScreen
 
 
@@ -74,13 +74,13 @@ def test_stop_when_the_feed_already_cancelled_it_and_the_oms_is_down(env):
             await login(pilot)
             before = dump(env.settings)
             await scan(pilot, "B-07")  # the bin still leads to the cancelled order
-            assert isinstance(app.screen, OrderScreen) and app.screen.order_id == "W10002"
+            assert on_order(app, "W10002")
             await scan(pilot, "K7Q9MX")
             assert isinstance(app.screen, StopScreen)
             assert "bin B-07" in _stop_text(app)
             assert dump(env.settings) == before
             await pilot.press("f2")
-            assert isinstance(app.screen, OrderScreen)
+            assert on_order(app)
 
     asyncio.run(main())
 
@@ -100,7 +100,7 @@ def test_offline_warn_names_staleness_and_confirm_hands_over(env, size):
             await burst(pilot, "K7Q9MX")  # a stray scan neither confirms nor cancels
             assert isinstance(app.screen, OfflineWarnDialog)
             await pilot.press("f2")
-            assert isinstance(app.screen, OrderScreen)
+            assert on_order(app)
             assert "DONE: order W10002 handed over" in message(app)
             assert "without OMS confirmation" in message(app)
             assert state_of(env.settings, "W10002") == "PICKED_UP"
@@ -131,7 +131,7 @@ def test_manager_policy_needs_a_manager_pin(tmp_path, size):
             assert "wrong PIN" in message(app)
             assert isinstance(app.screen, ManagerDialog)
             await burst(pilot, MANAGER_PIN)
-            assert isinstance(app.screen, OrderScreen)
+            assert on_order(app)
             assert "DONE: order W10002 handed over" in message(app)
             got = row(settings, "SELECT override_by, associate_id FROM outbox WHERE type='order.picked_up'")
             assert got == {"override_by": "M1", "associate_id": "A100"}

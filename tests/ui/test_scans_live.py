@@ -9,11 +9,21 @@ import pytest
 from agent.actions import Actions
 from agent.store import Store
 from tests.factories import snapshot
-from tests.ui.conftest import SIZES, burst, dump, login, message, row, scan, seed, wait_for
+from tests.ui.conftest import (
+    SIZES,
+    burst,
+    dump,
+    login,
+    message,
+    on_order,
+    on_queue,
+    row,
+    scan,
+    seed,
+    wait_for,
+)
 from ui.tui.app import StoreAgentApp
 from ui.tui.dialogs.stage import StageDialog
-from ui.tui.screens.order import OrderScreen
-from ui.tui.screens.queue import QueueScreen
 
 GARBAGE = ["%%%", "W12", "B-", "hello world", "4006381333932", "PICKUP:", "{\"x\": 1}", "A100"]
 
@@ -29,7 +39,7 @@ def test_garbage_scans_change_nothing(env, size):
             app.bell = lambda: bells.append(1)
             for junk in GARBAGE:
                 await scan(pilot, junk)
-                assert isinstance(app.screen, QueueScreen), junk
+                assert on_queue(app), junk
                 assert message(app), junk
             assert "not a barcode this store uses" in message(app) or "logged in" in message(app)
             assert len(bells) >= len(GARBAGE) - 1  # a badge of the logged-in associate only informs
@@ -59,12 +69,12 @@ def test_wedge_keys_reach_the_scan_field_whatever_has_focus(env):
             await pilot.pause()
             assert app.focused is table
             await burst(pilot, "W10003")
-            assert isinstance(app.screen, OrderScreen) and app.screen.order_id == "W10003"
+            assert on_order(app, "W10003")
             # Keys typed one by one, with the screen waiting in between, land the same way.
             await pilot.press("escape")
             app.screen.query_one("#queue").focus()
             await pilot.press(*"W10001", "enter")
-            assert isinstance(app.screen, OrderScreen) and app.screen.order_id == "W10001"
+            assert on_order(app, "W10001")
 
     asyncio.run(main())
 

@@ -9,9 +9,8 @@ from agent import queries
 from agent.store import Store
 from config import load_settings
 from drivers.emulators import PtyScanner
-from tests.ui.conftest import login, order, seed, ui_config, wait_for
+from tests.ui.conftest import login, on_order, order, seed, ui_config, wait_for
 from ui.tui.app import StoreAgentApp
-from ui.tui.screens.order import OrderScreen
 
 
 def _scanner_state(settings) -> dict | None:
@@ -36,7 +35,7 @@ def test_serial_scanner_opens_orders_and_reports_unplug(tmp_path):
                 await wait_for(pilot, lambda: (_scanner_state(settings) or {}).get("status")
                                == "connected", timeout=5)
                 emulator.scan("W10001")
-                await wait_for(pilot, lambda: isinstance(app.screen, OrderScreen), timeout=5)
+                await wait_for(pilot, lambda: on_order(app), timeout=5)
                 assert app.screen.order_id == "W10001"
                 emulator.unplug()
                 await wait_for(pilot, lambda: (_scanner_state(settings) or {}).get("status")

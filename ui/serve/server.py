@@ -32,6 +32,7 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
+from agent.devices import scan_patterns
 from agent.pins import hash_pin, verify_pin
 from config.errors import ConfigError
 from config.settings import Settings, UiSettings
@@ -206,7 +207,7 @@ class ServeUi:
         form = await request.post()
         raw = str(form.get("associate", "")).strip()[:64]
         pin = str(form.get("pin", ""))[:32]
-        scan = classify(raw) if raw else None
+        scan = classify(raw, scan_patterns(self.settings), expect="badge") if raw else None
         associate_id = scan.value if scan is not None and scan.kind == "badge" else raw
         keys = (f"id:{associate_id.casefold()}", f"ip:{request.remote}")
 

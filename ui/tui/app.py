@@ -8,6 +8,8 @@ that notices commits made by any process.
 
 from __future__ import annotations
 
+import gc
+import importlib
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -23,6 +25,7 @@ from agent import queries, queue_view
 from agent.actions import Actions
 from agent.alerts import acknowledge_alert
 from agent.clock import iso, utc_now
+from agent.devices import scan_patterns
 from agent.errors import StoreAgentError, UnknownOrderError
 from agent.store import Store
 from config.settings import Associate, Settings
@@ -30,14 +33,15 @@ from drivers.scan_parse import Scan
 from ui.tui.messages import DataChanged, SyncDone
 from ui.tui.screens.base import BaseScreen
 from ui.tui.screens.login import LoginScreen
-from ui.tui.screens.order import OrderScreen
-from ui.tui.screens.queue import QueueScreen
 from ui.tui.serial_scanner import start_station_scanner
-from ui.tui.sync_job import sync_once
 from ui.tui.widgets.banner import AlertBanner
+from ui.tui.widgets.scan_input import ScanInput
 from ui.tui.widgets.status_bar import StatusBar
 
 POLL_S = 0.25
+# Not needed for the first frame, so imported once logged in (StoreAgentApp._settle_heap):
+# the HTTP client behind F5 and the pickup's live check, and the working screen itself.
+AFTER_LOGIN = ("ui.tui.screens.work", "ui.tui.sync_job", "agent.live_check")
 # A bell every so often while a cancellation stays unacknowledged: the one
 # associate who could stop a wrong handoff may have missed the first.
 BELL_REPEAT_S = 30.0
@@ -60,6 +64,7 @@ class StoreAgentApp(App):
     def __init__(self, settings: Settings, station_id: str | None = None):
         super().__init__()
         self.settings = settings
+        self.scan_patterns = scan_patterns(settings)  # compiled once: [scanning] and pickup.bin_pattern
         self.station_id = station_id or settings.default_station
         self.store = Store(settings.storage.path)
         self.actions = Actions(self.store, settings, device_id=self.station_id)
@@ -97,11 +102,22 @@ class StoreAgentApp(App):
         """Keyboard-wedge input reaches the scan field whatever has focus.
 
         Runs before the key is forwarded, so focus moves synchronously and the
-        rest of a fast scanner burst lands in the scan field in order. A
-        focused Input keeps its keys, so dialogs that ask for a PIN, a note or
-        a code still work. Returns False to swallow the key.
+        rest of a fast scanner burst lands in the scan field in order. Characters
+        for a scan field are handed to it directly and inserted as one edit per
+        burst (see ScanInput). A focused Input keeps its keys, so dialogs that ask
+        for a PIN, a note or a code still work. Returns False to swallow the key.
         """
-        if isinstance(self.focused, Input):
+        focused = self.focused
+        if isinstance(focused, ScanInput):
+            if event.is_printable:
+                focused.take(event.character)
+                return False
+            if event.key == "enter":
+                focused.submit()
+                return False
+            focused.flush()  # Backspace, arrows: after the characters typed before them
+            return True
+        if isinstance(focused, Input):
             return True
         if event.is_printable:
             try:
@@ -112,6 +128,9 @@ class StoreAgentApp(App):
                 self._dropped_at = time.monotonic()
                 return False
             self.screen.set_focus(field)
+            if isinstance(field, ScanInput):
+                field.take(event.character)
+                return False
             return True
         return not (event.key == "enter" and time.monotonic() - self._dropped_at < 0.5)
 
@@ -127,7 +146,25 @@ class StoreAgentApp(App):
         self.associate = associate
         self._last_input = time.monotonic()
         self.refresh_status()
-        self.switch_screen(QueueScreen())
+        from ui.tui.screens.work import WorkScreen
+
+        self.switch_screen(WorkScreen())
+        self.set_timer(0.5, self._settle_heap)
+
+    def _settle_heap(self) -> None:
+        """Once logged in: finish importing, collect once, then freeze what is left.
+
+        A full collection walks every object in the process; frozen, the hundred
+        thousand that live as long as the app (modules, classes, styles, the
+        screens) are no longer walked, so the full collections that do come
+        during a scan take a fraction of the time. Unfreezing first lets what the
+        previous session left behind be collected, so repeated logins leak nothing.
+        """
+        for module in AFTER_LOGIN:
+            importlib.import_module(module)
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     def action_logout(self, note: str | None = None) -> None:
         self.associate = None
@@ -167,7 +204,8 @@ class StoreAgentApp(App):
         who = f"{self.associate.name} ({self.associate.id})" if self.associate else None
         try:
             screen.query_one(StatusBar).show(self.status, station=self.station_id, associate=who)
-            screen.query_one(AlertBanner).show(self.alerts)
+            others = [a for a in self.status.get("alerts", []) if a["kind"] != "cancelled_while_ready"]
+            screen.query_one(AlertBanner).show(self.alerts, others)
         except NoMatches:
             pass
 
@@ -244,13 +282,12 @@ class StoreAgentApp(App):
         except UnknownOrderError as exc:
             self.say(str(exc), error=True)
             return
-        if not self.is_screen_installed("order"):
-            self.install_screen(OrderScreen(), "order")
-        screen = self.get_screen("order")
-        while not isinstance(self.screen, QueueScreen) and len(self.screen_stack) > 2:
+        from ui.tui.screens.work import WorkScreen
+
+        while not isinstance(self.screen, WorkScreen) and len(self.screen_stack) > 2:
             self.pop_screen()
-        screen.show(order_id, then=then, code=code)
-        self.push_screen(screen)
+        if isinstance(self.screen, WorkScreen):
+            self.screen.show_order(order_id, then=then, code=code)
 
     # --- app-wide actions ---------------------------------------------------
     def action_acknowledge(self) -> None:
@@ -271,6 +308,8 @@ class StoreAgentApp(App):
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def _sync_worker(self, generation: int) -> None:
+        from ui.tui.sync_job import sync_once
+
         try:
             summary = await sync_once(self.settings)
         except StoreAgentError as exc:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from agent.devices import record_scanner, scan_patterns, serial_terminators
+from agent.devices import record_scanner, serial_terminators
 from agent.store import Store
 from drivers.errors import DeviceError
-from drivers.scan_parse import classify
 from drivers.scanner_serial import ScannerStatus, SerialScanner
 
 log = logging.getLogger(__name__)
@@ -57,8 +56,7 @@ class StationScanner:
         if fields:
             # Classified as the field would classify typed text: the store's patterns, the kind it awaits.
             field = fields[0]
-            scan = classify(text, scan_patterns(self.app.settings), expect=getattr(field, "expect", None))
-            field.post_message(ScanInput.Scanned(scan, field))
+            field.post_message(ScanInput.Scanned(field.classify(text), field))
         else:
             self.app.bell()  # a screen that takes no scans (STOP, a confirmation): ignored
 

@@ -6,6 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
+from agent.devices import scan_patterns
 from agent.pins import verify_pin
 from drivers.scan_parse import classify
 from ui.tui.dialogs.base import Dialog
@@ -13,7 +14,7 @@ from ui.tui.dialogs.base import Dialog
 
 def check_manager(settings, raw_id: str, pin: str) -> tuple[str | None, str]:
     """(manager id, "") when the PIN is right, else (None, why)."""
-    scan = classify(raw_id)
+    scan = classify(raw_id, scan_patterns(settings), expect="badge")
     ident = scan.value if scan.kind == "badge" else raw_id.strip()
     who = settings.associate(ident)
     if who is None:

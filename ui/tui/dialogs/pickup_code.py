@@ -21,7 +21,7 @@ class PickupCodeDialog(Dialog):
         d = self.detail
         yield Static(f"{d['order_id']} · {d['customer_name']} · bin {d['bin'] or '-'}",
                      classes="dialog-text")
-        yield ScanInput(placeholder="pickup code or QR, Enter", id="code-scan")
+        yield ScanInput(placeholder="pickup code or QR, Enter", id="code-scan", expect="pickup_code")
 
     def on_mount(self) -> None:
         self.query_one("#code-scan").focus()

@@ -31,7 +31,7 @@ class ReturnDialog(Dialog):
         for item in self.return_task.get("lines", []):
             t.append(f"  {item['quantity']} × {names.get(item['line_id'], item['line_id'])}\n")
         yield Static(t, classes="dialog-text")
-        yield ScanInput(placeholder="bin barcode, Enter", id="return-scan")
+        yield ScanInput(placeholder="bin barcode, Enter", id="return-scan", expect="bin")
         yield Button("Items are back F2", id="return-confirm", compact=True, disabled=not self.bin_ok)
 
     def on_mount(self) -> None:

@@ -31,7 +31,7 @@ class StageDialog(Dialog):
 
     def compose_dialog(self) -> ComposeResult:
         yield Static(id="stage-lines", classes="dialog-text")
-        yield ScanInput(placeholder="item or bin barcode, Enter", id="stage-scan")
+        yield ScanInput(placeholder="item or bin barcode, Enter", id="stage-scan", expect="bin")
 
     def on_mount(self) -> None:
         self._paint()

@@ -44,6 +44,8 @@ class BaseScreen(Screen):
 
     def say(self, text: str, *, error: bool = False) -> None:
         message = self.query_one("#message", Static)
+        if not text and not str(message.content):
+            return  # already clear: no redraw
         message.update(text)
         message.set_class(error, "-error")
         message.set_class(not error, "-ok")

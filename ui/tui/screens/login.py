@@ -56,7 +56,7 @@ class LoginScreen(Screen):
         raw = event.value.strip()
         if not raw:
             return
-        scan = classify(raw)
+        scan = classify(raw, self.app.scan_patterns, expect="badge")
         associate_id = scan.value if scan.kind == "badge" else raw
         who = self.app.settings.associate(associate_id)
         if who is None:

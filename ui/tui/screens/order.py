@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.content import Content
+from textual.geometry import Size
+from textual.widget import Widget
 
 from agent import queries
 from agent.errors import UnknownOrderError
 from drivers.scan_parse import Scan
 from ui.tui.fmt import day_hhmm, hhmm, window
-from ui.tui.screens.base import BaseScreen
 from ui.tui.screens.order_flows import OrderFlows
+from ui.tui.widgets.columns import Column, table
 
 STATE_STYLE = {"TO_PICK": "bold blue", "READY": "bold green", "PICKED_UP": "bold",
                "CANCELLED": "bold white on red"}
 
 
-def render_detail(d: dict, audit: list[dict], *, narrow: bool) -> Group:
-    head = Text()
-    head.append(f"{d['order_id']} ", style="bold")
-    head.append(f" {d['state']} ", style=STATE_STYLE.get(d["state"], "bold"))
+def render_detail(d: dict, audit: list[dict], *, narrow: bool, width: int) -> Content:
+    """The order as text laid out for ``width`` columns, padded by hand: Rich tables measured
+    and drew every cell twice per order, a large share of a scan's time."""
+    head: list = [(d["order_id"], "bold"), " ", (f" {d['state']} ", STATE_STYLE.get(d["state"], "bold"))]
     if d["bin"]:
-        head.append("  bin ")
-        head.append(d["bin"], style="bold reverse")
+        head += ["  bin ", (d["bin"], "bold reverse")]
     head.append(f"\n{d['customer_name']}")
     if d["phone_last4"]:
         head.append(f" (phone …{d['phone_last4']})")
@@ -39,103 +34,139 @@ def render_detail(d: dict, audit: list[dict], *, narrow: bool) -> Group:
                 f" {day_hhmm(d['hold_until'])}")
     if d["arrival"]:
         a = d["arrival"]
-        head.append(f"\nARRIVED {hhmm(a['arrived_at'])} bay {a['bay'] or '?'}"
-                    f" {a['vehicle'] or ''}", style="bold black on yellow")
+        head += ["\n", (f"ARRIVED {hhmm(a['arrived_at'])} bay {a['bay'] or '?'} {a['vehicle'] or ''}",
+                        "bold black on yellow")]
     if d["conflict"]:
-        head.append(f"\nCONFLICT: {d['conflict']}", style="bold white on red")
+        head += ["\n", (f"CONFLICT: {d['conflict']}", "bold white on red")]
     task = d["return_task"]
     if task and task["state"] == "OPEN":
-        head.append(f"\nRETURN TO SHELF: items in bin {task['bin'] or '?'} go back (F6)",
-                    style="bold black on yellow")
-    lines = Table(expand=True, box=None, header_style="bold", pad_edge=False)
+        head += ["\n", (f"RETURN TO SHELF: items in bin {task['bin'] or '?'} go back (F6)",
+                        "bold black on yellow")]
+    line_columns = [Column("Item", ratio=1), Column("Qty", right=True), Column("Picked", right=True)]
     if not narrow:
-        lines.add_column("Line")
-    lines.add_column("Item", ratio=1)
-    lines.add_column("Qty", justify="right")
-    lines.add_column("Picked", justify="right")
+        line_columns.insert(0, Column("Line"))
+    line_rows = []
     for line in d["lines"]:
         picked = "-" if line["quantity_picked"] is None else str(line["quantity_picked"])
         cells = [line["description"], str(line["quantity"]), picked]
-        lines.add_row(*([line["line_id"]] if not narrow else []), *cells)
-    timeline = Table(expand=True, box=None, header_style="bold", pad_edge=False,
-                     title="Timeline", title_justify="left", title_style="bold")
-    timeline.add_column("At")
-    timeline.add_column("What", ratio=1)
-    timeline.add_column("Outcome")
+        line_rows.append(cells if narrow else [line["line_id"], *cells])
+    timeline_columns = [Column("At"), Column("What", ratio=1), Column("Outcome")]
     if not narrow:
-        timeline.add_column("Detail", ratio=1)
+        timeline_columns.append(Column("Detail", ratio=1))
+    timeline_rows = []
     for e in audit:
         arrow = "←" if e["direction"] == "received" else "→"
         style = "bold red" if e["outcome"] in ("dead", "conflict", "quarantined") else ""
-        cells = [hhmm(e["at"]), f"{arrow} {e['what']}", Text(str(e["outcome"]), style=style)]
+        cells = [hhmm(e["at"]), f"{arrow} {e['what']}", (event_outcome(e), style)]
         if not narrow:
             detail = e.get("detail") or ""
             if e.get("resolution"):
                 detail = f"{detail} [{e['resolution']} by {e.get('resolved_by')}]".strip()
             cells.append(detail)
-        timeline.add_row(*cells)
-    return Group(head, Text(""), lines, Text(""), timeline)
+        timeline_rows.append(cells)
+    return Content("\n").join([
+        Content.assemble(*head), Content(""),
+        *table(line_columns, line_rows, width),
+        Content(""), Content.styled("Timeline", "bold"),
+        *table(timeline_columns, timeline_rows, width),
+    ])
 
 
-class OrderScreen(OrderFlows, BaseScreen):
-    BINDINGS: ClassVar[list] = [
-        Binding("f2", "stage", "Stage"),
-        Binding("f3", "pickup", "Pickup"),
-        Binding("f4", "cancel_order", "Cancel"),
-        Binding("f6", "return_shelf", "Return"),
-        Binding("escape", "back", "Back"),
-    ]
+def event_outcome(e: dict) -> str:
+    """Where a store event stands: sent and acknowledged when, dead when, or how many tries so far."""
+    outcome = str(e["outcome"])
+    if e.get("direction") != "store_event":
+        return outcome
+    if outcome == "acked" and e.get("acked_at"):
+        return f"acked {hhmm(e['acked_at'])}"
+    if outcome == "dead" and e.get("dead_at"):
+        return f"dead {hhmm(e['dead_at'])}"
+    tries = e.get("attempts") or 0
+    return f"{outcome} ({tries} tries)" if tries else f"{outcome} (not sent)"
+
+
+class OrderDetail(Widget):
+    """The order's text, laid out for the width it gets; set with ``show``, drawn in place."""
+
+    DEFAULT_CSS = "OrderDetail { height: auto; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._data: tuple[dict, list[dict]] | None = None
+        self._cache: tuple[int, Content] | None = None
+
+    def show(self, detail: dict, audit: list[dict]) -> None:
+        self._data = (detail, audit)
+        self._cache = None
+        self.refresh(layout=True)
+
+    def content_for(self, width: int) -> Content:
+        if self._data is None:
+            return Content("")
+        if self._cache is None or self._cache[0] != width:
+            narrow = self.app.size.width < 60
+            self._cache = (width, render_detail(*self._data, narrow=narrow, width=width))
+        return self._cache[1]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return self.content_for(width).get_height(self.styles, width)
+
+    def render(self) -> Content:
+        return self.content_for(self.size.width)
+
+
+class OrderView(OrderFlows, VerticalScroll):
+    """The work screen's order body. One per screen, pointed at each order in turn."""
 
     def __init__(self) -> None:
-        # One instance per app, installed once and shown for each order: composing a
-        # screen costs more than the whole scan-to-screen budget.
-        super().__init__()
+        super().__init__(id="order-body")
         self.order_id: str | None = None
         self.detail: dict = {}
-        self._then: str | None = None
-        self._code: str | None = None
         self._shown_state: str | None = None
+        # Held, not queried: a scan right after login can arrive before it is mounted.
+        self._text = OrderDetail(id="order-detail")
 
-    def show(self, order_id: str, *, then: str | None = None, code: str | None = None) -> None:
-        """Point the screen at an order; it reads it when it becomes the active screen."""
-        self.order_id, self._then, self._code = order_id, then, code
+    def compose(self) -> ComposeResult:
+        yield self._text
+
+    @property
+    def showing(self) -> bool:
+        """On screen, with nothing (a dialog, the STOP) in front of it."""
+        return self.display and self.screen.is_current
+
+    def show(self, order_id: str) -> bool:
+        """Point the view at an order and read it; True if that changed the keys on offer."""
+        if order_id != self.order_id:
+            self.scroll_home(animate=False)
+        self.order_id = order_id
         self.detail = {}
         self._live_generation += 1  # a live check still running for the previous order is stale
+        return self.refresh_data()
 
-    def compose_body(self) -> ComposeResult:
-        with VerticalScroll(id="order-body"):
-            yield Static(id="order-detail")
+    def leave(self) -> None:
+        self._live_generation += 1  # leaving abandons a pickup whose live check is under way
 
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self.query_one("#scan").focus()
-        then, self._then = self._then, None
-        if then == "pickup":
-            self.call_after_refresh(self.start_pickup, self._code)
+    def say(self, text: str, *, error: bool = False) -> None:
+        self.screen.say(text, error=error)
 
-    def on_resize(self) -> None:
-        if self.order_id:
-            self.refresh_data()
-
-    def refresh_data(self) -> None:
+    def refresh_data(self) -> bool:
+        """Read the order again; True if its state changed the keys on offer (and so the footer)."""
         if self.order_id is None or not self.is_mounted:
-            return
+            return False
         try:
             self.detail = queries.order_detail(self.app.store, self.order_id)
             audit = queries.audit(self.app.store, self.order_id)
         except UnknownOrderError as exc:
             self.say(str(exc), error=True)
-            return
-        target = self.query("#order-detail")
-        if not target:  # resumed or resized before its first compose finished
-            return
-        narrow = self.size.width < 60
-        target.first(Static).update(render_detail(self.detail, audit, narrow=narrow))
-        if self.detail["state"] != self._shown_state:  # the keys on offer follow the state
-            self._shown_state = self.detail["state"]
-            self.refresh_bindings()
+            return False
+        self._text.show(self.detail, audit)
+        if self.detail["state"] == self._shown_state:
+            return False
+        self._shown_state = self.detail["state"]  # the keys on offer follow the state
+        self.screen.keys_changed()
+        return True
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def allows(self, action: str) -> bool:
         state = self.detail.get("state")
         if action in ("stage", "cancel_order"):
             return state in ("TO_PICK", "READY")
@@ -145,10 +176,6 @@ class OrderScreen(OrderFlows, BaseScreen):
             task = self.detail.get("return_task")
             return state == "CANCELLED" and bool(task) and task["state"] == "OPEN"
         return True
-
-    def action_back(self) -> None:
-        self._live_generation += 1  # leaving abandons a pickup whose live check is under way
-        self.app.pop_screen()
 
     def handle_scan(self, scan: Scan) -> bool:
         state = self.detail.get("state")

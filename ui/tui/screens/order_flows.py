@@ -15,12 +15,12 @@ from agent.errors import (
     OrderCancelledError,
     StoreAgentError,
 )
-from agent.live_check import check_order
 from ui.tui.messages import LiveChecked
 
 
 class OrderFlows:
-    """Mixed into OrderScreen: needs ``order_id``, ``detail``, ``say`` and ``refresh_data``."""
+    """Mixed into OrderView: needs ``order_id``, ``detail``, ``say``, ``refresh_data`` and
+    ``showing`` (on screen with nothing in front)."""
 
     _live_generation = 0
 
@@ -74,6 +74,10 @@ class OrderFlows:
                         exclusive=True, exit_on_error=False)
 
     async def _live_check(self, generation: int, code: str) -> None:
+        # Imported here, not at the top: it brings in the HTTP client, a tenth of the
+        # UI's launch. The app imports it once logged in (StoreAgentApp._settle_heap).
+        from agent.live_check import check_order
+
         try:
             check = await check_order(self.app.store, self.app.settings, self.order_id)
         except StoreAgentError as exc:
@@ -84,7 +88,7 @@ class OrderFlows:
     def on_live_checked(self, message: LiveChecked) -> None:
         message.stop()
         if (message.generation != self._live_generation or message.order_id != self.order_id
-                or not self.is_current):
+                or not self.showing):
             return  # an answer to a pickup that was abandoned, restarted or left
         if message.error is not None:
             self.refresh_data()

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Grid
+from textual.containers import Grid, Vertical
 from textual.widgets import Button, DataTable, Input
 
 from agent import queue_view
 from ui.tui.fmt import hhmm, window
-from ui.tui.screens.base import BaseScreen
 
 LABELS = {
     "to_pick": "To pick", "ready": "Ready", "arrived": "Arrived",
@@ -59,20 +55,17 @@ def _cell(row: dict, key: str) -> str | Text:
     return "" if value is None else str(value)
 
 
-class QueueScreen(BaseScreen):
-    BINDINGS: ClassVar[list] = [
-        Binding("f2", "section(1)", "Next"),
-        Binding("f3", "section(-1)", "Prev"),
-        Binding("ctrl+f", "search", "Search"),
-    ]
+class QueueView(Vertical):
+    """The work screen's home body: six sections with counts, a search and the table."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(id="queue-view")
         self.section = "to_pick"
         self.search = ""
         self.data: dict = {}
+        self._filled: tuple | None = None  # what the table shows: (section, narrow, rows)
 
-    def compose_body(self) -> ComposeResult:
+    def compose(self) -> ComposeResult:
         with Grid(id="sections"):
             for name, label in LABELS.items():
                 yield Button(label, id=f"sec-{name}", compact=True)
@@ -80,9 +73,7 @@ class QueueScreen(BaseScreen):
         yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.refresh_data()
-        self.query_one("#scan").focus()
 
     def on_resize(self) -> None:
         self._fill_table()
@@ -100,6 +91,14 @@ class QueueScreen(BaseScreen):
     def _fill_table(self) -> None:
         if not self.data:
             return
+        narrow = self.app.size.width < 60
+        rows = self.data[self.section]["rows"]
+        filled = (self.section, narrow, rows)
+        if filled == self._filled:
+            # Unchanged (the usual case on coming back from an order): rebuilding 300
+            # rows costs tens of milliseconds and leaves garbage for the collector.
+            return
+        self._filled = filled
         table = self.query_one("#queue", DataTable)
         keep = None
         if table.row_count and table.cursor_row is not None:
@@ -108,11 +107,10 @@ class QueueScreen(BaseScreen):
             except Exception:  # an emptied table has no cell under the cursor
                 keep = None
         table.clear(columns=True)
-        narrow = self.size.width < 60
         columns = _columns(self.section, narrow)
         for _key, heading in columns:
             table.add_column(heading)
-        for row in self.data[self.section]["rows"]:
+        for row in rows:
             key = f"{row['kind']}:{row['id']}" if self.section == "exceptions" else row["order_id"]
             cells = [_cell(row, k) for k, _ in columns]
             if row.get("arrived_at") and isinstance(cells[0], str):
@@ -160,10 +158,10 @@ class QueueScreen(BaseScreen):
             self.app.open_order(ident)
         else:
             row = next(r for r in self.data["exceptions"]["rows"] if r["id"] == ident)
-            self.say(f"quarantined snapshot {ident} ({row['order_id'] or 'no order id'}):"
-                     f" {row['detail']}")
+            self.screen.say(f"quarantined snapshot {ident} ({row['order_id'] or 'no order id'}):"
+                            f" {row['detail']}")
 
     def _dlq_done(self, result: str | None) -> None:
         if result:
-            self.say(result)
+            self.screen.say(result)
         self.refresh_data()

@@ -42,5 +42,10 @@ def status_text(status: dict, *, station: str, associate: str | None) -> Text:
 class StatusBar(Static):
     DEFAULT_CSS = "StatusBar { height: auto; }"
 
+    _shown: Text | None = None
+
     def show(self, status: dict, *, station: str, associate: str | None) -> None:
-        self.update(status_text(status, station=station, associate=associate))
+        text = status_text(status, station=station, associate=associate)
+        if text != self._shown:  # painted every second and on every return to a screen
+            self._shown = text
+            self.update(text)

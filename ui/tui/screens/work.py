@@ -1,0 +1,142 @@
+"""The associate's working screen: the queue, or one order, under the same chrome.
+
+Opening an order swaps the body in place (QueueView out, OrderView in) instead
+of pushing a screen. A screen switch restyles every widget of the new screen and
+redraws the whole terminal, status line, scan field and keys included; swapping
+the body redraws the body. That is most of what separates a scan from its order
+being on screen (docs/benchmarks.md, "Associate UI"). Escape goes back to the
+queue; dialogs and the STOP are still screens of their own, on top of this one.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widget import Widget
+
+from drivers.scan_parse import Scan
+from ui.tui.screens.base import BaseScreen
+from ui.tui.screens.order import OrderView
+from ui.tui.screens.queue import QueueView
+from ui.tui.widgets.footer import KeyFooter
+
+QUEUE_ACTIONS = ("section", "search")
+ORDER_ACTIONS = ("stage", "pickup", "cancel_order", "return_shelf", "back")
+
+
+class WorkScreen(BaseScreen):
+    # F2 and F3 mean one thing on the queue and another on an order: check_action
+    # lets through the binding of the body on screen, and the footer shows only it.
+    BINDINGS: ClassVar[list] = [
+        Binding("f2", "section(1)", "Next"),
+        Binding("f3", "section(-1)", "Prev"),
+        Binding("ctrl+f", "search", "Search"),
+        Binding("f2", "stage", "Stage"),
+        Binding("f3", "pickup", "Pickup"),
+        Binding("f4", "cancel_order", "Cancel"),
+        Binding("f6", "return_shelf", "Return"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue = QueueView()
+        self.order = OrderView()
+        self._on_order = False
+        self._queue_focus: Widget | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield self.queue
+        yield self.order
+
+    @property
+    def order_id(self) -> str | None:
+        """The order on screen, or None on the queue."""
+        return self.order.order_id if self._on_order else None
+
+    @property
+    def detail(self) -> dict:
+        """The order on screen as last read ({} on the queue)."""
+        return self.order.detail if self._on_order else {}
+
+    def on_mount(self) -> None:
+        self.query_one("#scan").focus()
+
+    # --- which body ---------------------------------------------------------
+    def show_order(self, order_id: str, *, then: str | None = None, code: str | None = None) -> None:
+        if not self.order.is_attached:  # a scan in the instant after login, before compose
+            self.call_after_refresh(self.show_order, order_id, then=then, code=code)
+            return
+        scan = self.query_one("#scan")
+        switched = not self._on_order
+        if switched:
+            focused = self.focused
+            self._queue_focus = focused if focused is not None and self.queue in focused.ancestors else None
+            self._on_order = True
+            if self.focused is not scan:
+                self.set_focus(scan)
+            self.queue.display = False
+            self.order.display = True
+        if order_id != self.order.order_id:
+            self.say("")  # a message about another order or the queue is not about this one
+        if not self.order.show(order_id) and switched:
+            self.keys_changed()
+        if then == "pickup":
+            self.call_after_refresh(self.order.start_pickup, code)
+
+    def show_queue(self) -> None:
+        if not self._on_order:
+            return
+        self.order.leave()
+        self._on_order = False
+        self.order.display = False
+        self.queue.display = True
+        self.say("")
+        self.queue.refresh_data()
+        if self._queue_focus is not None and self._queue_focus.is_attached:
+            self.set_focus(self._queue_focus)
+        self.keys_changed()
+
+    def refresh_data(self) -> None:
+        (self.order if self._on_order else self.queue).refresh_data()
+
+    def keys_changed(self) -> None:
+        """The keys on offer changed (body or order state): redraw the footer in this frame.
+
+        Not refresh_bindings(): its signal would only have the footer work them out again.
+        """
+        self.query_one(KeyFooter).sync()
+
+    # --- keys ---------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in QUEUE_ACTIONS:
+            return not self._on_order
+        if action in ORDER_ACTIONS:
+            return self._on_order and self.order.allows(action)
+        return True
+
+    def action_section(self, step: int) -> None:
+        self.queue.action_section(step)
+
+    def action_search(self) -> None:
+        self.queue.action_search()
+
+    def action_stage(self) -> None:
+        self.order.action_stage()
+
+    def action_pickup(self) -> None:
+        self.order.action_pickup()
+
+    def action_cancel_order(self) -> None:
+        self.order.action_cancel_order()
+
+    def action_return_shelf(self) -> None:
+        self.order.action_return_shelf()
+
+    def action_back(self) -> None:
+        self.show_queue()
+
+    def handle_scan(self, scan: Scan) -> bool:
+        return self._on_order and self.order.handle_scan(scan)
