@@ -25,7 +25,7 @@ Precedence, first match wins (documented in docs/devices.md):
 4. The kind the screen is waiting for (``expect``), when the text matches its
    pattern: a pickup dialog takes ``A1234`` as a code, though elsewhere it
    would read as a badge. (A screen waiting for a bin also takes any valid
-   bin id, ``pickup.bin_pattern``, but only after the labels and GTINs below.)
+   bin id, ``pickup.bin_pattern``, but only what no label, GTIN or pickup code claims.)
 5. order pattern, 6. bin pattern, 7. badge pattern - the store's own labels
    win over a bare number that also happens to be a valid GTIN.
 8. A bare GTIN-8/12/13/14 whose check digit is valid -> product.
@@ -240,7 +240,9 @@ def _classify(raw: str, p: ScanPatterns, expect: ExpectKind | None = None) -> Sc
         product = _gtin(raw, text, sym)
         if product is not None:
             return product
-    if expect == "bin" and p.expected("bin", text):  # any valid bin id, once no label or GTIN claims it
+    # Any valid bin id, once no label, GTIN or pickup code claims it: a customer's code
+    # scanned into the stage dialog by mistake must not become a bin.
+    if expect == "bin" and not p.match("pickup_code", text) and p.expected("bin", text):
         return _label("bin", raw, text, sym, p)
     if p.match("pickup_code", text):
         return _label("pickup_code", raw, text, sym, p)

@@ -187,6 +187,7 @@ def test_default_patterns_do_not_overlap() -> None:
     # Not fitting the expectation: the usual precedence.
     ("W1000234", "bin", "order", "W1000234"),
     (GTIN13, "bin", "product", "0" + GTIN13),  # the stage dialog takes items too
+    ("K7Q9MX", "bin", "pickup_code", "K7Q9MX"),  # a customer's code never becomes a bin
 ])
 def test_the_expected_kind_wins_when_it_fits(raw, expect, kind, value) -> None:
     p = ScanPatterns(bin_ids=r"^[A-Z0-9][A-Z0-9-]{0,15}$")
