@@ -3,11 +3,17 @@
 Some alerts are raised by the code that sees the event happen and stay with
 it: ``credentials`` (the sender raises it on 401/403, the sender and the feed
 resolve it on the next success), ``dead_letter`` per order (the sender; `dlq`
-resolves it), ``quarantine`` (raised on each quarantined snapshot) and
+resolves it), ``quarantine`` (raised on each quarantined snapshot; resolved
+when a newer snapshot supersedes the last one or a manager resolves it),
+``unknown_status``, ``conflict`` and ``cancelled_while_ready`` (raised by the
+snapshot that reveals them; resolved in the transaction that clears them) and
 ``reconciliation`` (raised by a reconciliation run). The rules here watch what
 only time reveals - a dead letter nobody handles, events that do not leave
 while the OMS answers, a printer that stays down, a filling disk - and also
-resolve ``quarantine`` and ``reconciliation``, which nothing else closes.
+resolve ``reconciliation``, which nothing else closes. For the event-raised
+kinds they are a safety net: an alert whose condition no longer holds (a
+status the fixed status map now knows, an alert left open by an older
+version) is resolved here, never raised.
 
 Every threshold is a key of ``[alerts]``; ``now`` and ``disk_usage`` are
 injectable so tests can walk the clock instead of waiting.
@@ -26,6 +32,7 @@ from pathlib import Path
 from agent import sync_state
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import age_s, iso, utc_now
+from agent.snapshots import QUARANTINED_STATUS_SQL
 from agent.store import Store
 from config.settings import Settings
 
@@ -139,6 +146,26 @@ def _quarantine(conn) -> Condition:
                      message=f"{count} OMS snapshot(s) quarantined: see `store-agent quarantine list`")
 
 
+def _event_raised(conn, settings: Settings) -> list[Condition]:
+    """Open alerts raised by events, checked against the state that should keep them open."""
+    out = []
+    for kind, key in conn.execute(
+            "SELECT kind, key FROM alerts WHERE resolved_at IS NULL AND kind IN"
+            " ('cancelled_while_ready', 'conflict', 'unknown_status')").fetchall():
+        if kind == "cancelled_while_ready":  # until its items are back on the shelf
+            holds = conn.execute("SELECT 1 FROM return_tasks WHERE order_id = ?"
+                                 " AND state = 'OPEN'", (key,)).fetchone() is not None
+        elif kind == "conflict":  # until the OMS agrees or a manager settles it
+            holds = conn.execute("SELECT 1 FROM orders WHERE order_id = ?"
+                                 " AND conflict IS NOT NULL", (key,)).fetchone() is not None
+        else:  # until the status map knows it, or no snapshot with it waits in quarantine
+            holds = key not in settings.status_map and conn.execute(
+                f"SELECT 1 FROM quarantine WHERE resolved_at IS NULL AND {QUARANTINED_STATUS_SQL} = ?"
+                " LIMIT 1", (key,)).fetchone() is not None
+        out.append(Condition(kind, key, holds, refresh=False))
+    return out
+
+
 def _reconciliation(conn, settings: Settings, now: datetime) -> Condition:
     threshold = settings.alerts.reconcile_mismatches_per_hour
     recent = conn.execute(
@@ -160,7 +187,7 @@ def evaluate(store: Store, settings: Settings, *, now: datetime | None = None,
     with store.write() as conn:
         conditions = [_dead_letters(conn, settings, now), _pending_age(conn, settings, now),
                       *_printers(conn, settings, now), disk, _quarantine(conn),
-                      _reconciliation(conn, settings, now)]
+                      _reconciliation(conn, settings, now), *_event_raised(conn, settings)]
         open_now = {(r[0], r[1]) for r in conn.execute(
             "SELECT kind, key FROM alerts WHERE resolved_at IS NULL")}
         for c in conditions:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from agent.clock import age_s, iso, utc_now
 from agent.devices import scanners
 from agent.errors import UnknownOrderError
+from agent.snapshots import CONFLICT_RESOLVED, QUARANTINE_RESOLVED
 from agent.store import Store
 
 STATES = ("TO_PICK", "READY", "PICKED_UP", "CANCELLED")
@@ -103,6 +104,18 @@ def order_detail(store: Store, order_id: str) -> dict:
     }
 
 
+# Audit rows that record a settlement (by a manager or a later snapshot), not a snapshot.
+_RESOLUTIONS = {QUARANTINE_RESOLVED: "quarantined snapshot resolved",
+                CONFLICT_RESOLVED: "conflict resolved"}
+
+
+def _received(r) -> dict:
+    if r["outcome"] in _RESOLUTIONS:
+        return {"direction": "resolution", "what": _RESOLUTIONS[r["outcome"]]}
+    return {"direction": "received",
+            "what": f"snapshot v{r['version']} ({r['oms_status']})" if r["version"] else "snapshot"}
+
+
 def audit(store: Store, order_id: str) -> list[dict]:
     """Everything that crossed the boundary for one order, oldest first."""
     with store.read() as conn:
@@ -111,8 +124,7 @@ def audit(store: Store, order_id: str) -> list[dict]:
                                  (order_id,)).fetchone() is None:
             raise UnknownOrderError(f"order {order_id!r} is not known to this store")
         entries = [
-            {"at": r["received_at"], "direction": "received", "what": f"snapshot v{r['version']}"
-             f" ({r['oms_status']})" if r["version"] else "snapshot", "source": r["source"],
+            {"at": r["received_at"], **_received(r), "source": r["source"],
              "outcome": r["outcome"], "detail": r["detail"], "change_id": r["change_id"]}
             for r in conn.execute(
                 "SELECT * FROM received_changes WHERE order_id = ? ORDER BY id", (order_id,))

@@ -106,10 +106,23 @@ def ready_orders_with_code(store: Store, code: str) -> list[str]:
         " ORDER BY order_id", (code.strip().upper(),))]
 
 
-def open_alerts(store: Store, kinds: tuple[str, ...] = ("cancelled_while_ready",)) -> list[dict]:
-    """Open, unacknowledged alerts of these kinds, oldest first: what every terminal must show."""
-    marks = ", ".join("?" for _ in kinds)
+def open_alerts(store: Store, kinds: tuple[str, ...] | None = ("cancelled_while_ready",), *,
+                include_acknowledged: bool = False) -> list[dict]:
+    """Open alerts, critical first, then oldest first.
+
+    By default the open, unacknowledged alerts every terminal must show and
+    ring for. ``kinds=None`` returns every kind; ``include_acknowledged=True``
+    also the ones someone has seen but nobody has fixed yet (an alerts list).
+    Each row: ``{id, kind, key, order_id, severity, message, raised_at,
+    acknowledged_at, acknowledged_by}``.
+    """
+    where, args = ["resolved_at IS NULL"], []
+    if not include_acknowledged:
+        where.append("acknowledged_at IS NULL")
+    if kinds is not None:
+        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+        args.extend(kinds)
     return [dict(r) for r in store.conn.execute(
-        "SELECT id, kind, order_id, severity, message, raised_at FROM alerts"
-        f" WHERE resolved_at IS NULL AND acknowledged_at IS NULL AND kind IN ({marks})"
-        " ORDER BY id", kinds)]
+        "SELECT id, kind, key, order_id, severity, message, raised_at, acknowledged_at,"
+        f" acknowledged_by FROM alerts WHERE {' AND '.join(where)}"
+        " ORDER BY severity = 'critical' DESC, id", args)]

@@ -9,6 +9,14 @@ resolved silently either way.
 
 Every snapshot received, applied or not, leaves a row in received_changes:
 that is the audit an associate reads to see where a signal stopped.
+
+What a snapshot raises, a later one can settle, in the same transaction: a
+valid snapshot of an order supersedes the order's quarantined snapshots of
+the same or an older version (and so clears the ``quarantine`` and
+``unknown_status`` alerts once nothing they name is left), and an OMS that
+comes to agree with the store's terminal state settles the order's conflict.
+A manager settles the rest by hand (agent/dead_letters.py); either way the
+resolution is a row in received_changes too.
 """
 
 from __future__ import annotations
@@ -21,11 +29,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.actions import open_return_task
-from agent.alerts import raise_alert
+from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso
 from sync.models import OrderSnapshot
 
 TERMINAL = ("PICKED_UP", "CANCELLED")
+# received_changes outcomes that record a settlement rather than a snapshot.
+QUARANTINE_RESOLVED = "quarantine_resolved"
+CONFLICT_RESOLVED = "conflict_resolved"
+# The OMS status of a quarantined payload, when it is JSON with a string status.
+QUARANTINED_STATUS_SQL = "CASE WHEN json_valid(payload) THEN json_extract(payload, '$.status') END"
 _RANK = {"TO_PICK": 0, "READY": 1, "PICKED_UP": 2, "CANCELLED": 2}
 
 
@@ -82,15 +95,24 @@ def apply_snapshot(
     now: str,
     source: str,
     change_id: str | None = None,
+    snapshot: OrderSnapshot | None = None,
 ) -> ApplyOutcome:
-    """Apply one snapshot inside the caller's write transaction."""
-    guess_id = raw.get("order_id") if isinstance(raw, dict) else None
-    guess_id = guess_id if isinstance(guess_id, str) and len(guess_id) <= 64 else None
-    try:
-        snap = OrderSnapshot.model_validate(raw)
-    except ValidationError as exc:
-        return quarantine(conn, raw=raw, reason=f"invalid snapshot: {describe_validation_error(exc)}",
-                          source=source, now=now, order_id=guess_id, change_id=change_id)
+    """Apply one snapshot inside the caller's write transaction.
+
+    ``snapshot``: ``raw`` already validated (the client parses every page), so it is not
+    validated a second time; ``raw`` is still what a quarantine keeps.
+    """
+    if snapshot is not None:
+        snap = snapshot
+    else:
+        try:
+            snap = OrderSnapshot.model_validate(raw)
+        except ValidationError as exc:
+            guess_id = raw.get("order_id") if isinstance(raw, dict) else None
+            guess_id = guess_id if isinstance(guess_id, str) and len(guess_id) <= 64 else None
+            return quarantine(conn, raw=raw, source=source, now=now, order_id=guess_id,
+                              change_id=change_id,
+                              reason=f"invalid snapshot: {describe_validation_error(exc)}")
     new_state = status_map.get(snap.status)
     if new_state is None:
         raise_alert(conn, kind="unknown_status", key=snap.status[:64], now=now,
@@ -101,7 +123,7 @@ def apply_snapshot(
                           change_id=change_id,
                           reason=f"OMS status {snap.status!r} is not in the status map")
     current = conn.execute(
-        "SELECT state, version, bin FROM orders WHERE order_id = ?", (snap.order_id,)
+        "SELECT state, version, bin, conflict FROM orders WHERE order_id = ?", (snap.order_id,)
     ).fetchone()
     if current is not None and snap.version <= current["version"]:
         _record(conn, change_id, source, snap.order_id, snap.version, snap.status, "older",
@@ -111,9 +133,12 @@ def apply_snapshot(
         _write_order(conn, snap, state=new_state, now=now, insert=True)
         _record(conn, change_id, source, snap.order_id, snap.version, snap.status, "applied",
                 f"new order, {new_state}", now)
-        return ApplyOutcome("applied", snap.order_id, new_state)
-    return _apply_to_existing(conn, snap, current, new_state, now=now, source=source,
-                              change_id=change_id)
+        result = ApplyOutcome("applied", snap.order_id, new_state)
+    else:
+        result = _apply_to_existing(conn, snap, current, new_state, now=now, source=source,
+                                    change_id=change_id)
+    _supersede_quarantined(conn, snap, now=now, source=source, change_id=change_id)
+    return result
 
 
 def _unacked(conn: sqlite3.Connection, order_id: str) -> list[str]:
@@ -128,6 +153,8 @@ def _apply_to_existing(conn, snap: OrderSnapshot, current, new_state: str, *, no
     order_id = snap.order_id
     unacked = _unacked(conn, order_id)
     outcome, detail, conflict = "applied", f"{state} -> {new_state}", None
+    # The OMS now says what the store did: the conflict has nothing left to settle.
+    agreed = bool(current["conflict"]) and new_state == state
     if state in TERMINAL:
         if state == "PICKED_UP" and new_state == "CANCELLED" and "order.picked_up" in unacked:
             outcome, conflict = "conflict", "cancelled at the OMS after the store handed it over"
@@ -154,7 +181,79 @@ def _apply_to_existing(conn, snap: OrderSnapshot, current, new_state: str, *, no
     _write_order(conn, snap, state=new_state, now=now, insert=False,
                  state_changed=new_state != state, conflict=conflict)
     _record(conn, change_id, source, order_id, snap.version, snap.status, outcome, detail, now)
+    if agreed:
+        settle_conflict(conn, order_id, source=source, now=now,
+                        detail=f"the OMS now agrees: {snap.status} (v{snap.version}) is {state}")
     return ApplyOutcome(outcome, order_id, new_state, detail)
+
+
+def settle_conflict(conn: sqlite3.Connection, order_id: str, *, detail: str, source: str,
+                    now: str) -> None:
+    """The store and the OMS no longer disagree about this order, or a manager settled it."""
+    conn.execute("UPDATE orders SET conflict = NULL WHERE order_id = ?", (order_id,))
+    resolve_alert(conn, kind="conflict", key=order_id, now=now)
+    _record(conn, None, source, order_id, None, None, CONFLICT_RESOLVED, detail, now)
+
+
+def _quarantined_version(payload: str) -> int | None:
+    try:
+        raw = json.loads(payload)
+    except ValueError:
+        return None
+    version = raw.get("version") if isinstance(raw, dict) else None
+    if isinstance(version, str) and version.strip().isdigit():
+        version = int(version)  # the snapshot model takes "3" as 3, so the OMS may send it
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def _supersede_quarantined(conn, snap: OrderSnapshot, *, now: str, source: str,
+                           change_id: str | None) -> None:
+    """A valid snapshot of version v supersedes the order's quarantined snapshots up to v.
+
+    One whose version cannot be read is left for a manager: it may be newer.
+    """
+    # quarantine has no index on order_id; the order's audit rows do, and each
+    # quarantined snapshot wrote one there, as does each resolution. So most
+    # snapshots (nothing of theirs waits) cost one short index range, not a scan.
+    if not conn.execute(
+            "SELECT COUNT(*) FILTER (WHERE outcome = 'quarantined')"
+            f" > COUNT(*) FILTER (WHERE outcome = '{QUARANTINE_RESOLVED}')"
+            " FROM received_changes WHERE order_id = ?", (snap.order_id,)).fetchone()[0]:
+        return
+    # order_id first: rows of other orders are rejected before their payload is read.
+    rows = conn.execute("SELECT id, payload FROM quarantine WHERE order_id = ?"
+                        " AND resolved_at IS NULL", (snap.order_id,)).fetchall()
+    stale = [(r["id"], v) for r in rows
+             if (v := _quarantined_version(r["payload"])) is not None and v <= snap.version]
+    if stale:
+        resolve_quarantined(conn, [qid for qid, _ in stale], now=now, source=source,
+                            change_id=change_id, order_id=snap.order_id, version=snap.version,
+                            status=snap.status,
+                            detail={qid: f"quarantined v{v} superseded by valid v{snap.version}"
+                                    for qid, v in stale})
+
+
+def resolve_quarantined(conn: sqlite3.Connection, ids: list[int], *, now: str, source: str,
+                        detail: dict[int, str], order_id: str | None = None,
+                        change_id: str | None = None, version: int | None = None,
+                        status: str | None = None) -> None:
+    """Mark quarantined snapshots resolved, audit each, and clear the alerts nothing holds open."""
+    statuses = set()
+    for qid in ids:
+        row = conn.execute(f"SELECT order_id, {QUARANTINED_STATUS_SQL} FROM quarantine WHERE id = ?",
+                           (qid,)).fetchone()
+        statuses.add(row[1])
+        conn.execute("UPDATE quarantine SET resolved_at = ? WHERE id = ?", (now, qid))
+        _record(conn, change_id, source, order_id or row[0], version, status, QUARANTINE_RESOLVED,
+                f"quarantine {qid}: {detail[qid]}", now)
+    if not conn.execute("SELECT 1 FROM quarantine WHERE resolved_at IS NULL LIMIT 1").fetchone():
+        resolve_alert(conn, kind="quarantine", key="snapshots", now=now)
+    for oms_status in statuses - {None}:
+        if not isinstance(oms_status, str):
+            continue
+        if not conn.execute(f"SELECT 1 FROM quarantine WHERE resolved_at IS NULL"
+                            f" AND {QUARANTINED_STATUS_SQL} = ? LIMIT 1", (oms_status,)).fetchone():
+            resolve_alert(conn, kind="unknown_status", key=oms_status[:64], now=now)
 
 
 def _row(conn: sqlite3.Connection, order_id: str) -> sqlite3.Row:

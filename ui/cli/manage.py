@@ -118,6 +118,17 @@ def cmd_quarantine_list(ctx: Context) -> int:
     return 0
 
 
+def cmd_quarantine_resolve(ctx: Context) -> int:
+    r = dead_letters.resolve_quarantine(ctx.store, ctx.settings, ctx.args.quarantine_id,
+                                        manager_id=ctx.args.associate, reason=ctx.args.reason)
+    if ctx.args.json:
+        emit_json(r)
+    else:
+        order = f" (order {r['order_id']})" if r["order_id"] else ""
+        say(f"quarantined snapshot {r['id']}{order} resolved; {r['quarantined_left']} left")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     config = sub.add_parser("config", help="validate or create the configuration")
     csub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -156,3 +167,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     qsub = q.add_subparsers(dest="quarantine_command", required=True, metavar="ACTION")
     p = qsub.add_parser("list", parents=[common], help="list quarantined snapshots")
     p.set_defaults(handler=cmd_quarantine_list)
+    p = qsub.add_parser("resolve", parents=[common],
+                        help="mark a quarantined snapshot dealt with, with a reason")
+    p.add_argument("quarantine_id", type=int, metavar="ID")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--as", dest="associate", required=True, metavar="MANAGER")
+    p.set_defaults(handler=cmd_quarantine_resolve)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from agent import queries
+from agent import dead_letters, queries
 from agent.actions import CANCEL_REASONS, Actions
 from agent.errors import UsageError
 from agent.live_check import check_order_sync
@@ -70,6 +70,15 @@ def cmd_cancel(ctx: Context) -> int:
 def cmd_return(ctx: Context) -> int:
     a = ctx.args
     return _done(ctx, _actions(ctx).return_to_shelf(a.order_id, associate_id=a.associate))
+
+
+def cmd_resolve_conflict(ctx: Context) -> int:
+    a = ctx.args
+    r = dead_letters.resolve_conflict(ctx.store, ctx.settings, a.order_id, manager_id=a.associate,
+                                      note=a.note)
+    emit_json(r) if a.json else say(f"order {r['order_id']}: conflict resolved by"
+                                    f" {r['resolved_by']}; it stays {r['state']}")
+    return 0
 
 
 def cmd_orders(ctx: Context) -> int:
@@ -162,6 +171,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("order_id")
     p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
     p.set_defaults(handler=cmd_return)
+
+    p = osub.add_parser("resolve-conflict", parents=[common],
+                        help="a manager settled the order's conflict with the OMS")
+    p.add_argument("order_id")
+    p.add_argument("--note", required=True, help="what was done (customer called, ...)")
+    p.add_argument("--as", dest="associate", required=True, metavar="MANAGER")
+    p.set_defaults(handler=cmd_resolve_conflict)
 
     p = osub.add_parser("show", parents=[common], help="one order with lines and events")
     p.add_argument("order_id")
