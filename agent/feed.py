@@ -23,6 +23,13 @@ from sync.errors import CursorExpiredError
 
 log = logging.getLogger("store_agent.feed")
 
+# Changes per request, and so per transaction. A page of 500 parsed snapshots
+# and its application peaked at ~6 MB of Python objects in the daemon, next to
+# the sender's batches in flight; CPython keeps such peaks resident. 200 costs a
+# few more requests and commits while catching up on a backlog, and keeps each
+# transaction (the event loop is blocked during it) shorter.
+PAGE_SIZE = 200
+
 
 @dataclass
 class PullReport:
@@ -41,7 +48,7 @@ class FeedPuller:
     def cursor(self) -> str | None:
         return sync_state.get(self.store.conn, "cursor")
 
-    async def pull(self, *, wait: int, limit: int = 500) -> PullReport:
+    async def pull(self, *, wait: int, limit: int = PAGE_SIZE) -> PullReport:
         """One request. Raises SyncError; CursorExpiredError is handled here (cursor reset)."""
         cursor = self.cursor()
         try:
@@ -62,8 +69,9 @@ class FeedPuller:
                                         source="feed", now=now, order_id=change.order_id,
                                         change_id=change.change_id)
                 else:
-                    result = apply_snapshot(conn, change.raw, status_map=status_map, now=now,
-                                            source="feed", change_id=change.change_id)
+                    result = apply_snapshot(conn, change.raw, snapshot=change.snapshot,
+                                            status_map=status_map, now=now, source="feed",
+                                            change_id=change.change_id)
                 outcomes[result.outcome] += 1
             sync_state.put(conn, cursor=page.cursor, last_feed_success_at=now, online="1",
                            last_contact_at=now, last_error=None)

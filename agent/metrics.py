@@ -42,6 +42,7 @@ log = logging.getLogger("store_agent.metrics")
 
 ACK_LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
 PRINTER_READY = frozenset({"ready", "paper_near_end"})
+SCRAPE_CACHE_KIB = 256
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -87,6 +88,9 @@ class StoreCollector(Collector):
             try:
                 if self._store is None:
                     self._store = Store(self.db_path, migrate=False)
+                    # A scrape scans the outbox once; every commit elsewhere invalidates the
+                    # cache anyway, so SQLite's default 2 MiB would only sit resident.
+                    self._store.limit_cache(SCRAPE_CACHE_KIB)
                 facts = self._read(self._store, self._now())
             except (sqlite3.Error, StoreError) as exc:
                 log.warning("metrics: cannot read the database: %s", exc)

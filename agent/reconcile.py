@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from agent import sync_state
 from agent.alerts import raise_alert
@@ -24,9 +25,16 @@ from agent.snapshots import apply_snapshot, quarantine
 from agent.store import Store
 from config.settings import Settings
 from sync.client import StoreSyncClient
+from sync.models import OrderSnapshot, OrdersPage
 
 log = logging.getLogger("store_agent.reconcile")
 
+# Orders per OMS page, and so per write transaction. A page of 500 parsed
+# snapshots (dicts plus models) is ~4 MB of Python objects in the daemon, next
+# to the feed's page and the sender's batches; 200 keeps the peak (and so the
+# resident size, which CPython rarely gives back) lower and each transaction
+# shorter. Reconciliation is a background check: the extra requests cost nothing.
+PAGE_SIZE = 200
 
 
 def _effect_missing(event_type: str, oms_state: str | None) -> bool:
@@ -66,19 +74,12 @@ async def reconcile(store: Store, settings: Settings, client: StoreSyncClient) -
     listed: set[str] = set()
     cursor = None
     while True:
-        page = await client.list_orders(updated_after=since, cursor=cursor, limit=500)
-        now = iso(utc_now())
-        with store.write() as conn:
-            for entry in page.orders:
-                if entry.order_id:
-                    listed.add(entry.order_id)
-                if entry.snapshot is None:
-                    quarantine(conn, raw=entry.raw, reason=f"invalid snapshot: {entry.error}",
-                               source="reconcile", now=now, order_id=entry.order_id)
-                    continue
-                report.compared += 1
-                _compare(conn, settings, entry.snapshot.model_dump(mode="json"), report, now)
-        cursor = page.next_cursor
+        # The page is only an argument: it is freed when _apply_page returns, not kept
+        # alive (as a loop variable would be) while the next one is fetched and parsed.
+        cursor = _apply_page(store, settings,
+                             await client.list_orders(updated_after=since, cursor=cursor,
+                                                      limit=PAGE_SIZE),
+                             report, listed)
         if not cursor:
             break
     now = iso(utc_now())
@@ -103,6 +104,23 @@ async def reconcile(store: Store, settings: Settings, client: StoreSyncClient) -
     return report
 
 
+def _apply_page(store: Store, settings: Settings, page: OrdersPage, report: ReconcileReport,
+                listed: set[str]) -> str | None:
+    """Compare and repair one OMS page in one transaction; the next page's cursor."""
+    now = iso(utc_now())
+    with store.write() as conn:
+        for entry in page.orders:
+            if entry.order_id:
+                listed.add(entry.order_id)
+            if entry.snapshot is None:
+                quarantine(conn, raw=entry.raw, reason=f"invalid snapshot: {entry.error}",
+                           source="reconcile", now=now, order_id=entry.order_id)
+                continue
+            report.compared += 1
+            _compare(conn, settings, entry.raw, entry.snapshot, report, now)
+    return page.next_cursor
+
+
 def _finding(conn, report: ReconcileReport, finding: Finding, now: str) -> None:
     report.findings.append(finding)
     conn.execute(
@@ -111,19 +129,20 @@ def _finding(conn, report: ReconcileReport, finding: Finding, now: str) -> None:
         (finding.order_id, f"finding:{finding.kind}", finding.detail, now))
 
 
-def _compare(conn, settings: Settings, raw: dict, report: ReconcileReport, now: str) -> None:
-    order_id = raw["order_id"]
+def _compare(conn, settings: Settings, raw: Any, snap: OrderSnapshot, report: ReconcileReport,
+             now: str) -> None:
+    order_id = snap.order_id
     mine = conn.execute("SELECT state, version FROM orders WHERE order_id = ?",
                         (order_id,)).fetchone()
-    if mine is None or raw["version"] > mine["version"]:
-        result = apply_snapshot(conn, raw, status_map=settings.status_map, now=now,
+    if mine is None or snap.version > mine["version"]:
+        result = apply_snapshot(conn, raw, snapshot=snap, status_map=settings.status_map, now=now,
                                 source="reconcile")
         # A newer version that leaves the store's state as it was is the OMS echoing
         # what the store already did (the feed just had not caught up): not a miss.
         if mine is None or result.outcome == "conflict" or result.state != mine["state"]:
             _finding(conn, report, Finding(order_id, "missed_change",
-                                           f"applied OMS v{raw['version']} ({result.outcome})"), now)
-    oms_state = settings.status_map.get(raw["status"])
+                                           f"applied OMS v{snap.version} ({result.outcome})"), now)
+    oms_state = settings.status_map.get(snap.status)
     last_acked = conn.execute(
         "SELECT seq, type FROM outbox WHERE order_id = ? AND status = 'acked'"
         " ORDER BY seq DESC LIMIT 1", (order_id,)).fetchone()
@@ -132,4 +151,4 @@ def _compare(conn, settings: Settings, raw: dict, report: ReconcileReport, now: 
                      (last_acked["seq"],))
         _finding(conn, report, Finding(order_id, "effect_missing",
                                        f"{last_acked['type']} acknowledged but the OMS says"
-                                       f" {raw['status']}: sent again"), now)
+                                       f" {snap.status}: sent again"), now)
