@@ -86,6 +86,11 @@ def make_ssl_context(ca_bundle: str | Path | None, client_cert: str | Path | Non
 class StoreSyncClient:
     """Async client of one store's Store Sync API. Use ``async with`` or call ``aclose()``."""
 
+    max_in_flight = 3
+    """POST /events batches the sender may keep in flight at once. The contract's
+    batches are independent when they share no order (the sender guarantees that),
+    and overlapping them keeps both the store's and the OMS's CPU busy."""
+
     def __init__(
         self,
         base_url: str,
@@ -157,10 +162,19 @@ class StoreSyncClient:
         return parse_changes_page(body)
 
     async def post_events(self, events: Sequence[Event | Mapping[str, Any]]) -> list[EventResult]:
-        """Send one batch; one result per event in the same order, else BadResponseError."""
+        """Send one batch; one result per event in the same order, else BadResponseError.
+
+        Safe to call concurrently (the sender keeps up to ``max_in_flight`` batches in
+        flight, never two holding the same order); each call uses its own connection.
+        """
         request = EventsRequest(events=list(events))  # type: ignore[arg-type]
-        body = await self._call("POST", "/events", json_body=request.model_dump(mode="json"))
-        return parse_event_results(body, [event.event_id for event in request.events])
+        sent_ids = [event.event_id for event in request.events]
+        # pydantic-core writes the JSON itself: about half the CPU of model_dump + json.dumps.
+        content = request.model_dump_json().encode()
+        # Only the body waits for the answer: the models are ~3 KB an event, ten times their JSON.
+        del events, request
+        body = await self._call("POST", "/events", content=content)
+        return parse_event_results(body, sent_ids)
 
     async def get_order(self, order_id: str, *, timeout_s: float | None = None) -> OrderSnapshot:
         """The live check: the OMS's current snapshot, or NotFoundError."""
@@ -206,6 +220,7 @@ class StoreSyncClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
+        content: bytes | None = None,
         timeout_s: float | None = None,
         extra_s: float = 0.0,
         not_found: bool = False,
@@ -217,7 +232,9 @@ class StoreSyncClient:
             # httpx's timeouts are per phase; the deadline bounds the whole exchange,
             # so a server trickling one byte per read timeout cannot hold us forever.
             async with asyncio.timeout(seconds + extra_s):
-                response, body = await self._send(method, path, params, json_body, seconds, extra_s)
+                response, body = await self._send(
+                    method, path, params, json_body, content, seconds, extra_s
+                )
         except TimeoutError:
             raise TransientError(f"{what}: no answer within {seconds + extra_s:g} s") from None
         except SyncError:
@@ -244,6 +261,7 @@ class StoreSyncClient:
         path: str,
         params: dict[str, Any] | None,
         json_body: Any,
+        content: bytes | None,
         seconds: float,
         extra_s: float,
     ) -> tuple[httpx.Response, bytes]:
@@ -252,6 +270,8 @@ class StoreSyncClient:
             self._prefix + path,
             params=params,
             json=json_body,
+            content=content,  # already JSON: sent as is
+            headers={"Content-Type": "application/json"} if content is not None else None,
             timeout=self._timeouts(seconds, extra_s),
         )
         response = await self._http.send(request, stream=True)

@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -233,46 +234,46 @@ class EventResult(BaseModel):
     order_raw: Any = None
     order_error: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_the_wire(cls, value: Any, info: ValidationInfo) -> Any:
+        # Only while parsing an OMS answer (parse_event_results): the snapshot is checked on
+        # its own, so a bad one is kept for quarantine instead of failing the whole answer,
+        # and a long message is clipped. The usual result (no order, short message) passes as is.
+        if not isinstance(value, dict) or not (info.context and info.context.get(_WIRE)):
+            return value
+        order, message = value.get("order"), value.get("message")
+        long_message = isinstance(message, str) and len(message) > 1000
+        if order is None and not long_message and "order_raw" not in value and "order_error" not in value:
+            return value
+        value = {**value, "order_raw": order, "order_error": None}
+        if long_message:
+            value["message"] = _clip(message, 1000)
+        if order is not None:
+            value["order"], value["order_error"] = check_snapshot(order)
+        return value
 
-class _RawResult(BaseModel):
+
+_WIRE = "sync.models.wire"
+
+
+class _Results(BaseModel):
     model_config = _FROM_OMS
 
-    event_id: UUID
-    status: ResultStatus
-    code: str | None = Field(default=None, max_length=200)
-    message: str | None = None
-    order: Any = None
-
-
-class _RawResults(BaseModel):
-    model_config = _FROM_OMS
-
-    results: list[_RawResult]
+    results: list[EventResult]
 
 
 def parse_event_results(body: bytes | str, sent_event_ids: Sequence[UUID | str]) -> list[EventResult]:
-    """Parse POST /events' 200 body and check it: one result per sent event, same order."""
-    envelope = _validate(_RawResults, _load_json(body), "event results")
-    results = []
-    for raw in envelope.results:
-        snapshot, error = (None, None) if raw.order is None else check_snapshot(raw.order)
-        results.append(
-            EventResult(
-                event_id=raw.event_id,
-                status=raw.status,
-                code=raw.code,
-                message=_clip(raw.message, 1000) if raw.message else raw.message,
-                order=snapshot,
-                order_raw=raw.order,
-                order_error=error,
-            )
-        )
-    return check_results(results, sent_event_ids)
+    """Parse POST /events' 200 body and check it: one result per sent event, same order.
+
+    One validation pass over the whole answer; each snapshot is still checked on its own."""
+    envelope = _validate(_Results, _load_json(body), "event results", context={_WIRE: True})
+    return check_results(envelope.results, sent_event_ids)
 
 
 def check_results(results: list[EventResult], sent_event_ids: Sequence[UUID | str]) -> list[EventResult]:
     """Raise BadResponseError unless ``results`` answers exactly ``sent_event_ids`` in order."""
-    sent = [UUID(str(event_id)) for event_id in sent_event_ids]
+    sent = [e if isinstance(e, UUID) else UUID(str(e)) for e in sent_event_ids]
     if len(results) != len(sent):
         raise BadResponseError(f"event results: {len(results)} results for {len(sent)} events")
     for index, (result, event_id) in enumerate(zip(results, sent, strict=True)):
@@ -448,11 +449,11 @@ def _json_reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _validate(model: type[_M], data: Any, what: str) -> _M:
+def _validate(model: type[_M], data: Any, what: str, *, context: dict[str, Any] | None = None) -> _M:
     if not isinstance(data, dict):
         raise BadResponseError(f"{what}: body is {_json_type(data)}, not an object")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise BadResponseError(f"{what}: {describe_validation_error(exc)}") from None
     except RecursionError:

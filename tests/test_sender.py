@@ -8,7 +8,9 @@ store learns them through ``FeedPuller.pull(wait=0)``.
 ``JudgedSim`` is the reference OMS plus one outermost middleware that records
 every ``POST /events`` body exactly as the store sent it and, when a test sets
 ``judge``, answers a batch by its content (e.g. 400 for any batch holding one
-poisoned event), which the time-ordered ``script`` of the sim cannot do.
+poisoned event), which the time-ordered ``script`` of the sim cannot do. It
+also records when each request arrived and when its answer left, and how many
+were in the OMS at once, so tests can check what the sender had in flight.
 """
 
 from __future__ import annotations
@@ -58,26 +60,53 @@ MAX_LOOP_S = 20.0
 # --- the reference OMS, with a content-based judge ---------------------------------------
 
 
+@dataclass
+class Flight:
+    """One POST /events as the OMS saw it: its events, arrival, and when its answer left."""
+
+    events: list[dict[str, Any]]
+    arrived: float
+    answered: float = float("inf")  # inf: no answer (dropped connection, or never finished)
+    left: float = float("inf")  # when the OMS was done with it, answered or not
+    status: int | None = None
+
+
 class JudgedSim(OmsSimServer):
     def __init__(self, state: SimState):
         super().__init__(state)
         self.batches: list[list[dict[str, Any]]] = []
+        self.flights: list[Flight] = []
+        self.active = self.max_active = 0
         self.judge: Callable[[list[dict[str, Any]]], int | None] | None = None
 
     def _judging(self):
         @web.middleware
         async def judging(request: web.Request, handler):
-            if request.method == "POST" and request.path.endswith("/events"):
-                try:
-                    events = json.loads(await request.read()).get("events") or []
-                except (ValueError, AttributeError):
-                    events = []
-                self.batches.append(events)
+            if request.method != "POST" or not request.path.endswith("/events"):
+                return await handler(request)
+            try:
+                events = json.loads(await request.read()).get("events") or []
+            except (ValueError, AttributeError):
+                events = []
+            self.batches.append(events)
+            flight = Flight(events, time.monotonic())
+            self.flights.append(flight)
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            try:
                 status = self.judge(events) if self.judge is not None else None
                 if status is not None:
-                    return web.json_response({"error": "judged", "message": f"test answer {status}"},
-                                             status=status)
-            return await handler(request)
+                    response = web.json_response({"error": "judged", "message": f"test answer {status}"},
+                                                 status=status)
+                else:
+                    response = await handler(request)
+                flight.status = response.status
+                if request.transport is not None and not request.transport.is_closing():
+                    flight.answered = time.monotonic()  # before the store can read the answer
+                return response
+            finally:
+                self.active -= 1
+                flight.left = time.monotonic()
 
         return judging
 
@@ -428,7 +457,10 @@ def test_413_halves_the_batch_and_delivers_everything(env):
     sender, report = play(env, body)
     assert (report.acked, report.dead) == (N_ORDERS, 0)
     assert sender.batch_limit == 2
-    assert [len(b) for b in env.sim.batches] == [8, 4, 2, 2, 2, 2]
+    # 8 refused; then two batches of 4 in flight, the first to arrive refused; the rest
+    # (its 4 again, in 2s, and the other 4, accepted) add up to all 8, nothing twice.
+    sizes = [len(b) for b in env.sim.batches]
+    assert sizes[:2] == [8, 4] and all(size <= 4 for size in sizes[2:]) and sum(sizes[2:]) == N_ORDERS
     assert [r["status"] for r in outbox(env)] == ["acked"] * N_ORDERS
     assert env.state.stats(STORE)["accepted"] == N_ORDERS
 
@@ -616,9 +648,10 @@ def test_per_order_order_holds_under_random_faults(env):
         env.state.set_faults(faults)
         original = sender.sendable
 
-        def checked_sendable(limit):
-            rows = original(limit)
+        def checked_sendable(limit, busy=frozenset()):
+            rows = original(limit, busy)
             assert len({r["order_id"] for r in rows}) == len(rows)
+            assert not busy & {r["order_id"] for r in rows}  # nothing of an order in flight
             return rows
 
         sender.sendable = checked_sendable
@@ -766,6 +799,11 @@ def test_sendable_never_returns_two_events_of_one_order(env):
                 expected.append(first_open["seq"])
         assert [r["seq"] for r in got] == sorted(expected)
         assert [r["seq"] for r in sender.sendable(2)] == sorted(expected)[:2]
+        # with some orders in flight: the same, less those orders, and still up to the limit
+        busy = set(rng.sample(order_ids, rng.randint(1, 3)))
+        free = [r["seq"] for r in rows if r["seq"] in expected and r["order_id"] not in busy]
+        assert [r["seq"] for r in sender.sendable(1000, busy)] == free
+        assert [r["seq"] for r in sender.sendable(2, busy)] == free[:2]
 
 
 # Regression: a transient error (5xx, 429, dropped connection) that interrupts a 400 bisection
@@ -794,3 +832,204 @@ def test_a_failure_during_bisection_leaves_already_acked_events_alone(env):
     for event_id in ids[2:]:
         pending = row(env, event_id)
         assert pending["status"] == "pending" and pending["attempts"] == 1 and "500" in pending["last_error"]
+
+
+# --- several batches in flight ---------------------------------------------------------------
+
+
+def add_orders(env: Env, n: int) -> list[str]:
+    """``n`` more open orders at the OMS; the store learns them with ``pull_all``."""
+    return [order["order_id"] for order in env.state.add_sample_orders(STORE, n)]
+
+
+async def pull_all(env: Env, client) -> None:
+    feed = FeedPuller(env.store, env.settings, client)
+    for _ in range(20):
+        if not (await feed.pull(wait=0)).has_more:
+            return
+    raise AssertionError("the feed did not end")
+
+
+def assert_in_turn(env: Env) -> None:
+    """Never two batches at the OMS at once holding one order, and every event sent only
+    after a 200 answer to a batch holding the previous event of its order."""
+    previous, last = {}, {}
+    for r in outbox(env):
+        if r["order_id"] in last:
+            previous[r["event_id"]] = last[r["order_id"]]
+        last[r["order_id"]] = r["event_id"]
+    flights = env.sim.flights
+    for i, a in enumerate(flights):
+        for b in flights[i + 1:]:
+            if b.arrived < a.left:  # both at the OMS at once
+                assert not {e["order_id"] for e in a.events} & {e["order_id"] for e in b.events}
+    for f in flights:
+        for e in f.events:
+            before = previous.get(e["event_id"])
+            if before is not None:
+                assert any(g.status == 200 and g.answered < f.arrived
+                           and before in {x["event_id"] for x in g.events} for g in flights), e
+
+
+def assert_delivered_once_in_order(env: Env) -> None:
+    rows = outbox(env)
+    assert all(r["status"] == "acked" for r in rows), [r for r in rows if r["status"] != "acked"]
+    assert accepted_counts(env) == Counter({r["event_id"]: 1 for r in rows})
+    assert env.state.stats(STORE)["ordering_violations"] == []
+    store_seqs: dict[str, list[int]] = defaultdict(list)
+    for r in rows:
+        store_seqs[r["order_id"]].append(r["seq"])
+    assert accepted_seqs_by_order(env) == dict(store_seqs)
+    assert_in_turn(env)
+
+
+def test_batches_in_flight_never_share_an_order_and_each_order_goes_in_turn(env):
+    extra = add_orders(env, 30)
+
+    async def body(sender):
+        await pull_all(env, sender.client)
+        for oid in extra:  # three events per order: each must wait for the previous one's answer
+            stage(env, oid, "B-1")
+            stage(env, oid, "B-2")
+            pickup(env, oid)
+        env.state.set_faults("latency_ms=20")  # long enough for the batches to overlap
+        sender.batch_limit = 4
+        return sender, await sender.drain()
+
+    sender, report = play(env, body, pull=False)
+    assert sender.max_in_flight == 3
+    assert (report.acked, report.dead, report.error) == (90, 0, None)
+    assert env.sim.max_active == 3  # pipelined, and never more than max_in_flight
+    assert report.requests == len(env.sim.flights) >= 90 // 4
+    assert all(len(f.events) <= 4 for f in env.sim.flights)
+    assert_delivered_once_in_order(env)
+    assert {env.state.get_order(STORE, oid)["status"] for oid in extra} == {"picked_up"}
+
+
+def test_one_in_flight_when_the_client_takes_one(env):
+    assert OutboxSender(env.store, env.settings, client=object()).max_in_flight == 1  # e.g. Medusa
+    extra = add_orders(env, 12)
+
+    async def body(sender):
+        await pull_all(env, sender.client)
+        for oid in extra:
+            stage(env, oid)
+        env.state.set_faults("latency_ms=10")
+        sender.batch_limit, sender.max_in_flight = 3, 1
+        return await sender.drain()
+
+    report = play(env, body, pull=False)
+    assert report.acked == 12 and report.requests == 4
+    assert env.sim.max_active == 1
+    assert_delivered_once_in_order(env)
+
+
+def test_a_failure_starts_no_new_batch_and_the_others_in_flight_are_recorded(env):
+    extra = add_orders(env, 20)
+
+    async def body(sender):
+        await pull_all(env, sender.client)
+        events = [stage(env, oid).event for oid in extra]
+        first = {e.event_id for e in events[:4]}
+        env.state.set_faults("latency_ms=50")  # the judged 500 comes back while the others wait
+        env.sim.judge = lambda batch: 500 if first & {e["event_id"] for e in batch} else None
+        sender.batch_limit = 4
+        report = await sender.drain()
+        rows, flights = outbox(env), len(env.sim.flights)
+        env.sim.judge = None
+        env.state.set_faults("")
+        return events, report, rows, flights, await sender.drain()
+
+    events, report, rows, flights, later = play(env, body, pull=False)
+    assert report.requests == 3 and flights == 3  # nothing new after the failure
+    assert report.acked == 8 and "500" in report.error and 0 <= report.wait_s <= 1
+    by_id = {r["event_id"]: r for r in rows}
+    for e in events[:4]:  # the failed batch: pending, noted
+        assert by_id[e.event_id]["status"] == "pending" and by_id[e.event_id]["attempts"] == 1
+        assert "500" in by_id[e.event_id]["last_error"]
+    for e in events[4:12]:  # in flight alongside: answered and recorded
+        assert by_id[e.event_id]["status"] == "acked" and by_id[e.event_id]["attempts"] == 1
+    for e in events[12:]:  # never started
+        assert by_id[e.event_id]["status"] == "pending" and by_id[e.event_id]["attempts"] == 0
+    assert later.acked == 12 and later.error is None
+    assert_delivered_once_in_order(env)
+
+
+def test_retry_after_of_one_batch_holds_the_drain_while_the_others_finish(env):
+    extra = add_orders(env, 12)
+
+    async def body(sender):
+        await pull_all(env, sender.client)
+        for oid in extra:
+            stage(env, oid)
+        env.state.set_faults("latency_ms=30")
+        script(env, status=429, headers={"Retry-After": "3"})  # the first batch to arrive
+        sender.batch_limit = 4
+        report = await sender.drain()
+        rows = outbox(env)
+        env.state.set_faults("")
+        return report, rows, await sender.drain()
+
+    report, rows, later = play(env, body, pull=False)
+    assert 3.0 <= report.wait_s <= 4.0 and "429" in report.error
+    assert report.acked == 8 and report.requests == 3
+    limited = [r for r in rows if r["status"] == "pending"]
+    assert len(limited) == 4 and all("rate limited" in r["last_error"] and r["attempts"] == 1
+                                     for r in limited)
+    assert later.acked == 4
+    assert_delivered_once_in_order(env)
+
+
+def test_several_in_flight_under_random_faults_deliver_everything_once_in_turn(env):
+    extra = add_orders(env, 24)
+    faults = ("error_rate=0.1,lost_response=0.2,rate_limit=0.1,retry_after=0,malformed=0.05,"
+              "latency_ms=5,seed=11")
+
+    async def body(sender):
+        await pull_all(env, sender.client)
+        for i, oid in enumerate(extra):
+            stage(env, oid, "B-1")
+            if i % 2:
+                stage(env, oid, "B-2")
+            if i % 3:
+                pickup(env, oid)
+        env.state.set_faults(faults)
+        sender.batch_limit = 5
+        await drain_until_done(sender, env)
+
+    play(env, body, pull=False)
+    stats = env.state.stats(STORE)
+    assert stats["duplicate_ids"] > 0  # lost answers were sent again
+    assert env.sim.max_active >= 2
+    assert sum(r["attempts"] for r in outbox(env)) > len(outbox(env))  # the faults did bite
+    assert_delivered_once_in_order(env)
+
+
+def test_a_drain_cancelled_with_batches_in_flight_loses_nothing(env):
+    extra = add_orders(env, 12)
+
+    async def body(sender):
+        await pull_all(env, sender.client)
+        for oid in extra:
+            stage(env, oid)
+        env.state.set_faults("latency_ms=300")
+        sender.batch_limit = 4
+        task = asyncio.create_task(sender.drain())
+        deadline = time.monotonic() + 5
+        while len(env.sim.flights) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        task.cancel()  # the daemon stopping, with three batches at the OMS
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        rows = outbox(env)
+        while env.sim.active and time.monotonic() < deadline:  # the OMS applies them anyway
+            await asyncio.sleep(0.02)
+        env.state.set_faults("")
+        return rows, await sender.drain()
+
+    rows, later = play(env, body, pull=False)
+    assert len(env.sim.flights) >= 3
+    assert all(r["status"] == "pending" and r["attempts"] == 0 for r in rows)
+    assert later.acked == 12
+    assert env.state.stats(STORE)["duplicate_ids"] == 12  # applied once, acknowledged as duplicates
+    assert_delivered_once_in_order(env)

@@ -147,7 +147,8 @@ async def post_events(request: web.Request) -> web.Response:
         batch = EventsRequest.model_validate(data)
     except ValidationError as exc:
         return _error(400, "invalid_batch", describe_validation_error(exc))
-    return web.json_response({"results": state.apply_events(store_id, batch.events)})
+    # A valid request is an object with an "events" list: recorded as received, not re-dumped.
+    return web.json_response({"results": state.apply_events(store_id, batch.events, raw=events)})
 
 
 async def get_order(request: web.Request) -> web.Response:
