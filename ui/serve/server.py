@@ -125,6 +125,7 @@ class ServeUi:
         self.sessions = auth.Sessions(settings.ui.idle_logout_s, clock=clock)
         self.limiter = auth.RateLimiter(clock=clock)
         self.allowed = auth.allowed_origins(settings.ui.allowed_origins, host, port, tls=tls)
+        self.scan_patterns = scan_patterns(settings)  # compiled once, not per login
         self.watch_interval_s = watch_interval_s
         config_path = getattr(settings, "source_path", None)
         self.child_env = {"STORE_AGENT_CONFIG": str(Path(config_path).resolve())} if config_path else {}
@@ -207,7 +208,7 @@ class ServeUi:
         form = await request.post()
         raw = str(form.get("associate", "")).strip()[:64]
         pin = str(form.get("pin", ""))[:32]
-        scan = classify(raw, scan_patterns(self.settings), expect="badge") if raw else None
+        scan = classify(raw, self.scan_patterns, expect="badge") if raw else None
         associate_id = scan.value if scan is not None and scan.kind == "badge" else raw
         keys = (f"id:{associate_id.casefold()}", f"ip:{request.remote}")
 
