@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import certifi
@@ -83,7 +83,22 @@ def make_ssl_context(ca_bundle: str | Path | None, client_cert: str | Path | Non
     return context
 
 
-class StoreSyncClient:
+class HttpLifecycle:
+    """``async with`` and ``aclose()`` for a client that owns one ``httpx.AsyncClient`` as ``_http``."""
+
+    _http: httpx.AsyncClient
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class StoreSyncClient(HttpLifecycle):
     """Async client of one store's Store Sync API. Use ``async with`` or call ``aclose()``."""
 
     max_in_flight = 3
@@ -131,15 +146,6 @@ class StoreSyncClient:
 
     def __repr__(self) -> str:
         return f"StoreSyncClient(base_url={self.base_url!r}, store_id={self.store_id!r})"
-
-    async def __aenter__(self) -> StoreSyncClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # --- endpoints ----------------------------------------------------------
 

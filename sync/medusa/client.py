@@ -37,7 +37,13 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from sync.client import MAX_BODY_BYTES, _short_detail, _transport_error, make_ssl_context
+from sync.client import (
+    MAX_BODY_BYTES,
+    HttpLifecycle,
+    _short_detail,
+    _transport_error,
+    make_ssl_context,
+)
 from sync.errors import (
     BadResponseError,
     CredentialsError,
@@ -86,7 +92,7 @@ class MedusaError(UnexpectedStatusError):
         self.detail = detail
 
 
-class MedusaClient:
+class MedusaClient(HttpLifecycle):
     """Async Medusa v2 admin client of one store. Use ``async with`` or call ``aclose()``."""
 
     def __init__(
@@ -132,15 +138,6 @@ class MedusaClient:
 
     def __repr__(self) -> str:
         return f"MedusaClient(base_url={self.base_url!r}, store_id={self.store_id!r})"
-
-    async def __aenter__(self) -> MedusaClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # --- the contract's endpoints ---------------------------------------------------
 
