@@ -24,18 +24,21 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from agent import alert_notify, alert_rules, maintenance, sync_state
+from agent.alerts import notify as alert_notify
+from agent.alerts import rules as alert_rules
 from agent.clock import age_s, iso, utc_now
-from agent.daemon_lock import DaemonLock
-from agent.devices import scanners
-from agent.feed import FeedPuller
-from agent.housekeeping import heartbeat_body, scan_no_shows
-from agent.metrics import StoreMetrics
 from agent.oms import make_client
-from agent.print_worker import PrintWorker
-from agent.reconcile import reconcile
-from agent.sender import OutboxSender
-from agent.store import Store
+from agent.ops import maintenance
+from agent.ops.metrics import StoreMetrics
+from agent.printing.worker import PrintWorker
+from agent.store import sync_state
+from agent.store.connection import Store
+from agent.store.daemon_lock import DaemonLock
+from agent.store.devices import scanners
+from agent.workers.feed import FeedPuller
+from agent.workers.housekeeping import heartbeat_body, scan_no_shows
+from agent.workers.reconcile import reconcile
+from agent.workers.sender import OutboxSender
 from config import load_settings
 from config.errors import StoreAgentError
 from config.settings import Settings

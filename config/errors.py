@@ -15,7 +15,7 @@ contract's codes; anything else is a bug and exits 1.
     StoreAgentError
     ├── ConfigError                  config file, key or value is wrong (exit 2)
     ├── UsageError                   a flag or argument is malformed (exit 2)
-    ├── StoreError                   the local SQLite store (agent.store)
+    ├── StoreError                   the local SQLite store (agent.store.connection)
     │   ├── StoreBusyError           another process held the write lock too long
     │   ├── StoreSetupError          pragmas refused, migrations failed, schema too new
     │   └── DaemonRunningError       an operation that needs the daemon stopped

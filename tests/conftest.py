@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.actions import Actions
-from agent.ingest import ingest_snapshots
-from agent.store import Store
+from agent.orders.actions import Actions
+from agent.orders.ingest import ingest_snapshots
+from agent.store.connection import Store
 from config import load_settings
 from tests.factories import snapshot, write_config
 

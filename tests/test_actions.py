@@ -17,7 +17,7 @@ from agent.errors import (
     WrongPickupCodeError,
     WrongStateError,
 )
-from agent.ingest import ingest_snapshots
+from agent.orders.ingest import ingest_snapshots
 from tests.conftest import GUARDED, table_dump
 from tests.factories import snapshot
 
@@ -96,8 +96,8 @@ def test_stage_refuses_bad_bin_ids(seed, actions, store, bad_bin):
 
 
 def test_bin_pattern_is_configurable(tmp_path):
-    from agent.actions import Actions
-    from agent.store import Store
+    from agent.orders.actions import Actions
+    from agent.store.connection import Store
     from config import load_settings
     from tests.factories import write_config
 
@@ -171,7 +171,7 @@ def test_pickup_twice_refused(ready, actions, store):
 def test_pickup_code_compare_is_constant_time():
     import inspect
 
-    from agent import actions as module
+    from agent.orders import actions as module
 
     assert "compare_digest" in inspect.getsource(module.Actions.pickup)
 
@@ -190,7 +190,7 @@ def test_override_by_non_manager_refused(ready, actions, store):
 
 # --- offline policy --------------------------------------------------------------------------
 def _offline_actions(store, tmp_path, policy):
-    from agent.actions import Actions
+    from agent.orders.actions import Actions
     from config import load_settings
     from tests.factories import write_config
 
@@ -296,7 +296,7 @@ def test_events_after_a_dead_letter_are_held(ready, actions, store):
 
 # --- paper -----------------------------------------------------------------------------------
 def test_pickup_queues_a_receipt_in_the_same_transaction(ready, actions, store):
-    from agent.printing import list_jobs, render_job
+    from agent.printing.queue import list_jobs, render_job
 
     refused(store, lambda: actions.pickup("W1001", associate_id="A100", code="NOPE",
                                           oms_confirmed=True), WrongPickupCodeError)
@@ -311,7 +311,7 @@ def test_pickup_queues_a_receipt_in_the_same_transaction(ready, actions, store):
 
 
 def test_cancel_from_ready_queues_a_return_slip(ready, actions, store):
-    from agent.printing import list_jobs
+    from agent.printing.queue import list_jobs
 
     actions.cancel("W1001", reason="damaged", associate_id="A100")
     [job] = list_jobs(store)

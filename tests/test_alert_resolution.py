@@ -15,11 +15,13 @@ from datetime import timedelta
 import pytest
 from prometheus_client import generate_latest
 
-from agent import alert_rules, dead_letters, queue_view
 from agent.alerts import acknowledge_alert, raise_alert
+from agent.alerts import rules as alert_rules
 from agent.clock import iso, utc_now
 from agent.errors import InvalidActionError, NotAManagerError, WrongStateError
-from agent.metrics import StoreMetrics
+from agent.ops.metrics import StoreMetrics
+from agent.orders import dead_letters
+from agent.views import queue_view
 from config import load_settings
 from tests.conftest import GUARDED, table_dump
 from tests.factories import snapshot, write_config
@@ -294,7 +296,7 @@ def test_fixing_the_status_map_resolves_unknown_status(tmp_path, seed, store, se
     assert evaluate(store, fixed).resolved == [("unknown_status", "on_hold")]
     # The snapshot itself still waits, and says so, until its order comes again.
     assert ("quarantine", "snapshots") in open_alerts(store.path)
-    from agent.ingest import ingest_snapshots
+    from agent.orders.ingest import ingest_snapshots
 
     out = ingest_snapshots(store, [snapshot("W1", version=2, status="on_hold")],
                            status_map=fixed.status_map, source="reconcile")

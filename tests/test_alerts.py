@@ -10,8 +10,11 @@ from datetime import timedelta
 import pytest
 from aiohttp import web
 
-from agent import alert_notify, alert_rules, dead_letters, sync_state
+from agent.alerts import notify as alert_notify
+from agent.alerts import rules as alert_rules
 from agent.clock import iso, utc_now
+from agent.orders import dead_letters
+from agent.store import sync_state
 from config import load_settings
 from tests.factories import write_config
 from tests.local_http import ThreadedApp

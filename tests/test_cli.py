@@ -194,7 +194,7 @@ def test_audit_chain(seeded):
 
 
 def test_set_pin_writes_hash_and_keeps_comments(cli, config_path):
-    from agent.pins import verify_pin
+    from agent.associates.pins import verify_pin
     from config import load_settings
 
     config_path.write_text("# keep me\n" + config_path.read_text())

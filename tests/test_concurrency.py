@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.ingest import ingest_snapshots
-from agent.schema import MIGRATIONS
-from agent.store import Store
+from agent.orders.ingest import ingest_snapshots
+from agent.store.connection import Store
+from agent.store.schema import MIGRATIONS
 from config import load_settings
 from tests.factories import snapshot, write_config
 from tests.test_crash import _check_states_follow_events
@@ -48,8 +48,8 @@ PROLOGUE = textwrap.dedent(
 
 ACTIONS_CHILD = PROLOGUE + textwrap.dedent(
     """
-    from agent.actions import Actions
-    from agent.store import Store
+    from agent.orders.actions import Actions
+    from agent.store.connection import Store
     from config import load_settings
     config_path, start_file, duration, lo, hi = sys.argv[1:6]
     rnd = random.Random(1)
@@ -88,8 +88,8 @@ ACTIONS_CHILD = PROLOGUE + textwrap.dedent(
 INGEST_CHILD = PROLOGUE + textwrap.dedent(
     """
     from collections import Counter
-    from agent.ingest import ingest_snapshots
-    from agent.store import Store
+    from agent.orders.ingest import ingest_snapshots
+    from agent.store.connection import Store
     from config import load_settings
     from tests.factories import snapshot
     config_path, start_file, duration, n_orders = sys.argv[1:5]
@@ -147,8 +147,8 @@ CLI_DRIVER = PROLOGUE + textwrap.dedent(
 
 FRESH_CHILD = PROLOGUE + textwrap.dedent(
     """
-    from agent.ingest import ingest_snapshots
-    from agent.store import Store
+    from agent.orders.ingest import ingest_snapshots
+    from agent.store.connection import Store
     from config import load_settings
     from tests.factories import snapshot
     config_path, start_file, who = sys.argv[1:4]

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.ingest import ingest_snapshots
-from agent.store import Store
+from agent.orders.ingest import ingest_snapshots
+from agent.store.connection import Store
 from config import load_settings
 from tests.factories import snapshot, write_config
 
@@ -45,9 +45,9 @@ pytestmark = pytest.mark.slow
 ACTIONS_CHILD = textwrap.dedent(
     """
     import random, sys
-    from agent.actions import Actions
+    from agent.orders.actions import Actions
     from agent.errors import BusinessRuleError
-    from agent.store import Store
+    from agent.store.connection import Store
     from config import load_settings
 
     config_path, seed = sys.argv[1], int(sys.argv[2])

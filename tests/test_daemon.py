@@ -36,13 +36,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from agent.actions import Actions
 from agent.errors import BusinessRuleError
-from agent.feed import FeedPuller
-from agent.ingest import ingest_snapshots
 from agent.oms import make_client
-from agent.reconcile import reconcile
-from agent.store import Store
+from agent.orders.actions import Actions
+from agent.orders.ingest import ingest_snapshots
+from agent.store.connection import Store
+from agent.workers.feed import FeedPuller
+from agent.workers.reconcile import reconcile
 from config import load_settings
 from sync.client import StoreSyncClient
 from sync.errors import SyncError
@@ -647,7 +647,7 @@ def test_hostile_feed_bodies_are_quarantined_or_refused_and_never_applied(tmp_pa
 
     def count(table: str) -> int:
         # received_changes: the rows of snapshots, not of the settlements a valid one may make
-        # (a quarantined snapshot it supersedes: agent/snapshots.py).
+        # (a quarantined snapshot it supersedes: agent/orders/snapshots.py).
         where = (" WHERE outcome NOT IN ('quarantine_resolved', 'conflict_resolved')"
                  if table == "received_changes" else "")
         return store.conn.execute(f"SELECT COUNT(*) FROM {table}{where}").fetchone()[0]

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from agent import doctor
-from agent.daemon_lock import DaemonLock, lock_path
-from agent.store import Store
+from agent.ops import doctor
+from agent.store.connection import Store
+from agent.store.daemon_lock import DaemonLock, lock_path
 from config import load_settings
 from sync.oms_sim import OmsSimServer, SimState
 from tests.factories import write_config

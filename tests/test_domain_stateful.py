@@ -37,10 +37,10 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from agent.actions import Actions
 from agent.clock import iso, utc_now
-from agent.ingest import ingest_snapshots
-from agent.store import Store
+from agent.orders.actions import Actions
+from agent.orders.ingest import ingest_snapshots
+from agent.store.connection import Store
 from config import load_settings
 from config.errors import BusinessRuleError, NeedsPersonError
 from tests.factories import snapshot as make_snapshot

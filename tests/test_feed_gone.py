@@ -1,7 +1,7 @@
 """A feed answer of 410 (cursor expired), handled by the agent against the real reference OMS.
 
 tests/sync/test_client_contract.py proves the client raises CursorExpiredError; here the
-agent's FeedPuller (agent/feed.py) gets a real 410 from the reference OMS on 127.0.0.1 after
+agent's FeedPuller (agent/workers/feed.py) gets a real 410 from the reference OMS on 127.0.0.1 after
 it compacted its log, drops its cursor, asks for a reconciliation and starts again from every
 open order; the reconciliation then brings what the feed can no longer deliver. The second
 test shows the running daemon acting on it: it reconciles at once after the 410.
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from agent import sync_state
-from agent.feed import FeedPuller
 from agent.oms import make_client
-from agent.reconcile import reconcile
-from agent.store import Store
+from agent.store import sync_state
+from agent.store.connection import Store
+from agent.workers.feed import FeedPuller
+from agent.workers.reconcile import reconcile
 from config import load_settings
 from sync.oms_sim import OmsSimServer, SimState
 from tests.factories import write_config

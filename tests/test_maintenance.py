@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from agent import maintenance, sync_state
 from agent.clock import iso, utc_now
-from agent.daemon_lock import DaemonLock
 from agent.errors import DaemonRunningError, UsageError
-from agent.store import Store
+from agent.ops import maintenance
+from agent.store import sync_state
+from agent.store.connection import Store
+from agent.store.daemon_lock import DaemonLock
 
 
 def orders(path: Path) -> dict[str, str]:

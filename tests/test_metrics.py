@@ -11,10 +11,10 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.actions import Actions
 from agent.daemon import Daemon
-from agent.metrics import StoreMetrics, parse_listen
-from agent.store import Store
+from agent.ops.metrics import StoreMetrics, parse_listen
+from agent.orders.actions import Actions
+from agent.store.connection import Store
 from config import load_settings
 from sync.oms_sim import OmsSimServer, SimState
 from tests.factories import write_config

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from agent import printing
 from agent.clock import utc_now
 from agent.errors import InvalidActionError
-from agent.print_worker import PrintWorker
-from agent.printing import enqueue, enqueue_in, render_job
-from agent.queries import status
-from agent.store import Store
+from agent.printing import queue as printing
+from agent.printing.queue import enqueue, enqueue_in, render_job
+from agent.printing.worker import PrintWorker
+from agent.store.connection import Store
+from agent.views.queries import status
 from config import load_settings
 from drivers.emulators import EscposPrinterEmulator
 from drivers.printer_transport import make_transport
@@ -264,8 +264,8 @@ def test_reprint_of_a_receipt_carries_copy(store, settings, emu, make_worker):
 
 CRASHING_WORKER = textwrap.dedent("""
     import os, signal, sys
-    from agent.print_worker import PrintWorker
-    from agent.store import Store
+    from agent.printing.worker import PrintWorker
+    from agent.store.connection import Store
     from config import load_settings
 
     class DiesMidJob:

@@ -32,15 +32,16 @@ import httpx
 import pytest
 from aiohttp import web
 
-from agent import dead_letters, sync_state
-from agent.actions import Actions
 from agent.errors import InvalidActionError, NotAManagerError
-from agent.feed import FeedPuller
-from agent.ingest import ingest_snapshots
 from agent.oms import make_client
-from agent.outbox import append_event
-from agent.sender import DrainReport, OutboxSender
-from agent.store import Store
+from agent.orders import dead_letters
+from agent.orders.actions import Actions
+from agent.orders.ingest import ingest_snapshots
+from agent.orders.outbox import append_event
+from agent.store import sync_state
+from agent.store.connection import Store
+from agent.workers.feed import FeedPuller
+from agent.workers.sender import DrainReport, OutboxSender
 from config import load_settings
 from config.settings import Settings
 from sync.errors import SyncError

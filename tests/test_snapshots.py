@@ -154,7 +154,7 @@ def test_every_snapshot_is_audited(seed, store):
 
 
 def test_cursor_is_written_with_the_changes(store, settings):
-    from agent.ingest import ingest_snapshots
+    from agent.orders.ingest import ingest_snapshots
 
     ingest_snapshots(store, [{"change_id": "c1", "order": snapshot("W1001")}],
                      status_map=settings.status_map, source="feed", sync_state={"cursor": "abc"})

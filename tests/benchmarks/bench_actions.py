@@ -38,9 +38,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from agent.actions import Actions
-from agent.ingest import ingest_snapshots
-from agent.store import BUSY_TIMEOUT_MS, JOURNAL_SIZE_LIMIT, Store
+from agent.orders.actions import Actions
+from agent.orders.ingest import ingest_snapshots
+from agent.store.connection import BUSY_TIMEOUT_MS, JOURNAL_SIZE_LIMIT, Store
 from config import load_settings
 from tests.factories import snapshot, write_config
 

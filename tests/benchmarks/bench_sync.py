@@ -56,11 +56,11 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 import httpx  # noqa: E402
 
-from agent.actions import Actions  # noqa: E402
-from agent.feed import FeedPuller  # noqa: E402
 from agent.oms import make_client  # noqa: E402
-from agent.sender import OutboxSender  # noqa: E402
-from agent.store import Store  # noqa: E402
+from agent.orders.actions import Actions  # noqa: E402
+from agent.store.connection import Store  # noqa: E402
+from agent.workers.feed import FeedPuller  # noqa: E402
+from agent.workers.sender import OutboxSender  # noqa: E402
 from config import load_settings  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from sync.client import backoff_delay  # noqa: E402

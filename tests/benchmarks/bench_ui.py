@@ -40,8 +40,8 @@ from textual import events  # noqa: E402
 from textual._compositor import CompositorUpdate  # noqa: E402
 from textual.keys import _character_to_key  # noqa: E402
 
-from agent.ingest import ingest_snapshots  # noqa: E402
-from agent.store import Store  # noqa: E402
+from agent.orders.ingest import ingest_snapshots  # noqa: E402
+from agent.store.connection import Store  # noqa: E402
 from tests.ui.conftest import order, ui_config  # noqa: E402
 from ui.tui.app import StoreAgentApp  # noqa: E402
 from ui.tui.screens.work import WorkScreen  # noqa: E402

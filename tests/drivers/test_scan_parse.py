@@ -206,7 +206,7 @@ def test_medusa_order_ids_keep_their_case() -> None:
 
 
 def test_patterns_come_from_the_scanning_config(tmp_path) -> None:
-    from agent.devices import scan_patterns, serial_terminators
+    from agent.store.devices import scan_patterns, serial_terminators
     from config.errors import ConfigError
     from config.loader import load_settings
     from tests.conftest import write_config

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.actions import Actions
-from agent.store import Store
+from agent.orders.actions import Actions
+from agent.store.connection import Store
 from config import load_settings
 from tests.factories import BASE_CONFIG
 from tests.medusa.harness import (

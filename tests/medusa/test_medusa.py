@@ -12,11 +12,11 @@ import random
 
 import pytest
 
-from agent.feed import FeedPuller
-from agent.live_check import check_order
 from agent.oms import make_client
-from agent.reconcile import reconcile
-from agent.sender import OutboxSender
+from agent.workers.feed import FeedPuller
+from agent.workers.live_check import check_order
+from agent.workers.reconcile import reconcile
+from agent.workers.sender import OutboxSender
 from sync.medusa import MedusaClient
 from tests.medusa.conftest import MedusaEnv, StoreEnv
 from tests.medusa.shop import place_order

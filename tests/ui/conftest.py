@@ -11,11 +11,11 @@ import pytest
 from textual import events
 from textual.keys import _character_to_key
 
-from agent import sync_state
+from agent.associates.pins import hash_pin
 from agent.clock import iso, utc_now
-from agent.ingest import ingest_snapshots
-from agent.pins import hash_pin
-from agent.store import Store
+from agent.orders.ingest import ingest_snapshots
+from agent.store import sync_state
+from agent.store.connection import Store
 from config import load_settings
 from config.settings import Settings
 from sync.oms_sim import OmsSimServer, SimState
@@ -106,7 +106,7 @@ def sim_env(tmp_path: Path) -> Iterator[Env]:
 
 
 def _stage_direct(settings: Settings, order_id: str, bin_id: str) -> None:
-    from agent.actions import Actions
+    from agent.orders.actions import Actions
 
     with Store(settings.storage.path) as store:
         Actions(store, settings).stage(order_id, bin=bin_id, associate_id="A100")

@@ -6,7 +6,7 @@ import asyncio
 
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso, utc_now
-from agent.store import Store
+from agent.store.connection import Store
 from tests.ui.conftest import login, wait_for
 from ui.tui.app import StoreAgentApp
 from ui.tui.widgets.banner import AlertBanner

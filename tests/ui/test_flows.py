@@ -167,7 +167,7 @@ def test_queue_sections_counts_search_and_no_shows(env):
 
 
 def test_exceptions_dead_letter_retried_by_a_manager(env):
-    from agent.store import Store
+    from agent.store.connection import Store
 
     with Store(env.settings.storage.path) as store, store.write() as conn:
         conn.execute("UPDATE outbox SET status='dead', dead_kind='rejected', result_code='invalid',"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agent.store import Store
+from agent.store.connection import Store
 from tests.factories import snapshot
 from tests.ui.conftest import (
     MANAGER_PIN,
@@ -113,7 +113,7 @@ def test_manager_policy_needs_a_manager_pin(tmp_path, size):
     settings = ui_config(tmp_path, policy="manager")
     seed(settings, order("W10002", ready=True))
     with Store(settings.storage.path) as store:
-        from agent.actions import Actions
+        from agent.orders.actions import Actions
 
         Actions(store, settings).stage("W10002", bin="B-07", associate_id="A100")
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from agent.actions import Actions
-from agent.store import Store
+from agent.orders.actions import Actions
+from agent.store.connection import Store
 from tests.factories import snapshot
 from tests.ui.conftest import (
     SIZES,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from agent import queries
-from agent.store import Store
+from agent.store.connection import Store
+from agent.views import queries
 from config import load_settings
 from drivers.emulators import PtyScanner
 from tests.ui.conftest import login, on_order, order, seed, ui_config, wait_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.store import Store
+from agent.store.connection import Store
 from tests.ui.conftest import login, on_order, scan, wait_for
 from ui.tui.app import StoreAgentApp
 from ui.tui.screens.order import OrderDetail

@@ -6,7 +6,7 @@ import argparse
 import functools
 import os
 
-from agent.store import Store
+from agent.store.connection import Store
 from config import Settings, load_settings
 from config.errors import UsageError
 

@@ -27,12 +27,12 @@ import sys
 import time
 from pathlib import Path
 
-from agent import queries
-from agent.actions import Actions
+from agent.associates.pins import hash_pin
 from agent.errors import StoreAgentError
-from agent.pins import hash_pin
-from agent.printing import enqueue_test_page, station_printer
-from agent.store import Store
+from agent.orders.actions import Actions
+from agent.printing.queue import enqueue_test_page, station_printer
+from agent.store.connection import Store
+from agent.views import queries
 from config import load_settings
 from config.template import render_template
 from drivers.emulators import EscposPrinterEmulator, PtyScanner

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from agent import doctor, maintenance
+from agent.ops import doctor, maintenance
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import tomlkit
 
-from agent import dead_letters, queries
+from agent.associates.pins import hash_pin
 from agent.errors import ConfigError, UnknownAssociateError, UsageError
-from agent.pins import hash_pin
+from agent.orders import dead_letters
+from agent.views import queries
 from config import resolve_config_path
 from config.template import render_docs, render_template
 from ui.cli.context import Context

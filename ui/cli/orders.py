@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from agent import dead_letters, queries
-from agent.actions import CANCEL_REASONS, Actions
 from agent.errors import UsageError
-from agent.live_check import check_order_sync
+from agent.orders import dead_letters
+from agent.orders.actions import CANCEL_REASONS, Actions
+from agent.views import queries
+from agent.workers.live_check import check_order_sync
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, table
 

@@ -1,15 +1,15 @@
 """Print queue commands: test page, bin label, list, retry a failed job, reprint a printed one.
 
 The command line only queues; the daemon's print worker talks to printers
-(agent/printing.py), so these commands never wait on a printer.
+(agent/printing/queue.py), so these commands never wait on a printer.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from agent import printing
 from agent.errors import UnknownAssociateError
+from agent.printing import queue as printing
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, table
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from agent.errors import UsageError
-from agent.ingest import ingest_snapshots
+from agent.orders.ingest import ingest_snapshots
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say
 

@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import sys
 
-from agent import queries
 from agent.daemon import run_daemon
 from agent.oms import make_client
-from agent.reconcile import reconcile
-from agent.sync_once import sync_once
+from agent.views import queries
+from agent.workers.reconcile import reconcile
+from agent.workers.sync_once import sync_once
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, warn
 

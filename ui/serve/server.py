@@ -32,8 +32,8 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
-from agent.devices import scan_patterns
-from agent.pins import hash_pin, verify_pin
+from agent.associates.pins import hash_pin, verify_pin
+from agent.store.devices import scan_patterns
 from config.errors import ConfigError
 from config.settings import Settings, UiSettings
 from drivers.scan_parse import classify

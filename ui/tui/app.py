@@ -1,6 +1,6 @@
 """The associate UI: a thin App that owns the session, routes scans and watches the database.
 
-Screens read through ``agent`` and act through ``agent.actions``; the App adds
+Screens read through ``agent`` and act through ``agent.orders.actions``; the App adds
 only what is shared by all of them: who is logged in, the status bar, the
 cancellation banner, scan routing, idle logout, force-sync and the watcher
 that notices commits made by any process.
@@ -21,13 +21,13 @@ from textual.css.query import NoMatches
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from agent import queries, queue_view
-from agent.actions import Actions
 from agent.alerts import acknowledge_alert
 from agent.clock import iso, utc_now
-from agent.devices import scan_patterns
 from agent.errors import StoreAgentError, UnknownOrderError
-from agent.store import Store
+from agent.orders.actions import Actions
+from agent.store.connection import Store
+from agent.store.devices import scan_patterns
+from agent.views import queries, queue_view
 from config.settings import Associate, Settings
 from drivers.scan_parse import Scan
 from ui.tui.messages import DataChanged, SyncDone
@@ -41,7 +41,7 @@ from ui.tui.widgets.status_bar import StatusBar
 POLL_S = 0.25
 # Not needed for the first frame, so imported once logged in (StoreAgentApp._settle_heap):
 # the HTTP client behind F5 and the pickup's live check, and the working screen itself.
-AFTER_LOGIN = ("ui.tui.screens.work", "ui.tui.sync_job", "agent.live_check")
+AFTER_LOGIN = ("ui.tui.screens.work", "ui.tui.sync_job", "agent.workers.live_check")
 # A bell every so often while a cancellation stays unacknowledged: the one
 # associate who could stop a wrong handoff may have missed the first.
 BELL_REPEAT_S = 30.0

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from agent.devices import record_scanner, serial_terminators
-from agent.store import Store
+from agent.store.connection import Store
+from agent.store.devices import record_scanner, serial_terminators
 from drivers.errors import DeviceError
 from drivers.scanner_serial import ScannerStatus, SerialScanner
 

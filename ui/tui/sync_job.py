@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent import sync_once as one_shot
-from agent.store import Store
+from agent.store.connection import Store
+from agent.workers import sync_once as one_shot
 from config.settings import Settings
 
 

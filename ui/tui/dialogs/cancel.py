@@ -7,8 +7,8 @@ from textual.app import ComposeResult
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from agent.actions import CANCEL_REASONS
 from agent.errors import BusinessRuleError
+from agent.orders.actions import CANCEL_REASONS
 from ui.tui.dialogs.base import Dialog
 
 REASON_TEXT = {

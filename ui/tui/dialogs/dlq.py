@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static
 
-from agent import dead_letters
 from agent.errors import BusinessRuleError
+from agent.orders import dead_letters
 from ui.tui.dialogs.base import Dialog
 from ui.tui.dialogs.manager import check_manager
 

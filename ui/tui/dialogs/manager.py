@@ -6,8 +6,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
-from agent.devices import scan_patterns
-from agent.pins import verify_pin
+from agent.associates.pins import verify_pin
+from agent.store.devices import scan_patterns
 from drivers.scan_parse import classify
 from ui.tui.dialogs.base import Dialog
 

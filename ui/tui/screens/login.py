@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from agent.pins import verify_pin
+from agent.associates.pins import verify_pin
 from drivers.scan_parse import classify
 from ui.tui.widgets.footer import KeyFooter
 from ui.tui.widgets.status_bar import StatusBar

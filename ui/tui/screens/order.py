@@ -8,8 +8,8 @@ from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
 
-from agent import queries
 from agent.errors import UnknownOrderError
+from agent.views import queries
 from drivers.scan_parse import Scan
 from ui.tui.fmt import day_hhmm, hhmm, window
 from ui.tui.screens.order_flows import OrderFlows

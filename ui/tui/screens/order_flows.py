@@ -1,6 +1,6 @@
 """The flows started from an order: stage, pickup (with the live check), cancel, return.
 
-Every flow ends in one ``agent.actions`` call; the screen reports "done" only
+Every flow ends in one ``agent.orders.actions`` call; the screen reports "done" only
 after it returned, i.e. after COMMIT. A refusal changes nothing and is shown
 with a bell.
 """
@@ -76,7 +76,7 @@ class OrderFlows:
     async def _live_check(self, generation: int, code: str) -> None:
         # Imported here, not at the top: it brings in the HTTP client, a tenth of the
         # UI's launch. The app imports it once logged in (StoreAgentApp._settle_heap).
-        from agent.live_check import check_order
+        from agent.workers.live_check import check_order
 
         try:
             check = await check_order(self.app.store, self.app.settings, self.order_id)
@@ -157,7 +157,7 @@ class OrderFlows:
 
 
 def receipt_note(app) -> str:
-    """The handoff queued its receipt in its own transaction (agent.actions); say where it goes."""
+    """The handoff queued its receipt in its own transaction (agent.orders.actions); say where it goes."""
     station = next((s for s in app.settings.stations if s.id == app.station_id), None)
     if station is None or station.printer is None:
         return "No receipt: this station has no printer."

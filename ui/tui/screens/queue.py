@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.widgets import Button, DataTable, Input
 
-from agent import queue_view
+from agent.views import queue_view
 from ui.tui.fmt import hhmm, window
 
 LABELS = {

@@ -6,10 +6,10 @@ import json
 from datetime import datetime, timedelta
 
 from agent.clock import age_s, iso, utc_now
-from agent.devices import scanners
 from agent.errors import UnknownOrderError
-from agent.snapshots import CONFLICT_RESOLVED, QUARANTINE_RESOLVED
-from agent.store import Store
+from agent.orders.snapshots import CONFLICT_RESOLVED, QUARANTINE_RESOLVED
+from agent.store.connection import Store
+from agent.store.devices import scanners
 
 STATES = ("TO_PICK", "READY", "PICKED_UP", "CANCELLED")
 # Longer than the longest long-poll (30 s) plus a request deadline, so a
@@ -174,7 +174,7 @@ def status(store: Store, *, now: datetime | None = None) -> dict:
         counts = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
         open_tasks = conn.execute(
             "SELECT COUNT(*) FROM return_tasks WHERE state = 'OPEN'").fetchone()[0]
-        # Printer states are written by the daemon's print worker (agent/printing.py).
+        # Printer states are written by the daemon's print worker (agent/printing/queue.py).
         # A failed job stays failed until retried; only a recent one needs attention.
         printer_states = {r[0][len("printer:"):]: json.loads(r[1]) for r in conn.execute(
             "SELECT key, value FROM sync_state WHERE key LIKE 'printer:%'")}

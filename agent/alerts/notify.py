@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from agent.clock import iso, parse_iso, utc_now
-from agent.store import Store
+from agent.store.connection import Store
 from config.settings import Settings
 
 log = logging.getLogger("store_agent.alerts")

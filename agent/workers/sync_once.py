@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent.feed import FeedPuller
 from agent.oms import make_client
-from agent.sender import OutboxSender
-from agent.store import Store
+from agent.store.connection import Store
+from agent.workers.feed import FeedPuller
+from agent.workers.sender import OutboxSender
 from config.settings import Settings
 from sync.errors import SyncError
 

@@ -24,10 +24,10 @@ from agent.errors import (
     WrongPickupCodeError,
     WrongStateError,
 )
-from agent.handoff import OfflineVerdict, decide_offline, require_manager
-from agent.outbox import ORDER_BLOCKED_SQL, AppendedEvent, append_event
-from agent.printing import enqueue_in
-from agent.store import Store
+from agent.orders.handoff import OfflineVerdict, decide_offline, require_manager
+from agent.orders.outbox import ORDER_BLOCKED_SQL, AppendedEvent, append_event
+from agent.printing.queue import enqueue_in
+from agent.store.connection import Store
 from config.settings import Associate, Settings
 
 CANCEL_REASONS = ("customer_refused", "no_show", "item_unavailable", "damaged", "other")

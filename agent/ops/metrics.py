@@ -31,11 +31,11 @@ from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from agent.alert_rules import REACHABLE_WINDOW_S, disk_free_pct
+from agent.alerts.rules import REACHABLE_WINDOW_S, disk_free_pct
 from agent.clock import age_s, iso, parse_iso, utc_now
 from agent.errors import StoreError
 from agent.oms import agent_version
-from agent.store import Store
+from agent.store.connection import Store
 from config.settings import Settings
 
 log = logging.getLogger("store_agent.metrics")

@@ -15,7 +15,7 @@ valid snapshot of an order supersedes the order's quarantined snapshots of
 the same or an older version (and so clears the ``quarantine`` and
 ``unknown_status`` alerts once nothing they name is left), and an OMS that
 comes to agree with the store's terminal state settles the order's conflict.
-A manager settles the rest by hand (agent/dead_letters.py); either way the
+A manager settles the rest by hand (agent/orders/dead_letters.py); either way the
 resolution is a row in received_changes too.
 """
 
@@ -28,9 +28,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.actions import open_return_task
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso
+from agent.orders.actions import open_return_task
 from sync.models import OrderSnapshot
 
 TERMINAL = ("PICKED_UP", "CANCELLED")

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 
 from agent.clock import iso, utc_now
-from agent.store import Store
+from agent.store.connection import Store
 
 SECTIONS = ("to_pick", "ready", "arrived", "returns", "no_shows", "exceptions")
 _OPEN = "o.state IN ('TO_PICK', 'READY')"

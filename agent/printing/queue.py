@@ -5,7 +5,7 @@ the daemon's ``PrintWorker`` talks to printers, so a receipt survives a
 printer that is off, a full queue and a restart. States: queued -> printing
 -> printed, or failed with a reason.
 
-The worker that prints them, and its at-least-once rules, is agent/print_worker.py.
+The worker that prints them, and its at-least-once rules, is agent/printing/worker.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 from agent.clock import iso, utc_now
 from agent.errors import InvalidActionError
-from agent.store import Store
+from agent.store.connection import Store
 from config.settings import Printer, Settings
 from drivers.errors import ReceiptRenderError
 

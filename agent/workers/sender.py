@@ -34,11 +34,11 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
-from agent import sync_state
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso, utc_now
-from agent.snapshots import apply_snapshot, quarantine
-from agent.store import Store
+from agent.orders.snapshots import apply_snapshot, quarantine
+from agent.store import sync_state
+from agent.store.connection import Store
 from config.settings import Settings
 from sync.client import StoreSyncClient, backoff_delay, retry_after_floor
 from sync.errors import (
@@ -99,7 +99,7 @@ class OutboxSender:
         self.max_in_flight = max(1, int(getattr(client, "max_in_flight", 1)))
         self.failures = 0  # consecutive transient failures, for the backoff exponent
         # Called with (occurred_at, acked_at) per acknowledged event, after the commit
-        # (the daemon's latency histogram, agent/metrics.py).
+        # (the daemon's latency histogram, agent/ops/metrics.py).
         self.on_ack = on_ack
 
     # --- reading ---------------------------------------------------------------

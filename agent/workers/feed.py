@@ -12,11 +12,11 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from agent import sync_state
 from agent.alerts import resolve_alert
 from agent.clock import iso, utc_now
-from agent.snapshots import apply_snapshot, quarantine
-from agent.store import Store
+from agent.orders.snapshots import apply_snapshot, quarantine
+from agent.store import sync_state
+from agent.store.connection import Store
 from config.settings import Settings
 from sync.client import StoreSyncClient
 from sync.errors import CursorExpiredError

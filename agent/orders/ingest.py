@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from agent.clock import iso, utc_now
-from agent.snapshots import apply_snapshot
-from agent.store import Store
+from agent.orders.snapshots import apply_snapshot
+from agent.store.connection import Store
 
 
 def ingest_snapshots(

@@ -31,12 +31,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from agent import sync_state
 from agent.clock import age_s, iso, utc_now
-from agent.daemon_lock import DaemonLock
 from agent.errors import DaemonRunningError, StoreError, UsageError
-from agent.schema import MIGRATIONS
-from agent.store import BUSY_TIMEOUT_MS, Store
+from agent.store import sync_state
+from agent.store.connection import BUSY_TIMEOUT_MS, Store
+from agent.store.daemon_lock import DaemonLock
+from agent.store.schema import MIGRATIONS
 from config.settings import Settings
 
 log = logging.getLogger("store_agent.maintenance")

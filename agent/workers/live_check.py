@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from agent.clock import iso, utc_now
 from agent.errors import UnknownOrderError
 from agent.oms import make_client
-from agent.snapshots import apply_snapshot
-from agent.store import Store
+from agent.orders.snapshots import apply_snapshot
+from agent.store.connection import Store
 from config.settings import Settings
 from sync.errors import CredentialsError, NotFoundError, SyncError
 

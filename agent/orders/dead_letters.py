@@ -23,8 +23,8 @@ from agent.errors import (
     UnknownOrderError,
     WrongStateError,
 )
-from agent.snapshots import resolve_quarantined, settle_conflict
-from agent.store import Store
+from agent.orders.snapshots import resolve_quarantined, settle_conflict
+from agent.store.connection import Store
 from config.settings import Settings
 
 

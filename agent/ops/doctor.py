@@ -34,9 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from agent.alert_rules import disk_free_pct
-from agent.daemon_lock import daemon_running, lock_path
+from agent.alerts.rules import disk_free_pct
 from agent.oms import make_client
+from agent.store.daemon_lock import daemon_running, lock_path
 from config.errors import ConfigError, StoreAgentError
 from config.loader import load_settings, resolve_config_path
 from config.settings import Settings
@@ -434,7 +434,7 @@ def _check_integrity(db: Path) -> Check:
 
 
 def check_daemon(settings: Settings) -> Check:
-    # The daemon holds an flock on agent.db.daemon.lock while it runs (agent/daemon_lock.py):
+    # The daemon holds an flock on agent.db.daemon.lock while it runs (agent/store/daemon_lock.py):
     # a lock file nobody holds is a daemon that stopped or crashed.
     db = Path(settings.storage.path)
     try:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from agent import sync_state
 from agent.alerts import raise_alert
 from agent.clock import iso, utc_now
-from agent.snapshots import apply_snapshot, quarantine
-from agent.store import Store
+from agent.orders.snapshots import apply_snapshot, quarantine
+from agent.store import sync_state
+from agent.store.connection import Store
 from config.settings import Settings
 from sync.client import StoreSyncClient
 from sync.models import OrderSnapshot, OrdersPage

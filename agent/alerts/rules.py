@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from agent import sync_state
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import age_s, iso, utc_now
-from agent.snapshots import QUARANTINED_STATUS_SQL
-from agent.store import Store
+from agent.orders.snapshots import QUARANTINED_STATUS_SQL
+from agent.store import sync_state
+from agent.store.connection import Store
 from config.settings import Settings
 
 log = logging.getLogger("store_agent.alerts")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from agent import queries, sync_state
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso, utc_now
 from agent.oms import agent_version
-from agent.store import Store
+from agent.store import sync_state
+from agent.store.connection import Store
+from agent.views import queries
 
 
 def heartbeat_body(store: Store, devices: list[dict] | None = None) -> dict:

@@ -7,9 +7,9 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING
 
-from agent import sync_state
 from agent.clock import iso
-from agent.store import Store
+from agent.store import sync_state
+from agent.store.connection import Store
 
 if TYPE_CHECKING:
     from drivers.scan_parse import ScanPatterns

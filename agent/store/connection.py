@@ -22,7 +22,7 @@ from pathlib import Path
 import sqlite_utils
 
 from agent.errors import StoreBusyError, StoreSetupError
-from agent.schema import MIGRATIONS
+from agent.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
 # How long a writer keeps retrying after busy_timeout gave up, before telling

@@ -34,10 +34,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from agent import sync_state
 from agent.clock import iso, utc_now
-from agent.printing import STATE_KEY_PREFIX, UNKNOWN, configured_printer, render_job
-from agent.store import Store
+from agent.printing.queue import STATE_KEY_PREFIX, UNKNOWN, configured_printer, render_job
+from agent.store import sync_state
+from agent.store.connection import Store
 from config.settings import Printer, Settings
 from drivers.errors import DeviceConfigError, DeviceError, ReceiptRenderError
 from drivers.printer_transport import PrinterStatus, PrintOutcome, Transport, make_transport

@@ -168,7 +168,7 @@ def m002_print_jobs(db: Database) -> None:
     _run_script(
         db,
         """
-        -- The durable print queue (agent/printing.py). order_id has no foreign
+        -- The durable print queue (agent/printing/queue.py). order_id has no foreign
         -- key: test pages have none, and a receipt must stay printable even if
         -- its order is ever pruned from the store.
         CREATE TABLE print_jobs (
@@ -203,7 +203,7 @@ def m003_alert_delivery(db: Database) -> None:
     _run_script(
         db,
         """
-        -- Webhook delivery of alerts (agent/alert_notify.py): each alert is
+        -- Webhook delivery of alerts (agent/alerts/notify.py): each alert is
         -- announced once when raised and once when resolved, and a failed POST
         -- is retried from here: a restart loses none (at worst it repeats the one in flight).
         ALTER TABLE alerts ADD COLUMN notified_at TEXT;

@@ -1,0 +1,1 @@
+"""Associates: PIN hashes and checks."""

@@ -1,0 +1,1 @@
+"""Store IT: doctor, Prometheus metrics, backups, restore and retention."""

@@ -1,0 +1,1 @@
+"""Order rules: states and associate actions, OMS snapshots, the handoff policy, the outbox, dead letters."""
