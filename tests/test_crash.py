@@ -123,14 +123,31 @@ CLI_DRIVER = textwrap.dedent(
 
 def _seed_store(tmp_path: Path) -> tuple[Path, Path]:
     config_path = write_config(tmp_path)
+    _add_orders(config_path, range(N_ORDERS))
+    return config_path, Path(load_settings(config_path, environ={}).storage.path)
+
+
+def _add_orders(config_path: Path, numbers: range) -> None:
     settings = load_settings(config_path, environ={})
     with Store(settings.storage.path) as store:
         counts = ingest_snapshots(
-            store, [snapshot(f"W{i:04d}", lines=1 + i % 3) for i in range(N_ORDERS)],
+            store, [snapshot(f"W{i:04d}", lines=1 + i % 3) for i in numbers],
             status_map=settings.status_map, source="seed",
         )
-    assert counts == {"applied": N_ORDERS}
-    return config_path, Path(settings.storage.path)
+    assert counts == {"applied": len(numbers)}
+
+
+def _top_up(config_path: Path, db_path: Path) -> None:
+    """Keep the child busy until the kill: a fast machine can cancel every order in 22 runs,
+    and a child with nothing left to do exits by itself before the kill lands."""
+    conn = sqlite3.connect(db_path)
+    try:
+        live, total = conn.execute(
+            "SELECT SUM(state IN ('TO_PICK', 'READY')), COUNT(*) FROM orders").fetchone()
+    finally:
+        conn.close()
+    if live < N_ORDERS // 2:
+        _add_orders(config_path, range(total, total + N_ORDERS))
 
 
 def _child_env() -> dict[str, str]:
@@ -272,6 +289,7 @@ def test_actions_survive_sigkill_at_random_moments(tmp_path: Path):
     confirmed: dict[str, int] = {}
     runs, per_run = 22, []
     for run in range(runs):
+        _top_up(config_path, db_path)
         delay = rnd.uniform(0.050, 0.400)
         reported, err = _run_and_kill(
             [sys.executable, str(script), str(config_path), str(rnd.randrange(2**31))],
