@@ -64,3 +64,36 @@ def test_error_tree_is_drawn_where_it_lives():
         module = sys.modules[cls.__module__]
         drawn = (module.__doc__ or "") + (root_module.__doc__ or "")
         assert re.search(rf"\b{cls.__name__}\b", drawn), f"{cls.__module__}.{cls.__name__} not drawn"
+
+
+ROOMS = ("store", "orders", "associates", "alerts", "views", "workers", "printing", "ops")
+
+
+def test_every_room_says_what_it_owns():
+    for room in ROOMS:
+        init = REPO / "agent" / room / "__init__.py"
+        assert init.exists(), room
+        doc = init.read_text().lstrip()
+        assert doc.startswith('"""'), f"agent/{room} does not say what it owns"
+        assert len(doc.split('"""')[1].strip()) > 10, f"agent/{room} does not say what it owns"
+
+
+def test_room_contracts_catch_a_wrong_arrow(tmp_path):
+    """The contracts have teeth: a store module reaching up into the workers, and the UI opening
+    a printer driver directly, each break a contract (on a copy of the tree, not the real one)."""
+    import shutil
+
+    for package in ("agent", "ui", "drivers", "sync", "config"):
+        shutil.copytree(REPO / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    with (tmp_path / "agent" / "store" / "schema.py").open("a") as f:
+        f.write("\nimport agent.workers.sender  # noqa\n")
+    with (tmp_path / "ui" / "cli" / "main.py").open("a") as f:
+        f.write("\nimport drivers.printer_usb  # noqa\n")
+    proc = subprocess.run([str(Path(sys.executable).parent / "lint-imports")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    out = proc.stdout
+    assert re.search(r"agent\.store is the floor.*BROKEN", out, re.S), out
+    assert re.search(r"ui reaches drivers and sync only where listed BROKEN", out), out
