@@ -33,6 +33,7 @@ failed=0
 for i in $(seq 1 "$runs"); do
   clone="$scratch/clone-$i"
   git clone -q "$repo" "$clone"
+  commit=$(git -C "$clone" rev-parse --short HEAD)
   ln -s "$scratch/venv" "$clone/.venv"
   extra=()
   [ "$shuffle" = yes ] && extra+=(--random-order)
@@ -45,7 +46,7 @@ for i in $(seq 1 "$runs"); do
   stop_hogs
   summary=$(grep -E '^=+ .*(passed|failed).* =+$' "$scratch/run-$i.log" | tail -1 | tr -d '=')
   if [ $rc -eq 0 ]; then verdict=PASS; else verdict=FAIL; failed=$((failed + 1)); fi
-  echo "run $i/$runs load=$load shuffle=$shuffle: $verdict${summary:+ $summary} ($(( $(date +%s) - start )) s)"
+  echo "run $i/$runs $commit load=$load shuffle=$shuffle: $verdict${summary:+ $summary} ($(( $(date +%s) - start )) s)"
   [ $rc -eq 0 ] || grep -E '^(FAILED|ERROR) ' "$scratch/run-$i.log" | sed 's/^/    /'
   rm -rf "$clone"
 done
