@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from textual import events
+from textual.css.query import NoMatches
 from textual.keys import _character_to_key
+from textual.pilot import Pilot
 
 from agent.associates.pins import hash_pin
 from agent.clock import iso, utc_now
@@ -113,9 +116,31 @@ def _stage_direct(settings: Settings, order_id: str, bin_id: str) -> None:
 
 
 # --- driving the app ----------------------------------------------------------
-async def login(pilot, who: str = "A100", pin: str = PIN) -> None:
+@pytest.fixture(autouse=True)
+def settling_pilot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every key and click a test sends is followed by ``settle``: an assertion right after
+    reads the state the key led to, not whatever one round of messages had reached."""
+    original_press, original_click = Pilot.press, Pilot.click
+
+    async def press(self: Pilot, *keys: str) -> None:
+        await original_press(self, *keys)
+        await settle(self)
+
+    async def click(self: Pilot, *args, **kwargs) -> bool:
+        clicked = await original_click(self, *args, **kwargs)
+        await settle(self)
+        return clicked
+
+    monkeypatch.setattr(Pilot, "press", press)
+    monkeypatch.setattr(Pilot, "click", click)
+
+
+async def login(pilot, who: str = "A100", pin: str = PIN, *, expect_ok: bool = True) -> None:
+    """Type the id and PIN; with ``expect_ok``, return once the queue shows its counts."""
     await burst(pilot, who)
     await burst(pilot, pin)
+    if expect_ok:
+        await wait_for(pilot, lambda: queue_loaded(pilot.app), what=f"the queue after {who} logs in")
 
 
 async def burst(pilot, text: str, *, enter: bool = True) -> None:
@@ -129,8 +154,27 @@ async def burst(pilot, text: str, *, enter: bool = True) -> None:
         app.post_message(events.Key(_character_to_key(ch), ch))
     if enter:
         app.post_message(events.Key("enter", "\r"))
-    await pilot.pause()
-    await pilot.pause()
+    await settle(pilot)
+
+
+async def settle(pilot, timeout: float = 10.0) -> None:
+    """Pause until the app and the screen in front have handled every message queued.
+
+    What one message sets off (a screen switch, a compose, a mount) queues more:
+    a fixed number of pauses is enough on a quiet machine and not on a busy one.
+    Waiting for empty queues asks for the state, not for time. Workers (the live
+    check, F5) run outside the queues: wait for what they change with ``wait_for``.
+    """
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while True:
+        await pilot.pause()
+        nodes = [app, *app.screen.walk_children(with_self=True)]
+        if all(node._message_queue.empty() for node in nodes):
+            return
+        if time.monotonic() > deadline:
+            busy = [repr(node) for node in nodes if not node._message_queue.empty()]
+            raise AssertionError(f"the app did not settle within {timeout} s: {busy[:5]} still busy")
 
 
 scan = burst
@@ -165,14 +209,44 @@ def message(app) -> str:
     return ""
 
 
-async def wait_for(pilot, predicate, timeout: float = 3.0) -> float:
-    """Pause until ``predicate()`` holds; returns how long it took."""
+def queue_loaded(app) -> bool:
+    """The queue is on screen with its sections counted (raises NoMatches while composing)."""
+    if not on_queue(app):
+        return False
+    app.screen.query_one("#sec-to_pick")
+    return bool(app.screen.queue.data)
+
+
+def _describe(predicate) -> str:
+    """The predicate's source line, to say what a wait waited for."""
+    try:
+        return inspect.getsource(predicate).strip()
+    except (OSError, TypeError):
+        return repr(predicate)
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0, *, what: str | None = None) -> float:
+    """Pause until ``predicate()`` holds; returns how long it took.
+
+    A node the predicate looks for that is not there (yet) is "not yet": screens and
+    views are rebuilt while the app works. Only the deadline fails the wait, and
+    its message says what was awaited. The timeout is a ceiling for a broken app,
+    not a speed target: under load the state may take seconds to arrive.
+    """
     start = time.monotonic()
-    while not predicate():
+    missing: NoMatches | None = None
+    while True:
+        try:
+            if predicate():
+                return time.monotonic() - start
+            missing = None
+        except NoMatches as exc:
+            missing = exc
         if time.monotonic() - start > timeout:
-            raise AssertionError(f"condition not met within {timeout} s")
+            detail = f" (last try: {missing})" if missing is not None else ""
+            raise AssertionError(f"waited {timeout} s for {what or _describe(predicate)}{detail};"
+                                 f" screen {pilot.app.screen!r}, message {message(pilot.app)!r}")
         await pilot.pause(0.05)
-    return time.monotonic() - start
 
 
 def no_horizontal_overflow(app) -> list[str]:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.ui.conftest import PIN, SIZES, login, message, on_queue
+from tests.ui.conftest import PIN, SIZES, login, message, on_queue, queue_loaded, wait_for
 from ui.tui.app import StoreAgentApp
 from ui.tui.screens.login import LoginScreen
 
@@ -16,12 +16,11 @@ def test_right_pin_opens_the_queue_wrong_pin_does_not(env, size):
     async def main():
         app = StoreAgentApp(env.settings)
         async with app.run_test(size=size) as pilot:
-            await login(pilot, pin="0000")
+            await login(pilot, pin="0000", expect_ok=False)
             assert isinstance(app.screen, LoginScreen) and app.associate is None
             assert "wrong PIN" in message(app)
             await pilot.press(*PIN, "enter")
-            await pilot.pause()
-            assert on_queue(app)
+            await wait_for(pilot, lambda: queue_loaded(app))
             assert app.associate.id == "A100"
             assert "Dana (A100)" in str(app.screen.query_one("#status").render())
 
@@ -49,8 +48,7 @@ def test_idle_logout(env):
             assert on_queue(app)
             app._last_input -= env.settings.ui.idle_logout_s + 1
             app._tick()
-            await pilot.pause()
+            await wait_for(pilot, lambda: "logged out after" in message(app))
             assert app.associate is None and isinstance(app.screen, LoginScreen)
-            assert "logged out after" in message(app)
 
     asyncio.run(main())

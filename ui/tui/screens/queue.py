@@ -6,6 +6,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Button, DataTable, Input
 
 from agent.views import queue_view
@@ -79,9 +80,15 @@ class QueueView(Vertical):
         self._fill_table()
 
     def refresh_data(self) -> None:
+        try:
+            buttons = {name: self.query_one(f"#sec-{name}", Button) for name in LABELS}
+        except NoMatches:
+            # Called (by the database watcher) between this view's mount and its
+            # children's: on_mount reads the queue once they are there.
+            return
         self.data = queue_view.queue(self.app.store, search=self.search or None)
         for name, label in LABELS.items():
-            button = self.query_one(f"#sec-{name}", Button)
+            button = buttons[name]
             count = self.data[name]["count"]
             button.label = f"{label} {count}"
             button.set_class(name == self.section, "-current")
