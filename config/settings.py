@@ -255,6 +255,29 @@ class AlertsSettings(BaseModel):
         return value or None
 
 
+class SlaSettings(BaseModel):
+    """The store's service targets: queue timers, escalations and the KPI screen's target lines."""
+
+    model_config = _STRICT
+
+    ready_within_min: int = Field(15, ge=1, le=1440)
+    """Minutes from release to the store to READY, when the OMS snapshot has no promised_ready_at."""
+    nearing_min: int = Field(5, ge=0, le=1440)
+    """An open order is 'nearing' its target this many minutes before it, then 'late'."""
+    on_time_target_pct: float = Field(95.0, gt=0, le=100)
+    """Target share of orders READY by their target, in percent (a line on the KPI charts)."""
+    pickup_conversion_target_pct: float = Field(95.0, gt=0, le=100)
+    """Target share of READY orders that are collected, in percent (a line on the KPI charts)."""
+    late_order_escalate_min: int = Field(0, ge=0, le=10080)
+    """Minutes past its target before a late order is put on the banner (0: as soon as it is late)."""
+    return_within_min: int = Field(30, ge=1, le=10080)
+    """Minutes a return-to-shelf task may stay open before it is put on the banner."""
+    curbside_wait_min: int = Field(5, ge=1, le=1440)
+    """Minutes a checked-in curbside customer may wait before the wait is put on the banner."""
+    channel_after_min: int = Field(5, ge=0, le=1440)
+    """Minutes an escalation stays on the banner, unacknowledged, before it goes to the alert channels."""
+
+
 DEFAULT_STATUS_MAP: dict[str, StoreState] = {
     "released": "TO_PICK",
     "ready_for_pickup": "READY",
@@ -303,6 +326,8 @@ class Settings(BaseSettings):
     """Barcode formats of this store's labels, and how serial scanners end a scan."""
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     """Where alerts go besides the screens and the log."""
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+    """Service targets: when an open order is nearing or late, and when waits escalate."""
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Settings:

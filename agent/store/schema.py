@@ -216,3 +216,107 @@ def m003_alert_delivery(db: Database) -> None:
             WHERE resolved_at IS NOT NULL;
         """
     )
+
+
+@MIGRATIONS()
+def m004_order_times(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        -- When each step of an order happened, kept for as long as the order is
+        -- (retention purges old outbox events and received changes, never
+        -- orders): the KPIs and the queue timers read this table only.
+        -- Triggers fill it, so every path that changes an order (associate
+        -- actions, OMS snapshots, reconciliation, a manager's resolution)
+        -- records its times in the same transaction without having to remember.
+        CREATE TABLE order_times (
+            order_id          TEXT PRIMARY KEY REFERENCES orders(order_id),
+            released_at       TEXT,   -- first snapshot, when the store first heard of it as TO_PICK
+            promised_ready_at TEXT,   -- the OMS's promise to the customer (API 1.1), latest
+            ready_at          TEXT,   -- first time READY (staged, or the OMS said so)
+            staged_by         TEXT,   -- associate of the first order.staged
+            arrived_at        TEXT,   -- first curbside check-in
+            picked_up_at      TEXT,
+            picked_up_by      TEXT,
+            cancelled_at      TEXT,
+            cancelled_from    TEXT,   -- the state it was cancelled in: TO_PICK or READY
+            cancel_reason     TEXT    -- the associate's reason; NULL when the OMS cancelled
+        );
+        CREATE INDEX order_times_released ON order_times(released_at) WHERE released_at IS NOT NULL;
+        CREATE INDEX order_times_ready ON order_times(ready_at) WHERE ready_at IS NOT NULL;
+        CREATE INDEX order_times_picked_up ON order_times(picked_up_at) WHERE picked_up_at IS NOT NULL;
+        CREATE INDEX order_times_cancelled ON order_times(cancelled_at) WHERE cancelled_at IS NOT NULL;
+        CREATE INDEX return_tasks_done ON return_tasks(done_at) WHERE done_at IS NOT NULL;
+
+        CREATE TRIGGER order_times_new AFTER INSERT ON orders BEGIN
+            INSERT OR IGNORE INTO order_times (order_id, released_at, promised_ready_at, arrived_at,
+                                               ready_at, picked_up_at, cancelled_at, cancelled_from)
+            VALUES (NEW.order_id,
+                    CASE WHEN NEW.state = 'TO_PICK' THEN NEW.received_at END,
+                    json_extract(NEW.snapshot, '$.promised_ready_at'),
+                    NEW.arrived_at,
+                    CASE WHEN NEW.state = 'READY' THEN NEW.state_changed_at END,
+                    CASE WHEN NEW.state = 'PICKED_UP' THEN NEW.state_changed_at END,
+                    CASE WHEN NEW.state = 'CANCELLED' THEN NEW.state_changed_at END,
+                    CASE WHEN NEW.state = 'CANCELLED' THEN 'TO_PICK' END);
+        END;
+
+        CREATE TRIGGER order_times_state AFTER UPDATE OF state ON orders
+        WHEN NEW.state != OLD.state BEGIN
+            UPDATE order_times SET
+                ready_at = CASE WHEN NEW.state = 'READY'
+                                THEN COALESCE(ready_at, NEW.state_changed_at) ELSE ready_at END,
+                picked_up_at = CASE WHEN NEW.state = 'PICKED_UP'
+                                    THEN COALESCE(picked_up_at, NEW.state_changed_at) ELSE picked_up_at END,
+                cancelled_at = CASE WHEN NEW.state = 'CANCELLED'
+                                    THEN COALESCE(cancelled_at, NEW.state_changed_at) ELSE cancelled_at END,
+                cancelled_from = CASE WHEN NEW.state = 'CANCELLED'
+                                      THEN COALESCE(cancelled_from, OLD.state) ELSE cancelled_from END
+            WHERE order_id = NEW.order_id;
+        END;
+
+        CREATE TRIGGER order_times_snapshot AFTER UPDATE OF snapshot ON orders BEGIN
+            UPDATE order_times SET
+                promised_ready_at = json_extract(NEW.snapshot, '$.promised_ready_at'),
+                arrived_at = COALESCE(arrived_at, NEW.arrived_at)
+            WHERE order_id = NEW.order_id;
+        END;
+
+        CREATE TRIGGER order_times_event AFTER INSERT ON outbox
+        WHEN NEW.type IN ('order.staged', 'order.picked_up', 'order.cancelled') BEGIN
+            UPDATE order_times SET
+                staged_by = CASE WHEN NEW.type = 'order.staged'
+                                 THEN COALESCE(staged_by, NEW.associate_id) ELSE staged_by END,
+                picked_up_by = CASE WHEN NEW.type = 'order.picked_up'
+                                    THEN COALESCE(picked_up_by, NEW.associate_id) ELSE picked_up_by END,
+                cancel_reason = CASE WHEN NEW.type = 'order.cancelled'
+                                     THEN json_extract(NEW.data, '$.reason') ELSE cancel_reason END
+            WHERE order_id = NEW.order_id;
+        END;
+
+        -- Orders from before this migration: what the audit trail still holds.
+        INSERT INTO order_times (order_id, released_at, promised_ready_at, arrived_at, ready_at,
+                                 staged_by, picked_up_at, picked_up_by, cancelled_at,
+                                 cancelled_from, cancel_reason)
+        SELECT o.order_id,
+               (SELECT MIN(rc.received_at) FROM received_changes rc
+                 WHERE rc.order_id = o.order_id AND rc.outcome = 'applied'),
+               json_extract(o.snapshot, '$.promised_ready_at'),
+               o.arrived_at,
+               COALESCE((SELECT MIN(e.occurred_at) FROM outbox e
+                          WHERE e.order_id = o.order_id AND e.type = 'order.staged'),
+                        CASE WHEN o.state = 'READY' THEN o.state_changed_at END),
+               (SELECT e.associate_id FROM outbox e
+                 WHERE e.order_id = o.order_id AND e.type = 'order.staged' ORDER BY e.seq LIMIT 1),
+               CASE WHEN o.state = 'PICKED_UP' THEN o.state_changed_at END,
+               (SELECT e.associate_id FROM outbox e
+                 WHERE e.order_id = o.order_id AND e.type = 'order.picked_up' ORDER BY e.seq LIMIT 1),
+               CASE WHEN o.state = 'CANCELLED' THEN o.state_changed_at END,
+               CASE WHEN o.state != 'CANCELLED' THEN NULL
+                    WHEN EXISTS (SELECT 1 FROM return_tasks t WHERE t.order_id = o.order_id)
+                    THEN 'READY' ELSE 'TO_PICK' END,
+               (SELECT json_extract(e.data, '$.reason') FROM outbox e
+                 WHERE e.order_id = o.order_id AND e.type = 'order.cancelled' ORDER BY e.seq LIMIT 1)
+        FROM orders o;
+        """
+    )
