@@ -12,13 +12,14 @@ only: file, key path, what is wrong, and the variable that would override it.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsError
 
 from config.errors import ConfigError
 from config.settings import (
@@ -142,9 +143,20 @@ def load_settings(
         settings = cls(**dict(overrides or {}))
     except ValidationError as exc:
         raise ConfigError(_problem_lines(config_path, exc)) from None
+    except SettingsError as exc:
+        # A variable holding a list or table (STORE_AGENT_ASSOCIATES) that is not JSON;
+        # the message names the field, never the value, which may hold a PIN hash.
+        raise ConfigError(_env_json_problem(exc)) from None
     _check_token(config_path, settings)
     settings.__dict__["source_path"] = config_path
     return settings
+
+
+def _env_json_problem(exc: SettingsError) -> str:
+    match = re.search(r'field "([^"]+)"', str(exc))
+    field = match.group(1) if match else "*"
+    var = ENV_PREFIX + field.upper().replace(".", ENV_NESTED_DELIMITER)
+    return f"{var}: not valid JSON (a list or table variable is given whole, as JSON)"
 
 
 def _check_token(path: Path, settings: Settings) -> None:

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from agent.oms import agent_version
 from agent.ops import doctor, maintenance
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say
@@ -16,7 +17,7 @@ _MARK = {doctor.PASS: "ok  ", doctor.WARN: "WARN", doctor.FAIL: "FAIL"}
 def cmd_doctor(ctx: Context) -> int:
     # Not ctx.settings: a broken config is one of the things doctor reports, not a reason to stop.
     checks = doctor.run_checks(ctx.args.config, environ=os.environ, service_user=ctx.args.user)
-    result = doctor.summary(checks)
+    result = {**doctor.summary(checks), "version": agent_version()}
     if ctx.args.json:
         emit_json(result)
     else:

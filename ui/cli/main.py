@@ -9,13 +9,24 @@ Refusals are one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import traceback
+from importlib.metadata import PackageNotFoundError, version
 
 from config.errors import ConfigError, StoreAgentError
-from ui.cli import demo, it_cmds, manage, orders, print_cmds, serve_cmd, store_cmds, sync_cmds, ui_cmd
+from ui.cli import (
+    demo,
+    it_cmds,
+    log_setup,
+    manage,
+    orders,
+    print_cmds,
+    serve_cmd,
+    store_cmds,
+    sync_cmds,
+    ui_cmd,
+)
 from ui.cli.context import Context
 
 
@@ -24,6 +35,13 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"store-agent: error: {message}\n")
         raise SystemExit(2)
+
+
+def installed_version() -> str:
+    try:
+        return version("store-agent")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH",
                         help="config file (default: $STORE_AGENT_CONFIG, else"
                         " /etc/store-agent/config.toml)")
+    parser.add_argument("--version", action="version", version=f"store-agent {installed_version()}",
+                        help="print the installed version and exit")
+    parser.add_argument("--log-format", choices=log_setup.FORMATS, metavar="FORMAT",
+                        help="log lines as text, journal (<N> syslog priority prefixes) or json"
+                        " (default: $STORE_AGENT_LOG_FORMAT, else auto: journal under systemd)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--station", metavar="ID", help="station id (default: the configured one)")
@@ -52,22 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(command: str) -> None:
-    # The daemon talks to journald (which adds timestamps); one-shot commands stay quiet.
-    default = "INFO" if command == "run" else "WARNING"
-    logging.basicConfig(
-        level=os.environ.get("STORE_AGENT_LOG_LEVEL", default).upper(),
-        format="%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM")
-        else "%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("apscheduler", "httpx", "httpcore", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.command)
+    try:
+        log_setup.configure(args.command, args.log_format, os.environ)
+    except ConfigError as exc:
+        for line in exc.problems:
+            sys.stderr.write(f"store-agent: config: {line}\n")
+        return exc.exit_code
     ctx = Context(args)
     try:
         return int(args.handler(ctx) or 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from agent.errors import UsageError
+from agent.oms import agent_version
 from agent.orders import dead_letters
 from agent.orders.actions import CANCEL_REASONS, Actions
 from agent.views import queries
@@ -127,7 +128,7 @@ def cmd_audit(ctx: Context) -> int:
 def cmd_status(ctx: Context) -> int:
     s = queries.status(ctx.store)
     if ctx.args.json:
-        emit_json(s)
+        emit_json({**s, "version": agent_version()})
         return 0
     ob = s["outbox"]
     say(f"{'ONLINE' if s['online'] else 'OFFLINE'}; last feed success:"
