@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import gc
 import logging
 import random
@@ -21,6 +22,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -240,7 +242,28 @@ class Daemon:
                            for s in scanners(self.store.conn)]
 
     def schedule_reconcile(self) -> None:
-        self.scheduler.add_job(self.job_reconcile, id="reconcile-now", replace_existing=True)
+        self._schedule(self.job_reconcile, id="reconcile-now", replace_existing=True)
+
+    def _quiet_on_stop(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """A scheduled job that ends quietly when SIGTERM cancels it half-way.
+
+        APScheduler cancels the jobs in flight at shutdown and logs each
+        CancelledError with a traceback as if the job had failed; a job cut off
+        by a stop did nothing wrong (its transaction never spans an await).
+        """
+
+        @functools.wraps(job)
+        async def run() -> None:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                if not self.stop.is_set():
+                    raise
+
+        return run
+
+    def _schedule(self, job: Callable[[], Awaitable[None]], *args: Any, **kwargs: Any) -> None:
+        self.scheduler.add_job(self._quiet_on_stop(job), *args, **kwargs)
 
     # --- lifecycle -------------------------------------------------------------
     async def _sleep(self, seconds: float) -> None:
@@ -271,26 +294,26 @@ class Daemon:
                 sync_state.put(conn, daemon_started_at=iso(utc_now()))
             sync = self.settings.sync
             self.scheduler = AsyncIOScheduler()
-            self.scheduler.add_job(self.job_heartbeat, "interval", seconds=sync.heartbeat_s,
+            self._schedule(self.job_heartbeat, "interval", seconds=sync.heartbeat_s,
                                    id="heartbeat", next_run_time=None)
-            self.scheduler.add_job(self.job_reconcile, "interval",
+            self._schedule(self.job_reconcile, "interval",
                                    minutes=sync.reconcile_every_min, id="reconcile")
-            self.scheduler.add_job(self.job_no_shows, "interval", minutes=1, id="no-shows")
-            self.scheduler.add_job(self.job_checkpoint, "interval", seconds=30, id="checkpoint")
-            self.scheduler.add_job(self.job_release_memory, "interval", seconds=RELEASE_MEMORY_EVERY_S,
+            self._schedule(self.job_no_shows, "interval", minutes=1, id="no-shows")
+            self._schedule(self.job_checkpoint, "interval", seconds=30, id="checkpoint")
+            self._schedule(self.job_release_memory, "interval", seconds=RELEASE_MEMORY_EVERY_S,
                                    id="release-memory", max_instances=1)
-            self.scheduler.add_job(self.job_watch_online, "interval", seconds=2, id="online-watch",
+            self._schedule(self.job_watch_online, "interval", seconds=2, id="online-watch",
                                    max_instances=1)
-            self.scheduler.add_job(self.job_alerts, "interval", seconds=ALERTS_EVERY_S, id="alerts",
+            self._schedule(self.job_alerts, "interval", seconds=ALERTS_EVERY_S, id="alerts",
                                    max_instances=1)
             hour, minute = (int(x) for x in self.settings.storage.backup_at.split(":"))
-            self.scheduler.add_job(self.job_backup, "cron", hour=hour, minute=minute, id="backup",
+            self._schedule(self.job_backup, "cron", hour=hour, minute=minute, id="backup",
                                    max_instances=1)
-            self.scheduler.add_job(self.job_backup_catch_up, "date", id="backup-catch-up",
+            self._schedule(self.job_backup_catch_up, "date", id="backup-catch-up",
                                    run_date=utc_now() + timedelta(seconds=BACKUP_CATCH_UP_S))
             self.scheduler.start()
-            self.scheduler.add_job(self.job_heartbeat, id="heartbeat-first")
-            self.scheduler.add_job(self.job_no_shows, id="no-shows-first")
+            self._schedule(self.job_heartbeat, id="heartbeat-first")
+            self._schedule(self.job_no_shows, id="no-shows-first")
             if self.settings.printers:  # its own connection, only when there is a printer
                 print_store = stack.enter_context(Store(self.db_path))
                 print_store.limit_cache(SMALL_CACHE_KIB)
