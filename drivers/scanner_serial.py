@@ -47,6 +47,7 @@ class ScannerStatus:
     last_error: str | None = None
     frames: int = 0
     dropped_frames: int = 0
+    failed_opens: int = 0  # since it went away: shows the reopen loop is alive
 
     @property
     def connected(self) -> bool:
@@ -216,14 +217,15 @@ class SerialScanner:
                     exclusive=self._exclusive,
                 )
             except ScannerError as exc:
-                self._set(state="disconnected", last_error=str(exc))
+                self._set(state="disconnected", last_error=str(exc),
+                          failed_opens=self._status.failed_opens + 1)
                 self._stop.wait(delay)
                 delay = min(delay * 2, cap)
                 continue
             delay = self._backoff[0]
             self._decoder.reset()
             self._serial = ser
-            self._set(state="connected", last_error=None)
+            self._set(state="connected", last_error=None, failed_opens=0)
             log.info("scanner %s connected", self.port)
             try:
                 self._read_until_gone(ser)

@@ -479,7 +479,10 @@ def test_an_echoed_ready_for_pickup_never_shows_a_handed_over_order_ready_again(
         return version == final
 
     wait_for(delivered, "the echoes to arrive on the feed")
-    time.sleep(0.3)
+    # Both echoes were judged (recorded), not merely the last one seen.
+    wait_for(lambda: query(db, "SELECT COUNT(*) FROM received_changes WHERE order_id = ?"
+                               " AND version >= ?", (oid, echoed["version"]))[0][0] >= 2,
+             "both echoes to be recorded")
     show = cli("order", "show", oid, "--json")
     assert show.code == 0, show.err
     detail = show.json()

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -97,8 +98,18 @@ def test_staging_root_life_cycle(tmp_path):
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="needs root to drop to an unprivileged user")
 def test_store_pc_mode_refuses_without_root():
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        "bash", str(REPO / "install.sh")], capture_output=True, text=True, timeout=60,
-                       cwd="/")
+    # The unprivileged user runs a copy in a directory every account can read: the
+    # checkout itself may live where others cannot (a clone under /root, mode 0700).
+    public = Path(tempfile.mkdtemp(prefix="store-agent-install-"))
+    try:
+        public.chmod(0o755)
+        script = public / "install.sh"
+        shutil.copy(REPO / "install.sh", script)
+        script.chmod(0o755)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "bash", str(script)], capture_output=True, text=True, timeout=60,
+                           cwd="/")
+    finally:
+        shutil.rmtree(public)
     assert r.returncode != 0
     assert "needs root" in r.stderr and "sudo ./install.sh" in r.stderr

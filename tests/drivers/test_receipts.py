@@ -108,9 +108,16 @@ def test_golden_bytes(name: str) -> None:
     assert (hashlib.sha256(data).hexdigest(), len(data)) == GOLDEN[name]
 
 
-def test_show_bytes() -> None:
+def test_every_template_renders_a_whole_job_the_same_way_twice() -> None:
+    """A job starts by resetting the printer and ends by feeding the paper past the
+    tear bar; the same input gives the same bytes (``pytest -s`` shows them)."""
     for name, render in TEMPLATES.items():
-        print(f"--- {name}\n{render().hex(' ', 16)}")
+        data = render()
+        print(f"--- {name}\n{data.hex(' ', 16)}")
+        assert data.startswith(b"\x1b@"), name
+        assert b"\x1bd" in data[-8:], (name, data[-8:])
+        assert render() == data, name
+        assert len(data) > 100, (name, len(data))
 
 
 def code128_payloads(data: bytes) -> list[str]:

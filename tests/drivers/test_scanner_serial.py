@@ -79,11 +79,11 @@ def test_scans_arrive_through_the_callback(pty_scanner, reader) -> None:
 
 
 def test_partial_frames_survive_read_timeouts(pty_scanner, reader) -> None:
-    _, frames, _ = reader
+    scanner, frames, _ = reader
     pty_scanner.write(b"W10")
-    time.sleep(0.2)  # several read timeouts pass in between
+    wait_for(lambda: scanner._decoder.pending == b"W10")  # read, and kept across timeouts
     pty_scanner.write(b"002")
-    time.sleep(0.2)
+    wait_for(lambda: scanner._decoder.pending == b"W10002")
     assert frames.empty()
     pty_scanner.write(b"34\r")
     assert frames.get(timeout=2) == "W1000234"
@@ -122,7 +122,7 @@ def test_unplug_and_replug(pty_scanner, reader) -> None:
     assert status.last_error
     first_error = status.last_error
 
-    time.sleep(0.3)  # a few failed reopen attempts with backoff
+    wait_for(lambda: scanner.status.failed_opens >= 3)  # reopen attempts with backoff
     assert scanner.status.state == "disconnected"
     assert scanner.status.since == status.since  # since is when it went away, not the last retry
 
