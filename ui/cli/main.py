@@ -22,6 +22,7 @@ from ui.cli import (
     manage,
     orders,
     print_cmds,
+    report_cmd,
     serve_cmd,
     store_cmds,
     sync_cmds,
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     it_cmds.register(sub, common)
     ui_cmd.register(sub, common)
     serve_cmd.register(sub, common)
+    report_cmd.register(sub, common)
     return parser
 
 
