@@ -8,6 +8,7 @@ and a search narrows the rest.
 
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import datetime
 
@@ -104,6 +105,27 @@ def ready_orders_with_code(store: Store, code: str) -> list[str]:
     return [r[0] for r in store.conn.execute(
         "SELECT order_id FROM orders WHERE state = 'READY' AND UPPER(pickup_code) = ?"
         " ORDER BY order_id", (code.strip().upper(),))]
+
+
+# A code scanned anywhere: the order it most likely means first. A READY order is the
+# handover; a cancelled one must stop it; one still to pick or already gone is told as such.
+_CODE_RANK = "CASE state WHEN 'READY' THEN 0 WHEN 'CANCELLED' THEN 1 WHEN 'TO_PICK' THEN 2 ELSE 3 END"
+
+
+def orders_with_code(store: Store, code: str) -> list[dict]:
+    """Every order, in any state, whose pickup code is ``code``: ``[{order_id, state,
+    state_changed_at}]``, READY first, then CANCELLED, TO_PICK, PICKED_UP (newest first within)."""
+    return [dict(r) for r in store.conn.execute(
+        "SELECT order_id, state, state_changed_at FROM orders WHERE UPPER(pickup_code) = ?"
+        f" ORDER BY {_CODE_RANK}, state_changed_at DESC, order_id", (code.strip().upper(),))]
+
+
+def code_matches(store: Store, order_id: str, code: str) -> bool:
+    """Is ``code`` this order's pickup code? (Case-folded, compared in constant time.)"""
+    row = store.conn.execute("SELECT pickup_code FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+    if row is None:
+        return False
+    return hmac.compare_digest(code.strip().upper().encode(), str(row[0]).upper().encode())
 
 
 def open_alerts(store: Store, kinds: tuple[str, ...] | None = ("cancelled_while_ready",), *,

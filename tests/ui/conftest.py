@@ -249,6 +249,15 @@ async def wait_for(pilot, predicate, timeout: float = 10.0, *, what: str | None 
         await pilot.pause(0.05)
 
 
+async def confirm_handover(pilot) -> None:
+    """Wait for the handover's one-key confirm (customer, bin, items) and press it."""
+    from ui.tui.dialogs.handover import HandoverDialog
+
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, HandoverDialog), what="the handover confirm")
+    await pilot.press("f2")
+
+
 def no_horizontal_overflow(app) -> list[str]:
     """Widgets that would need horizontal scrolling on this screen."""
     return [repr(w) for w in app.screen.query("*")

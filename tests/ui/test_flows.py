@@ -9,6 +9,7 @@ import pytest
 from tests.ui.conftest import (
     MANAGER_PIN,
     SIZES,
+    confirm_handover,
     login,
     message,
     no_horizontal_overflow,
@@ -69,6 +70,7 @@ def test_pickup_happy_path_with_the_oms_reachable(sim_env, size):
             await scan(pilot, "B-07")  # the bin leads to its order
             assert on_order(app, "W10002")
             await scan(pilot, "K7Q9MX")  # the customer's code
+            await confirm_handover(pilot)
             await wait_for(pilot, lambda: "DONE" in message(app) or "error" in message(app))
             assert "DONE: order W10002 handed over from bin B-07" in message(app)
             assert "without OMS confirmation" not in message(app)
@@ -95,9 +97,8 @@ def test_pickup_qr_from_the_queue_and_a_wrong_code(sim_env):
         async with app.run_test(size=(80, 24)) as pilot:
             await login(pilot)
             await scan(pilot, "PICKUP:W10002:ZZZZ99")
-            assert on_order(app)
-            await wait_for(pilot, lambda: "pickup code" in message(app))
-            assert "wrong pickup code for order W10002; nothing changed" in message(app)
+            assert on_order(app, "W10002")
+            assert "Wrong pickup code for order W10002. Nothing changed" in message(app)
             assert state_of(env.settings, "W10002") == "READY"
 
     asyncio.run(main())

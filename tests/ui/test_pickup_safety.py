@@ -13,6 +13,7 @@ from tests.ui.conftest import (
     SIZES,
     STORE_ID,
     burst,
+    confirm_handover,
     dump,
     login,
     message,
@@ -93,6 +94,7 @@ def test_offline_warn_names_staleness_and_confirm_hands_over(env, size):
             await login(pilot)
             await scan(pilot, "W10002")
             await scan(pilot, "K7Q9MX")
+            await confirm_handover(pilot)
             await wait_for(pilot, lambda: isinstance(app.screen, OfflineWarnDialog))
             assert "last heard from the OMS" in _stop_text(app)
             assert not no_horizontal_overflow(app)
@@ -124,6 +126,7 @@ def test_manager_policy_needs_a_manager_pin(tmp_path, size):
             await scan(pilot, "W10002")
             await pilot.press("f3")
             await scan(pilot, "K7Q9MX")
+            await confirm_handover(pilot)
             await wait_for(pilot, lambda: isinstance(app.screen, ManagerDialog))
             assert not no_horizontal_overflow(app)
             await burst(pilot, "M1")

@@ -14,6 +14,7 @@ from tests.ui.conftest import (
     TOKEN,
     Env,
     _stage_direct,
+    confirm_handover,
     login,
     message,
     on_order,
@@ -69,6 +70,7 @@ def test_pickup_dialog_takes_a_code_that_looks_like_a_badge(tmp_path):
                 await pilot.press("f3")
                 await wait_for(pilot, lambda: isinstance(app.screen, PickupCodeDialog))
                 await scan(pilot, "A1234")
+                await confirm_handover(pilot)
                 await wait_for(pilot, lambda: "DONE" in message(app) or "error" in message(app))
                 assert "DONE: order W10005 handed over" in message(app), message(app)
                 assert state_of(env.settings, "W10005") == "PICKED_UP"

@@ -28,8 +28,10 @@ from agent.orders.actions import Actions
 from agent.store.connection import Store
 from agent.store.devices import scan_patterns
 from agent.views import queries, queue_view
+from config.catalogue import msg
 from config.settings import Associate, Settings
 from drivers.scan_parse import Scan
+from ui.tui.fmt import day_hhmm
 from ui.tui.messages import DataChanged, SyncDone
 from ui.tui.screens.base import BaseScreen
 from ui.tui.screens.login import LoginScreen
@@ -264,17 +266,44 @@ class StoreAgentApp(App):
             self.say(f"not a barcode this store uses ({scan.reason}); nothing changed", error=True)
 
     def _route_pickup_code(self, scan: Scan) -> None:
-        if scan.order_id:
-            self.open_order(scan.order_id, then="pickup", code=scan.pickup_code)
+        """A customer's code, scanned on any screen, goes to the order it belongs to.
+
+        Looked up across all orders, not only the one on screen nor only READY ones:
+        the code of an order cancelled online must show the STOP, not "unknown code".
+        """
+        code = scan.pickup_code or scan.value
+        if scan.order_id:  # a QR names its order: the code must be that order's
+            try:
+                queries.order_detail(self.store, scan.order_id)
+            except UnknownOrderError:
+                self.say(msg("scan.unknown_order", order=scan.order_id), error=True)
+                return
+            if queue_view.code_matches(self.store, scan.order_id, code):
+                self.open_order(scan.order_id, then="pickup", code=code)
+            else:
+                self.open_order(scan.order_id)
+                self.say(msg("code.wrong", order=scan.order_id), error=True)
             return
-        matches = queue_view.ready_orders_with_code(self.store, scan.value)
-        if len(matches) == 1:
-            self.open_order(matches[0], then="pickup", code=scan.value)
-        elif not matches:
-            self.say(f"{scan.value}: no READY order has this pickup code", error=True)
-        else:
-            self.say(f"{scan.value}: {len(matches)} READY orders share this code; scan the order"
-                     " or its bin first", error=True)
+        matches = queue_view.orders_with_code(self.store, code)
+        if not matches:
+            self.say(msg("code.none", code=code), error=True)
+            return
+        on_screen = getattr(self.screen, "order_id", None)
+        mine = [m for m in matches if m["order_id"] == on_screen]
+        ready = [m for m in matches if m["state"] == "READY"]
+        if not mine and len(ready) > 1:  # codes are short: the order or its bin tells them apart
+            self.say(msg("code.many", count=len(ready), code=code), error=True)
+            return
+        first = (mine or matches)[0]
+        if first["state"] == "PICKED_UP":
+            self.open_order(first["order_id"])
+            self.say(msg("code.picked_up", order=first["order_id"], when=day_hhmm(first["state_changed_at"])),
+                     error=True)
+        elif first["state"] == "TO_PICK":
+            self.open_order(first["order_id"])
+            self.say(msg("code.not_staged", order=first["order_id"]), error=True)
+        else:  # READY: confirm and hand over; CANCELLED: the pickup flow shows the STOP
+            self.open_order(first["order_id"], then="pickup", code=code)
 
     def open_order(self, order_id: str, *, then: str | None = None, code: str | None = None) -> None:
         try:

@@ -1,27 +1,35 @@
-"""Pickup, step 1: the customer's code, scanned from the QR or typed."""
+"""Pickup, step 1: the customer's code, scanned from the QR or typed.
+
+The code is checked here, before the dialog closes: a wrong one keeps the
+dialog open for another try while the customer is still at the counter.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from agent.views import queue_view
+from config.catalogue import msg
 from ui.tui.dialogs.base import Dialog
 from ui.tui.widgets.scan_input import ScanInput
 
 
 class PickupCodeDialog(Dialog):
-    TITLE_TEXT = "Pickup: scan the customer's code"
-
-    def __init__(self, detail: dict):
+    def __init__(self, detail: dict[str, Any]):
         super().__init__()
         self.detail = detail
+        self.TITLE_TEXT = msg("code.title")
 
     def compose_dialog(self) -> ComposeResult:
         d = self.detail
-        yield Static(f"{d['order_id']} · {d['customer_name']} · bin {d['bin'] or '-'}",
+        yield Static(Text(f"{d['order_id']} · {d['customer_name']} · bin {d['bin'] or '-'}"),
                      classes="dialog-text")
-        yield ScanInput(placeholder="pickup code or QR, Enter", id="code-scan", expect="pickup_code")
+        yield ScanInput(placeholder=msg("code.prompt"), id="code-scan", expect="pickup_code")
 
     def on_mount(self) -> None:
         self.query_one("#code-scan").focus()
@@ -30,11 +38,12 @@ class PickupCodeDialog(Dialog):
     def _scanned(self, event: ScanInput.Scanned) -> None:
         event.stop()
         scan = event.scan
-        if scan.kind == "pickup_code" and scan.order_id in (None, self.detail["order_id"]):
-            self.dismiss(scan.pickup_code)
-        elif scan.kind == "pickup_code":
-            self.say(f"that code is for order {scan.order_id}, not {self.detail['order_id']};"
-                     " nothing changed", error=True)
+        order_id = self.detail["order_id"]
+        if scan.kind != "pickup_code":
+            self.say(msg("code.not_a_code"), error=True)
+        elif scan.order_id not in (None, order_id):
+            self.say(msg("code.other_order", other=scan.order_id, order=order_id), error=True)
+        elif not queue_view.code_matches(self.app.store, order_id, scan.pickup_code or scan.value):
+            self.say(msg("code.wrong", order=order_id), error=True)
         else:
-            self.say(f"not a pickup code ({scan.kind}: {scan.value or scan.reason}); nothing changed",
-                     error=True)
+            self.dismiss(scan.pickup_code or scan.value)

@@ -179,9 +179,8 @@ class OrderView(OrderFlows, VerticalScroll):
 
     def handle_scan(self, scan: Scan) -> bool:
         state = self.detail.get("state")
-        if scan.kind == "pickup_code" and scan.order_id in (None, self.order_id):
-            self.start_pickup(scan.pickup_code)
-            return True
+        # A pickup code is not claimed here: the app finds the order it belongs to, which
+        # may be another than the one on screen (StoreAgentApp.route_scan).
         if scan.kind == "product" and state in ("TO_PICK", "READY"):
             self.action_stage(first_gtin=scan.gtin)
             return True

@@ -15,6 +15,7 @@ from agent.errors import (
     OrderCancelledError,
     StoreAgentError,
 )
+from config.catalogue import msg
 from ui.tui.messages import LiveChecked
 
 
@@ -56,7 +57,7 @@ class OrderFlows:
     def start_pickup(self, code: str | None) -> None:
         self.refresh_data()
         if self.detail.get("state") == "CANCELLED":
-            self._stop(f"order {self.order_id} was CANCELLED: do not hand it over")
+            self._stop(msg("stop.cancelled", order=self.order_id))
             return
         if code is None:
             from ui.tui.dialogs.pickup_code import PickupCodeDialog
@@ -69,7 +70,7 @@ class OrderFlows:
         if not code:
             return
         self._live_generation += 1
-        self.say(f"asking the OMS about {self.order_id}...")
+        self.say(msg("handover.asking_oms", order=self.order_id))
         self.run_worker(self._live_check(self._live_generation, code), group="live",
                         exclusive=True, exit_on_error=False)
 
@@ -90,11 +91,30 @@ class OrderFlows:
         if (message.generation != self._live_generation or message.order_id != self.order_id
                 or not self.showing):
             return  # an answer to a pickup that was abandoned, restarted or left
+        self.say("")  # the question is answered: "checking..." is no longer true
         if message.error is not None:
             self.refresh_data()
             self.say(str(message.error), error=True)
             return
-        self._hand_over(message.code, reached=message.reached)
+        self.refresh_data()  # the live check may have applied a cancellation
+        if self.detail.get("state") == "CANCELLED":
+            self._stop(msg("stop.cancelled", order=self.order_id))
+            return
+        self._confirm_handover(message.code, reached=message.reached)
+
+    def _confirm_handover(self, code: str | None, *, reached: bool) -> None:
+        """One key, after the associate has seen customer, bin and item count: then record."""
+        from ui.tui.dialogs.handover import HandoverDialog
+
+        order_id = self.order_id
+
+        def answered(answer: str | None) -> None:
+            if answer == "confirm" and self.order_id == order_id:
+                self._hand_over(code, reached=reached)
+            else:
+                self.say(msg("handover.not_done"))
+
+        self.app.push_screen(HandoverDialog(self.detail), answered)
 
     def _hand_over(self, code: str | None, *, reached: bool, confirmed: bool = False,
                    override_id: str | None = None) -> None:
