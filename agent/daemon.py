@@ -29,6 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from agent.alerts import notify as alert_notify
 from agent.alerts import rules as alert_rules
 from agent.clock import age_s, iso, utc_now
+from agent.kpis.escalation import evaluate_escalations
 from agent.oms import make_client
 from agent.ops import maintenance
 from agent.ops.metrics import StoreMetrics
@@ -191,6 +192,7 @@ class Daemon:
 
     async def job_alerts(self) -> None:
         alert_rules.evaluate(self.store, self.settings)
+        evaluate_escalations(self.store, self.settings)
         await alert_notify.deliver(self.store, self.settings)
 
     async def job_backup(self) -> None:
