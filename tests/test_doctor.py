@@ -112,7 +112,7 @@ def test_corrupted_database_fails(cfg):
 
     db.write_bytes(b"this is not a database" * 300)
     check = by_name(doctor.run_checks(cfg, environ={}))["database"]
-    assert check.result == doctor.FAIL and "cannot be read" in check.detail
+    assert check.result == doctor.FAIL and "damaged or unreadable" in check.detail
 
 
 def test_missing_devices_fail(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -92,6 +93,44 @@ def test_cli_backup_and_restore(cli, settings, two_orders, tmp_path):
     result = cli("restore", str(target))
     assert result.code == 0, result.err
     assert "before-restore" in result.out
+
+
+@pytest.mark.parametrize("where", ["header", "pages"])
+def test_a_damaged_database_is_named_by_doctor_and_restored_from_the_newest_backup(
+        cli, settings, store, actions, two_orders, where):
+    db = Path(settings.storage.path)
+    newest = Path(maintenance.nightly(settings)["backup"])
+    actions.stage("W2", bin="B-2", associate_id="A100")  # after the backup: lost with the disk
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    data = bytearray(db.read_bytes())
+    if where == "header":
+        data[0:100] = b"\x55" * 100  # "file is not a database"
+    else:
+        data[4096:] = b"\x55" * (len(data) - 4096)  # every page after the first
+    db.write_bytes(bytes(data))
+    for suffix in ("-wal", "-shm"):  # whatever is left is kept as it is
+        db.with_name(db.name + suffix).write_bytes(b"half a log" + suffix.encode())
+
+    report = cli("doctor", "--json")
+    assert db.with_name(db.name + "-wal").exists(), "doctor removed the log"  # changes nothing
+    check = next(c for c in report.json()["checks"] if c["name"] == "database")
+    assert check["result"] == "fail" and "damaged" in check["detail"], check
+    command = check["fix"].split("`")[1]  # the exact command doctor prints, run as printed
+    assert command.startswith("store-agent") and command.endswith(f"restore {newest}"), check
+
+    result = cli(*shlex.split(command)[1:])
+    assert result.code == 0, result.err
+    assert "damaged database is kept as it was" in result.out
+    assert orders(db) == {"W1": "READY", "W2": "TO_PICK"}
+    kept = {p.name.rsplit("-", 1)[-1]: p for p in db.parent.glob(f"{db.name}.damaged-*")}
+    assert set(kept) >= {"wal", next(k for k in kept if k.endswith("Z"))}, kept
+    kept_db = next(p for k, p in kept.items() if k.endswith("Z"))
+    assert kept_db.read_bytes() == bytes(data), "the damaged file was changed, not kept"
+    assert kept["wal"].read_bytes() == b"half a log-wal"
+    assert "shm" in kept  # its bytes are SQLite's scratch memory, rewritten by any reader
+    doctor = cli("doctor", "--json").json()
+    assert next(c for c in doctor["checks"] if c["name"] == "database")["result"] == "pass"
 
 
 def test_nightly_backup_rotates_keeping_seven(settings, two_orders):

@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit
 
 from agent.alerts.rules import disk_free_pct
 from agent.oms import make_client
+from agent.ops.maintenance import restore_command
 from agent.store.daemon_lock import daemon_running, lock_path
 from config.errors import ConfigError, StoreAgentError
 from config.loader import load_settings, resolve_config_path
@@ -48,6 +49,7 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 SKEW_WARN_S = 60.0
 WAL_WARN_BYTES = 128 * 1024 * 1024  # twice journal_size_limit: checkpoints are not keeping up
 DISK_FAIL_PCT = 1.0
+SQLITE_HEADER = b"SQLite format 3\x00"
 PROBE_ORDER = "store-agent-doctor-probe"  # an order id no OMS has: 404 proves the token works
 OMS_TIMEOUT_S = 5.0
 SERVICE_USER = "store-agent"  # the system user install.sh creates and the units run as
@@ -375,7 +377,7 @@ def check_database(settings: Settings, disk_usage: Callable) -> list[Check]:
         out.append(Check("database", WARN, f"{db} does not exist yet",
                          "start the daemon (store-agent run) or any command: it creates the database"))
     else:
-        out.append(_check_integrity(db))
+        out.append(_check_integrity(db, settings))
         wal = db.with_name(db.name + "-wal")
         size = wal.stat().st_size if wal.exists() else 0
         if size > WAL_WARN_BYTES:
@@ -415,21 +417,32 @@ def _check_writable(directory: Path) -> Check:
     return Check("database_dir", PASS, f"{directory} is writable")
 
 
-def _check_integrity(db: Path) -> Check:
-    fix = ("stop the daemon, then `store-agent restore` the newest backup"
-           " (see docs/monitoring.md#backups)")
+def _check_integrity(db: Path, settings: Settings) -> Check:
+    fix = restore_command(settings)
     try:
-        # mode=rw: never create a database here; no pragmas that write.
-        conn = sqlite3.connect(f"file:{quote(str(db.resolve()))}?mode=rw", uri=True, timeout=10)
+        # A file that is not a database is judged by its header alone: a read-write
+        # open of it deletes its -wal on close, which restore means to keep.
+        with open(db, "rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+        if header != SQLITE_HEADER:
+            return Check("database", FAIL, f"{db} is damaged or unreadable: its first bytes are"
+                         " not a SQLite header", fix)
+        # With a -wal and -shm present: read-only, so that closing the last connection
+        # never checkpoints or deletes a log that may hold what restore must keep. Without
+        # them, read-write: a read-only open would leave both behind, owned by whoever ran
+        # doctor (root), and the service could not write them. No pragmas that write.
+        logs = all(db.with_name(db.name + s).exists() for s in ("-wal", "-shm"))
+        conn = sqlite3.connect(f"file:{quote(str(db.resolve()))}?mode={'ro' if logs else 'rw'}",
+                               uri=True, timeout=10)
         try:
             rows = conn.execute("PRAGMA quick_check").fetchall()
         finally:
             conn.close()
-    except sqlite3.Error as exc:
-        return Check("database", FAIL, f"{db}: cannot be read ({exc})", fix)
+    except (sqlite3.Error, OSError) as exc:
+        return Check("database", FAIL, f"{db} is damaged or unreadable: {exc}", fix)
     result = "; ".join(r[0] for r in rows[:3])
     if result != "ok":
-        return Check("database", FAIL, f"{db}: quick_check found damage: {result}", fix)
+        return Check("database", FAIL, f"{db} is damaged: quick_check found {result}", fix)
     return Check("database", PASS, f"{db}: quick_check ok ({db.stat().st_size / 2**20:.1f} MiB)")
 
 

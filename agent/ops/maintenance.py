@@ -9,7 +9,15 @@ Restore copies a verified backup into the live database with SQLite's backup
 API, in one write transaction. Every open connection (a UI left running) then
 sees the old database or the restored one, never a mix; swapping the file
 instead could pair the new file with the old -wal/-shm and corrupt it. The
-previous content is kept first as ``<db>.before-restore``. The restore holds
+previous content is kept first as ``<db>.before-restore``.
+
+A damaged database cannot be copied through SQLite (the copy is exactly what
+fails), and it is the moment restore exists for. So when the current file
+does not pass quick_check, its files (the db, -wal and -shm) are kept as they
+are, by rename, as ``<db>.damaged-<UTC time>`` (with the same -wal/-shm
+suffixes, so SQLite opens the kept copy with its log), and the backup is
+copied into a fresh file. A UI still open on the damaged file keeps its old
+inode until it is restarted. The restore holds
 the daemon lock throughout: a running daemon refuses it, and no daemon can
 start half-way.
 
@@ -25,6 +33,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pwd
+import shlex
 import sqlite3
 import uuid
 from datetime import datetime, timedelta
@@ -37,6 +47,7 @@ from agent.store import sync_state
 from agent.store.connection import BUSY_TIMEOUT_MS, Store
 from agent.store.daemon_lock import DaemonLock
 from agent.store.schema import MIGRATIONS
+from config.loader import DEFAULT_CONFIG_PATH
 from config.settings import Settings
 
 log = logging.getLogger("store_agent.maintenance")
@@ -231,10 +242,16 @@ def restore(settings: Settings, source: Path) -> dict:
             f"restore refused: the store-agent daemon is running on {db_path}; stop it first"
             " (sudo systemctl stop store-agent), restore, then start it again") from None
     try:
-        previous, seq_floor = None, 0
+        previous, seq_floor, damaged = None, 0, None
         if db_path.exists():
-            previous = vacuum_into(db_path, db_path.with_name(db_path.name + ".before-restore"))
-            seq_floor = _max_seq(previous)
+            damage = database_damage(db_path)
+            if damage is None:
+                previous = vacuum_into(db_path, db_path.with_name(db_path.name + ".before-restore"))
+                seq_floor = _max_seq(previous)
+            else:
+                log.warning("%s is damaged (%s): keeping its files as they are", db_path, damage)
+                seq_floor = _max_seq_of_live(db_path)
+                previous = damaged = keep_damaged(db_path)
         with Store(db_path, migrate=False) as live:
             src = sqlite3.connect(_uri(Path(source), "ro"), uri=True)
             try:
@@ -251,7 +268,70 @@ def restore(settings: Settings, source: Path) -> dict:
         lock.release()
     log.warning("database %s restored from %s (previous content kept as %s)", db_path, source,
                 previous)
-    return {**info, "restored_to": str(db_path), "previous": str(previous) if previous else None}
+    return {**info, "restored_to": str(db_path), "previous": str(previous) if previous else None,
+            "damaged": damaged is not None}
+
+
+SIDE_FILES = ("", "-wal", "-shm")
+
+
+def database_damage(db_path: Path) -> str | None:
+    """What quick_check (or opening) says is wrong with the live database; None when whole.
+
+    Read-only, and a file without a SQLite header is judged by its bytes alone: SQLite
+    deletes the -wal of a file it cannot read when a read-write connection closes.
+    """
+    try:
+        with open(db_path, "rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                return "its first bytes are not a SQLite header"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(Path(db_path).resolve()))}?mode=ro", uri=True,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    result = "; ".join(str(r[0]) for r in rows[:3])
+    return None if result == "ok" else result
+
+
+def keep_damaged(db_path: Path, *, now: datetime | None = None) -> Path:
+    """Move the damaged db and its -wal and -shm aside, byte for byte, never through SQLite."""
+    stamp = (now or utc_now()).strftime("%Y%m%dT%H%M%SZ")
+    kept = db_path.with_name(f"{db_path.name}.damaged-{stamp}")
+    for suffix in SIDE_FILES:
+        src = db_path.with_name(db_path.name + suffix)
+        if src.exists():
+            os.replace(src, kept.with_name(kept.name + suffix))
+    _fsync_dir(db_path.parent)
+    return kept
+
+
+def _max_seq_of_live(db_path: Path) -> int:
+    """The highest seq a damaged database still shows, if any page of it can be read."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(db_path.resolve()))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+
+
+def newest_backup(settings: Settings) -> Path | None:
+    """The newest nightly backup in the backup directory (their names sort by time)."""
+    directory = backup_dir(settings)
+    found = sorted(p for p in directory.glob(f"{BACKUP_PREFIX}*{BACKUP_SUFFIX}") if p.is_file()) \
+        if directory.is_dir() else []
+    return found[-1] if found else None
 
 
 def _max_seq(path: Path) -> int:
@@ -284,3 +364,28 @@ def _reserve_seq(store: Store, floor: int) -> None:
             " device_id, based_on_version, status, acked_at, resolution)"
             " VALUES (?, ?, ?, 'store.seq_reserved', '{}', ?, 'store-agent', 'restore', 0, 'acked', ?,"
             " NULL)", (floor, str(uuid.uuid4()), order[0], now, now))
+
+
+def restore_command(settings: Settings) -> str:
+    """How to put the newest backup back, with the exact command, for doctor and errors."""
+    newest = newest_backup(settings)
+    if newest is None:
+        return (f"no backup in {backup_dir(settings)}: stop the daemon and `store-agent restore`"
+                " a copy of the database from elsewhere")
+    return ("stop the daemon (sudo systemctl stop store-agent), run "
+            f"`{restore_invocation(settings, newest)}` (the damaged files are kept beside the"
+            " database as *.damaged-*), then start the daemon again")
+
+
+def restore_invocation(settings: Settings, backup: Path) -> str:
+    """`store-agent restore BACKUP` as the owner of the data directory, so the restored
+    file stays the service's, with --config when the config is not the default one."""
+    source = getattr(settings, "source_path", None)
+    config = "" if source is None or str(source) == str(DEFAULT_CONFIG_PATH) \
+        else f" --config {shlex.quote(str(source))}"
+    as_owner = ""
+    with contextlib.suppress(OSError, KeyError):
+        owner = Path(settings.storage.path).parent.stat().st_uid
+        if owner != os.geteuid():
+            as_owner = f"sudo -u {pwd.getpwuid(owner).pw_name} "
+    return f"{as_owner}store-agent{config} restore {shlex.quote(str(backup))}"

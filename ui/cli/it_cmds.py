@@ -48,7 +48,10 @@ def cmd_restore(ctx: Context) -> int:
         emit_json(result)
     else:
         say(f"restored {result['restored_to']} from {result['path']} ({result['orders']} orders)")
-        if result["previous"]:
+        if result["previous"] and result.get("damaged"):
+            say(f"the damaged database is kept as it was: {result['previous']} (with its -wal"
+                " and -shm, if there were any)")
+        elif result["previous"]:
             say(f"the previous database is kept as {result['previous']}")
     return 0
 
