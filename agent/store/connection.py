@@ -17,11 +17,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import sqlite_utils
 
 from agent.errors import StoreBusyError, StoreSetupError
+from agent.store import sync_state
 from agent.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
@@ -46,6 +48,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _installed_version() -> str:
+    try:
+        return version("store-agent")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 class Store:
@@ -93,7 +102,30 @@ class Store:
             # Inside our BEGIN IMMEDIATE, sqlite-utils' atomic() nests as
             # savepoints, so a second process waits for the first and then
             # finds nothing pending.
+            self._refuse_newer_schema()
+            before = self._applied_migrations()
             MIGRATIONS.apply(self.db)
+            if self._applied_migrations() != before:
+                # Remembered so that an older release can name the one it must not undercut.
+                sync_state.put(self.conn, schema_migrated_by=_installed_version())
+
+    def _applied_migrations(self) -> set[str]:
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_sqlite_migrations'"
+                                 ).fetchone():
+            return set()
+        return {r[0] for r in self.conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATIONS.name,))}
+
+    def _refuse_newer_schema(self) -> None:
+        """A rollback to an older release must not run on a schema it does not know."""
+        unknown = self._applied_migrations() - {m.name for m in MIGRATIONS._migrations}
+        if not unknown:
+            return
+        newer = sync_state.get(self.conn, "schema_migrated_by") or "a newer release"
+        raise StoreSetupError(
+            f"{self.path}: migrated by store-agent {newer} (migrations {', '.join(sorted(unknown))});"
+            f" this is store-agent {_installed_version()}, which does not know them: install"
+            f" {newer} again, or restore the backup taken before the upgrade (docs/install.md)")
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
