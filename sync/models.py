@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from sync.errors import BadResponseError
+from sync.text import strip_controls, strip_controls_in
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -54,23 +55,33 @@ SQLITE_MAX_INT = 2**63 - 1
 _FROM_OMS = ConfigDict(extra="ignore", frozen=True)
 
 
-class Customer(BaseModel):
+class _FromOms(BaseModel):
+    """Base of everything parsed from the OMS: unknown fields ignored, strings made safe.
+
+    Every string field loses its control characters before its own checks run
+    (sync.text), so a name with an ESC sequence is stored and shown as plain
+    text, and a length limit counts what will be shown.
+    """
+
     model_config = _FROM_OMS
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        return strip_controls_in(value)
+
+
+class Customer(_FromOms):
     name: str = Field(max_length=200)
     phone_last4: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
 
 
-class PickupWindow(BaseModel):
-    model_config = _FROM_OMS
-
+class PickupWindow(_FromOms):
     start: OmsTime
     end: OmsTime
 
 
-class OrderLine(BaseModel):
-    model_config = _FROM_OMS
-
+class OrderLine(_FromOms):
     line_id: str = Field(min_length=1, max_length=64)
     sku: str = Field(min_length=1, max_length=64)
     gtin: str | None = Field(default=None, pattern=r"^([0-9]{8}|[0-9]{12,14})$")
@@ -78,18 +89,14 @@ class OrderLine(BaseModel):
     quantity: int = Field(ge=1, le=100_000)
 
 
-class Arrival(BaseModel):
-    model_config = _FROM_OMS
-
+class Arrival(_FromOms):
     arrived_at: OmsTime
     bay: str | None = Field(default=None, max_length=32)
     vehicle: str | None = Field(default=None, max_length=200)
 
 
-class OrderSnapshot(BaseModel):
+class OrderSnapshot(_FromOms):
     """A full order as the OMS knows it: never a diff."""
-
-    model_config = _FROM_OMS
 
     order_id: str = Field(min_length=1, max_length=64)
     version: int = Field(ge=1, le=SQLITE_MAX_INT)
@@ -220,11 +227,9 @@ class EventsRequest(BaseModel):
 ResultStatus = Literal["accepted", "duplicate", "rejected", "conflict"]
 
 
-class EventResult(BaseModel):
+class EventResult(_FromOms):
     """One event's outcome. A bad ``order`` snapshot does not hide the status:
     ``order`` is then None and ``order_error`` says why (quarantine ``order_raw``)."""
-
-    model_config = _FROM_OMS
 
     event_id: UUID
     status: ResultStatus
@@ -353,7 +358,8 @@ def check_snapshot(raw: Any) -> tuple[OrderSnapshot | None, str | None]:
 def _entry_fields(raw: Any) -> dict[str, Any]:
     snapshot, error = check_snapshot(raw)
     order_id = raw.get("order_id") if isinstance(raw, dict) else None
-    if not isinstance(order_id, str) or not 0 < len(order_id) <= 64:
+    order_id = strip_controls(order_id) if isinstance(order_id, str) else None
+    if order_id is not None and not 0 < len(order_id) <= 64:
         order_id = None
     return {"raw": raw, "snapshot": snapshot, "error": error, "order_id": order_id}
 

@@ -32,6 +32,7 @@ from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso
 from agent.orders.actions import open_return_task
 from sync.models import OrderSnapshot
+from sync.text import strip_controls
 
 TERMINAL = ("PICKED_UP", "CANCELLED")
 # received_changes outcomes that record a settlement rather than a snapshot.
@@ -109,7 +110,8 @@ def apply_snapshot(
             snap = OrderSnapshot.model_validate(raw)
         except ValidationError as exc:
             guess_id = raw.get("order_id") if isinstance(raw, dict) else None
-            guess_id = guess_id if isinstance(guess_id, str) and len(guess_id) <= 64 else None
+            guess_id = strip_controls(guess_id) if isinstance(guess_id, str) else None
+            guess_id = guess_id if guess_id is not None and len(guess_id) <= 64 else None
             return quarantine(conn, raw=raw, source=source, now=now, order_id=guess_id,
                               change_id=change_id,
                               reason=f"invalid snapshot: {describe_validation_error(exc)}")

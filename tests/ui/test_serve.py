@@ -60,9 +60,9 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
-def _start(tmp: Path) -> Iterator[Served]:
+def _start(tmp: Path, *extra_orders: dict) -> Iterator[Served]:
     settings = ui_config(tmp)
-    seed(settings, order("W10001"), order("W10002", ready=True))
+    seed(settings, order("W10001"), order("W10002", ready=True), *extra_orders)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
     env["STORE_AGENT_CONFIG"] = str(tmp / "config.toml")

@@ -15,6 +15,7 @@ import traceback
 from importlib.metadata import PackageNotFoundError, version
 
 from config.errors import ConfigError, StoreAgentError
+from sync.text import strip_controls
 from ui.cli import (
     demo,
     it_cmds,
@@ -90,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(ctx) or 0)
     except ConfigError as exc:
         for line in exc.problems:
-            sys.stderr.write(f"store-agent: config: {line}\n")
+            sys.stderr.write(f"store-agent: config: {strip_controls(line)}\n")
         return exc.exit_code
     except StoreAgentError as exc:
-        sys.stderr.write(f"store-agent: {exc}\n")
+        sys.stderr.write(f"store-agent: {strip_controls(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("store-agent: interrupted\n")
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: say so plainly; the transaction already rolled back
-        sys.stderr.write(f"store-agent: unexpected error (a bug): {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(f"store-agent: unexpected error (a bug): {type(exc).__name__}:"
+                         f" {strip_controls(str(exc))}\n")
         if os.environ.get("STORE_AGENT_DEBUG"):
             traceback.print_exc()
         return 1

@@ -216,7 +216,7 @@ class StoreAgentApp(App):
         if target is not None and target is self.screen:
             target.say(text, error=error)
         else:
-            self.notify(text, severity="error" if error else "information")
+            self.notify(text, severity="error" if error else "information", markup=False)
             if error:
                 self.bell()
 

@@ -64,7 +64,7 @@ class StationScanner:
         self.status_text = text
         if text.startswith("disconnected"):
             self.app.bell()
-            self.app.notify(f"scanner {text}", severity="error", timeout=8)
+            self.app.notify(f"scanner {text}", severity="error", timeout=8, markup=False)
 
 
 def start_station_scanner(app, settings, station_id: str) -> StationScanner | None:
@@ -76,6 +76,6 @@ def start_station_scanner(app, settings, station_id: str) -> StationScanner | No
                                  terminators=serial_terminators(settings))
         scanner.start()
     except DeviceError as exc:
-        app.notify(f"scanner {station.scanner}: {exc}", severity="error")
+        app.notify(f"scanner {station.scanner}: {exc}", severity="error", markup=False)
         return None
     return scanner

@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ui.tui.widgets.plain import Plain
+
 
 class Dialog(ModalScreen):
     BINDINGS: ClassVar[list] = [Binding("escape", "abandon", "Cancel")]
@@ -17,9 +19,9 @@ class Dialog(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.TITLE_TEXT, classes="dialog-title")
+            yield Plain(self.TITLE_TEXT, classes="dialog-title")
             yield from self.compose_dialog()
-            yield Static("", classes="dialog-message")
+            yield Plain("", classes="dialog-message")
 
     def compose_dialog(self) -> ComposeResult:
         yield from ()

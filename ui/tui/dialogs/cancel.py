@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from agent.errors import BusinessRuleError
 from agent.orders.actions import CANCEL_REASONS
 from ui.tui.dialogs.base import Dialog
+from ui.tui.widgets.plain import Plain
 
 REASON_TEXT = {
     "customer_refused": "Customer refused", "no_show": "No-show", "item_unavailable":
@@ -26,7 +27,7 @@ class CancelDialog(Dialog):
         self.preset = reason
 
     def compose_dialog(self) -> ComposeResult:
-        yield Static(f"{self.detail['order_id']} ({self.detail['state']})", classes="dialog-text")
+        yield Plain(f"{self.detail['order_id']} ({self.detail['state']})", classes="dialog-text")
         yield Input(placeholder="note (optional)", id="cancel-note", compact=True, max_length=500)
         yield OptionList(*(Option(REASON_TEXT[r], id=r) for r in CANCEL_REASONS), id="reasons")
 

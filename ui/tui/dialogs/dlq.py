@@ -8,12 +8,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input
 
 from agent.errors import BusinessRuleError
 from agent.orders import dead_letters
 from ui.tui.dialogs.base import Dialog
 from ui.tui.dialogs.manager import check_manager
+from ui.tui.widgets.plain import Plain
 
 
 class DlqDialog(Dialog):
@@ -27,7 +28,7 @@ class DlqDialog(Dialog):
 
     def compose_dialog(self) -> ComposeResult:
         r = self.row
-        yield Static(f"{r['order_id']} · {r['what']}\n{r['detail']}", classes="dialog-text")
+        yield Plain(f"{r['order_id']} · {r['what']}\n{r['detail']}", classes="dialog-text")
         yield Input(placeholder="manager id or badge", id="dlq-mgr", compact=True, classes="scan")
         yield Input(placeholder="manager PIN", id="dlq-pin", password=True, compact=True,
                     restrict=r"[0-9]*", max_length=12)

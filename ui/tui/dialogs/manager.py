@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from agent.associates.pins import verify_pin
 from agent.store.devices import scan_patterns
 from drivers.scan_parse import classify
 from ui.tui.dialogs.base import Dialog
+from ui.tui.widgets.plain import Plain
 
 
 def check_manager(settings, raw_id: str, pin: str) -> tuple[str | None, str]:
@@ -36,7 +37,7 @@ class ManagerDialog(Dialog):
         self.reason = reason.replace(" with --override-by MANAGER", "")
 
     def compose_dialog(self) -> ComposeResult:
-        yield Static(self.reason, classes="dialog-text")
+        yield Plain(self.reason, classes="dialog-text")
         yield Input(placeholder="manager id or badge", id="mgr-id", compact=True, classes="scan")
         yield Input(placeholder="manager PIN, Enter", id="mgr-pin", password=True, compact=True,
                     restrict=r"[0-9]*", max_length=12)

@@ -7,9 +7,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from ui.tui.dialogs.base import Dialog
+from ui.tui.widgets.plain import Plain
 
 
 class OfflineWarnDialog(Dialog):
@@ -24,7 +25,7 @@ class OfflineWarnDialog(Dialog):
         self.warning = warning.replace(" with --yes", "").replace("Confirm the handoff", "Confirm")
 
     def compose_dialog(self) -> ComposeResult:
-        yield Static(self.warning, classes="dialog-text")
+        yield Plain(self.warning, classes="dialog-text")
         with Horizontal(classes="dialog-buttons"):
             yield Button("Confirm F2", id="confirm", variant="warning", compact=True)
             yield Button("Manager F3", id="manager", compact=True)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from agent.views import queue_view
 from config.catalogue import msg
 from ui.tui.dialogs.base import Dialog
+from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.scan_input import ScanInput
 
 
@@ -27,7 +26,7 @@ class PickupCodeDialog(Dialog):
 
     def compose_dialog(self) -> ComposeResult:
         d = self.detail
-        yield Static(Text(f"{d['order_id']} · {d['customer_name']} · bin {d['bin'] or '-'}"),
+        yield Plain(f"{d['order_id']} · {d['customer_name']} · bin {d['bin'] or '-'}",
                      classes="dialog-text")
         yield ScanInput(placeholder=msg("code.prompt"), id="code-scan", expect="pickup_code")
 

@@ -8,10 +8,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from agent.errors import BusinessRuleError
 from ui.tui.dialogs.base import Dialog
+from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.scan_input import ScanInput
 
 
@@ -30,7 +31,7 @@ class ReturnDialog(Dialog):
         t = Text(f"{self.detail['order_id']}: from bin {self.return_task.get('bin') or '-'}\n")
         for item in self.return_task.get("lines", []):
             t.append(f"  {item['quantity']} × {names.get(item['line_id'], item['line_id'])}\n")
-        yield Static(t, classes="dialog-text")
+        yield Plain(t, classes="dialog-text")
         yield ScanInput(placeholder="bin barcode, Enter", id="return-scan", expect="bin")
         yield Button("Items are back F2", id="return-confirm", compact=True, disabled=not self.bin_ok)
 

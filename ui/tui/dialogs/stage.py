@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from agent.errors import BusinessRuleError
 from ui.tui.dialogs.base import Dialog
+from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.scan_input import ScanInput
 
 
@@ -30,7 +31,7 @@ class StageDialog(Dialog):
         self.first_gtin = first_gtin
 
     def compose_dialog(self) -> ComposeResult:
-        yield Static(id="stage-lines", classes="dialog-text")
+        yield Plain(id="stage-lines", classes="dialog-text")
         yield ScanInput(placeholder="item or bin barcode, Enter", id="stage-scan", expect="bin")
 
     def on_mount(self) -> None:

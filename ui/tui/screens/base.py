@@ -10,6 +10,7 @@ from textual.widgets import Static
 from drivers.scan_parse import Scan
 from ui.tui.widgets.banner import AlertBanner
 from ui.tui.widgets.footer import KeyFooter
+from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.scan_input import ScanInput
 from ui.tui.widgets.status_bar import StatusBar
 
@@ -21,7 +22,7 @@ class BaseScreen(Screen):
         yield StatusBar(id="status")
         yield AlertBanner(id="banner")
         yield from self.compose_body()
-        yield Static(id="message")
+        yield Plain(id="message")
         yield ScanInput(id="scan")
         yield KeyFooter()
 

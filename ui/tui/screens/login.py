@@ -11,6 +11,7 @@ from textual.widgets import Input, Static
 from agent.associates.pins import verify_pin
 from drivers.scan_parse import classify
 from ui.tui.widgets.footer import KeyFooter
+from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.status_bar import StatusBar
 
 
@@ -22,12 +23,12 @@ class LoginScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with Vertical(id="login-box"):
-            yield Static("store-agent: log in", id="login-title")
-            yield Static("Scan your badge or type your associate id, then Enter.", classes="hint")
+            yield Plain("store-agent: log in", id="login-title")
+            yield Plain("Scan your badge or type your associate id, then Enter.", classes="hint")
             yield Input(placeholder="associate id", id="login-id", compact=True, classes="scan")
             yield Input(placeholder="PIN", id="login-pin", password=True, compact=True,
                         restrict=r"[0-9]*", max_length=12)
-            yield Static(self.note or "", id="message")
+            yield Plain(self.note or "", id="message")
         yield KeyFooter()
 
     def on_mount(self) -> None:

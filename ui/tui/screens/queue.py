@@ -11,6 +11,7 @@ from textual.widgets import Button, DataTable, Input
 
 from agent.views import queue_view
 from ui.tui.fmt import hhmm, window
+from ui.tui.widgets.plain import plain
 
 LABELS = {
     "to_pick": "To pick", "ready": "Ready", "arrived": "Arrived",
@@ -40,20 +41,22 @@ def _columns(section: str, narrow: bool) -> list[tuple[str, str]]:
     return wide[:keep]
 
 
-def _cell(row: dict, key: str) -> str | Text:
+def _cell(row: dict, key: str) -> Text:
+    """A cell as literal text: a DataTable parses markup in a plain str cell."""
     if key == "window":
-        return window(row.get("window_start"), row.get("window_end"))
+        return plain(window(row.get("window_start"), row.get("window_end")))
     if key == "hold":
-        return hhmm(row.get("hold_until"))
+        return plain(hhmm(row.get("hold_until")))
     if key in ("arrival", "since"):
         if not row.get("arrived_at"):
-            return ""
-        return Text(f"{hhmm(row['arrived_at'])} bay {row.get('arrival_bay') or '?'}",
-                    style="bold black on yellow")
+            return Text("")
+        cell = plain(f"{hhmm(row['arrived_at'])} bay {row.get('arrival_bay') or '?'}")
+        cell.stylize("bold black on yellow")
+        return cell
     if key == "items":
-        return str(sum(line["quantity"] for line in row["lines"]))
+        return plain(sum(line["quantity"] for line in row["lines"]))
     value = row.get(key)
-    return "" if value is None else str(value)
+    return plain("" if value is None else value)
 
 
 class QueueView(Vertical):
@@ -120,8 +123,8 @@ class QueueView(Vertical):
         for row in rows:
             key = f"{row['kind']}:{row['id']}" if self.section == "exceptions" else row["order_id"]
             cells = [_cell(row, k) for k, _ in columns]
-            if row.get("arrived_at") and isinstance(cells[0], str):
-                cells[0] = Text(cells[0], style="bold black on yellow")  # the customer is outside
+            if row.get("arrived_at") and not cells[0].spans:
+                cells[0].stylize("bold black on yellow")  # the customer is outside
             table.add_row(*cells, key=key)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))

@@ -8,7 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Static
+from textual.widgets import Button
+
+from ui.tui.widgets.plain import Plain
 
 
 class StopScreen(Screen[str | None]):
@@ -26,16 +28,16 @@ class StopScreen(Screen[str | None]):
         d = self.detail
         task = d.get("return_task") or {}
         with Vertical(id="stop-box"):
-            yield Static("STOP", id="stop-title")
-            yield Static("DO NOT HAND OVER", id="stop-sub")
-            yield Static(f"Order {d.get('order_id')} was CANCELLED.", classes="stop-line")
+            yield Plain("STOP", id="stop-title")
+            yield Plain("DO NOT HAND OVER", id="stop-sub")
+            yield Plain(f"Order {d.get('order_id')} was CANCELLED.", classes="stop-line")
             if d.get("bin") or task.get("bin"):
-                yield Static(f"Its items are in bin {d.get('bin') or task.get('bin')}.",
-                             classes="stop-line")
+                yield Plain(f"Its items are in bin {d.get('bin') or task.get('bin')}.",
+                            classes="stop-line")
             if task.get("state") == "OPEN":
-                yield Static(f"Return-to-shelf task {task['id']} is open: put the items back.",
-                             classes="stop-line")
-            yield Static(self.message, id="stop-message")
+                yield Plain(f"Return-to-shelf task {task['id']} is open: put the items back.",
+                            classes="stop-line")
+            yield Plain(self.message, id="stop-message")
             yield Button("Understood (F2)", id="stop-ok", compact=True)
             if task.get("state") == "OPEN":
                 yield Button("Return to shelf (F6)", id="stop-return", compact=True)
