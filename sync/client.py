@@ -32,6 +32,7 @@ from sync.errors import (
     error_for_status,
 )
 from sync.models import (
+    API_VERSION,
     ChangesPage,
     Event,
     EventResult,
@@ -124,7 +125,8 @@ class StoreSyncClient(HttpLifecycle):
         self.store_id = store_id
         self.timeout_s = timeout_s
         self._prefix = f"/v1/stores/{quote(store_id, safe='')}"
-        headers = {"User-Agent": f"store-agent/{agent_version}", "Accept": "application/json"}
+        headers = {"User-Agent": f"store-agent/{agent_version}", "Accept": "application/json",
+                   "Store-Sync-Version": API_VERSION}
         if token:
             headers["Authorization"] = f"Bearer {token}"  # httpx.Headers masks it in its repr
         verify: ssl.SSLContext | bool = True
@@ -176,7 +178,9 @@ class StoreSyncClient(HttpLifecycle):
         request = EventsRequest(events=list(events))  # type: ignore[arg-type]
         sent_ids = [event.event_id for event in request.events]
         # pydantic-core writes the JSON itself: about half the CPU of model_dump + json.dumps.
-        content = request.model_dump_json().encode()
+        # exclude_unset: a 1.1 field the action did not fill is absent, not null, on the wire
+        # (absent has a meaning in the contract: e.g. no "lines" is "everything staged").
+        content = request.model_dump_json(exclude_unset=True).encode()
         # Only the body waits for the answer: the models are ~3 KB an event, ten times their JSON.
         del events, request
         body = await self._call("POST", "/events", content=content)

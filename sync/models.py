@@ -1,4 +1,4 @@
-"""pydantic models of the Store Sync API v1 messages (see docs/store-sync-api.md).
+"""pydantic models of the Store Sync API v1.1 messages (see docs/store-sync-api.md).
 
 Responses from the OMS ignore unknown fields (the contract is forward
 compatible) but reject invalid known ones with a precise reason. Requests we
@@ -87,6 +87,31 @@ class OrderLine(_FromOms):
     gtin: str | None = Field(default=None, pattern=r"^([0-9]{8}|[0-9]{12,14})$")
     description: str = Field(max_length=500)
     quantity: int = Field(ge=1, le=100_000)
+    # API 1.1, all optional: absent means the default.
+    location: str | None = Field(default=None, max_length=64)
+    """Where the item lives in the store ("A12-3")."""
+    pick_sequence: int | None = Field(default=None, ge=0, le=SQLITE_MAX_INT)
+    """The store's walk order for this line; the pick list follows it, else ``location``."""
+    age_restricted: bool = False
+    """Handing it over needs an ID check."""
+    quantity_cancelled: int = Field(default=0, ge=0, le=100_000)
+    """Units the OMS cancelled or moved away (after a short pick)."""
+    quantity_picked_up: int = Field(default=0, ge=0, le=100_000)
+    """Units already handed over (after a partial pickup)."""
+
+    @model_validator(mode="after")
+    def _quantities_fit(self) -> OrderLine:
+        if self.quantity_cancelled + self.quantity_picked_up > self.quantity:
+            raise ValueError("quantity_cancelled + quantity_picked_up exceed quantity")
+        return self
+
+
+class AlternatePickup(BaseModel):
+    """A person the customer named to collect the order (API 1.1)."""
+
+    model_config = _FROM_OMS
+
+    name: str = Field(min_length=1, max_length=200)
 
 
 class Arrival(_FromOms):
@@ -109,6 +134,9 @@ class OrderSnapshot(_FromOms):
     lines: list[OrderLine] = Field(min_length=1)
     arrival: Arrival | None = None
     updated_at: OmsTime
+    # API 1.1, optional.
+    alternate_pickup: AlternatePickup | None = None
+    promised_ready_at: OmsTime | None = None
 
     @field_validator("lines")
     @classmethod
@@ -123,40 +151,118 @@ class OrderSnapshot(_FromOms):
 
 _TO_OMS = ConfigDict(extra="forbid", frozen=True)
 
-EventType = Literal["order.staged", "order.picked_up", "order.cancelled", "order.returned_to_shelf"]
+API_VERSION = "1.1"
+"""Sent as ``Store-Sync-Version`` on every request and as the heartbeat's ``api_version``."""
+
+EventType = Literal[
+    "order.staged", "order.picked_up", "order.cancelled", "order.returned_to_shelf",
+    "order.line_short", "order.hold_extended",
+]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+# Version 1.1 types: an OMS that answers them rejected/unknown_type does not speak 1.1.
+EVENT_TYPES_1_1: frozenset[str] = frozenset({"order.line_short", "order.hold_extended"})
 CancelReason = Literal["customer_refused", "no_show", "item_unavailable", "damaged", "other"]
+ShortReason = Literal["not_found", "damaged", "expired", "other"]
+SHORT_REASONS: tuple[str, ...] = ShortReason.__args__  # type: ignore[attr-defined]
+IdCheckType = Literal["drivers_license", "passport", "national_id", "other"]
+ID_CHECK_TYPES: tuple[str, ...] = IdCheckType.__args__  # type: ignore[attr-defined]
+CollectedBy = Literal["customer", "alternate"]
 BinId = Field(min_length=1, max_length=32)
+LineId = Field(min_length=1, max_length=64)
 
 
 class PickedLine(BaseModel):
     model_config = _TO_OMS
 
-    line_id: str = Field(min_length=1, max_length=64)
+    line_id: str = LineId
     quantity_picked: int = Field(ge=0, le=100_000)
 
 
 class ReturnedLine(BaseModel):
     model_config = _TO_OMS
 
-    line_id: str = Field(min_length=1, max_length=64)
+    line_id: str = LineId
     quantity: int = Field(ge=0, le=100_000)
 
 
+class ShortLine(BaseModel):
+    """Units of a line the associate could not pick, and why (API 1.1)."""
+
+    model_config = _TO_OMS
+
+    line_id: str = LineId
+    quantity: int = Field(ge=1, le=100_000)
+    reason: ShortReason
+
+
+class HandedOverLine(BaseModel):
+    """Units of a line handed over in this pickup (API 1.1)."""
+
+    model_config = _TO_OMS
+
+    line_id: str = LineId
+    quantity: int = Field(ge=1, le=100_000)
+
+
+class IdCheck(BaseModel):
+    model_config = _TO_OMS
+
+    type: IdCheckType
+
+
+class Acknowledgment(BaseModel):
+    """Extension of 1.1 (docs/store-sync-api.md): the customer signed a printed
+    acknowledgment. Sent only by stores whose config asks for it."""
+
+    model_config = _TO_OMS
+
+    printed: bool
+    signed: bool
+
+
+def _unique(ids: list[str], what: str) -> None:
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"{what} must be unique")
+
+
 class StagedData(BaseModel):
-    """Fewer than ordered is a short pick; staging again moves the order to another bin."""
+    """Fewer than ordered is a short pick; staging again moves the order to other bins.
+
+    1.1: ``bins`` names every bin (tote) of the order; ``bin`` stays the first one."""
 
     model_config = _TO_OMS
 
     bin: str = BinId
     lines: list[PickedLine] = Field(min_length=1)
+    bins: list[Annotated[str, BinId]] | None = Field(default=None, min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _first_bin(self) -> StagedData:
+        if self.bins is not None:
+            _unique(self.bins, "bins")
+            if self.bins[0] != self.bin:
+                raise ValueError("bin must be the first of bins")
+        return self
 
 
 class PickedUpData(BaseModel):
+    """1.1 adds the lines of a partial pickup (absent: everything staged) and the evidence."""
+
     model_config = _TO_OMS
 
     verification: Literal["pickup_code", "manager_override"]
     bin: str | None = Field(default=None, max_length=32)
+    lines: list[HandedOverLine] | None = Field(default=None, min_length=1)
+    collected_by: CollectedBy | None = None
+    id_check: IdCheck | None = None
+    bins_scanned: list[Annotated[str, BinId]] | None = Field(default=None, max_length=50)
+    acknowledgment: Acknowledgment | None = None
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> PickedUpData:
+        if self.lines is not None:
+            _unique([line.line_id for line in self.lines], "lines[].line_id")
+        return self
 
 
 class CancelledData(BaseModel):
@@ -173,12 +279,35 @@ class ReturnedData(BaseModel):
     bin: str | None = Field(default=None, max_length=32)
 
 
-EventData = StagedData | PickedUpData | CancelledData | ReturnedData
+class LineShortData(BaseModel):
+    """The units are not available at this store: the OMS lowers its availability."""
+
+    model_config = _TO_OMS
+
+    lines: list[ShortLine] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> LineShortData:
+        _unique([line.line_id for line in self.lines], "lines[].line_id")
+        return self
+
+
+class HoldExtendedData(BaseModel):
+    model_config = _TO_OMS
+
+    until: AwareDatetime
+    reason: str = Field(min_length=1, max_length=500)
+
+
+EventData = (StagedData | PickedUpData | CancelledData | ReturnedData | LineShortData
+             | HoldExtendedData)
 DATA_MODELS: dict[str, type[BaseModel]] = {
     "order.staged": StagedData,
     "order.picked_up": PickedUpData,
     "order.cancelled": CancelledData,
     "order.returned_to_shelf": ReturnedData,
+    "order.line_short": LineShortData,
+    "order.hold_extended": HoldExtendedData,
 }
 
 
@@ -431,6 +560,8 @@ class Heartbeat(BaseModel):
     feed: FeedHealth
     devices: list[DeviceHealth] = Field(default_factory=list)
     reconciliation: ReconciliationHealth
+    api_version: str | None = Field(default=None, max_length=16)
+    """1.1: the version of the Store Sync API the agent speaks."""
 
 
 # --- helpers ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from agent.oms import agent_version
 from agent.store import sync_state
 from agent.store.connection import Store
 from agent.views import queries
+from sync.models import API_VERSION
 
 
 def heartbeat_body(store: Store, devices: list[dict] | None = None) -> dict:
@@ -23,6 +24,7 @@ def heartbeat_body(store: Store, devices: list[dict] | None = None) -> dict:
         "devices": devices or [],
         "reconciliation": {"last_run_at": sync_state.get(conn, "last_reconcile_at"),
                            "mismatches_last_hour": int(mismatches or 0)},
+        "api_version": API_VERSION,
     }
 
 

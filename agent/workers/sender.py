@@ -48,7 +48,7 @@ from sync.errors import (
     SyncError,
     TooLargeError,
 )
-from sync.models import Event
+from sync.models import EVENT_TYPES_1_1, Event
 
 log = logging.getLogger("store_agent.sender")
 
@@ -283,6 +283,10 @@ class OutboxSender:
                     message=f"order {row['order_id']}{where}: {row['type']} {what}"
                             f" ({code or kind}: {message or 'no message'}); a manager must retry"
                             " or discard it (store-agent dlq list)")
+        if code == "unknown_type" and row["type"] in EVENT_TYPES_1_1:
+            raise_alert(conn, kind="oms_api_version", key=row["type"], now=now,
+                        message=f"the OMS does not speak Store Sync API 1.1: it rejected a"
+                                f" {row['type']} event as an unknown type")
         log.warning("dead letter %s %s order=%s kind=%s code=%s", row["event_id"], row["type"],
                     row["order_id"], kind, code)
 
