@@ -1,10 +1,12 @@
 """The agent's errors: the product's one tree, re-exported (drawn in config.errors)."""
 
-from config.errors import (  # noqa: F401  (re-exported for the agent layer)
+from config.errors import (  # re-exported for the agent layer (__all__ below)
+    BinNotScannedError,
     BusinessRuleError,
     ConfigError,
     ConfirmationNeededError,
     DaemonRunningError,
+    IdCheckNeededError,
     InvalidActionError,
     ManagerOverrideNeededError,
     NeedsPersonError,
@@ -19,6 +21,33 @@ from config.errors import (  # noqa: F401  (re-exported for the agent layer)
     UnknownOrderError,
     UnknownStatusError,
     UsageError,
+    WrongItemError,
     WrongPickupCodeError,
     WrongStateError,
 )
+
+__all__ = [
+    "BinNotScannedError",
+    "BusinessRuleError",
+    "ConfigError",
+    "ConfirmationNeededError",
+    "DaemonRunningError",
+    "IdCheckNeededError",
+    "InvalidActionError",
+    "ManagerOverrideNeededError",
+    "NeedsPersonError",
+    "NotAManagerError",
+    "OrderCancelledError",
+    "SnapshotError",
+    "StoreAgentError",
+    "StoreBusyError",
+    "StoreError",
+    "StoreSetupError",
+    "UnknownAssociateError",
+    "UnknownOrderError",
+    "UnknownStatusError",
+    "UsageError",
+    "WrongItemError",
+    "WrongPickupCodeError",
+    "WrongStateError",
+]

@@ -26,7 +26,10 @@ contract's codes; anything else is a bug and exits 1.
     │   ├── OrderCancelledError
     │   ├── NotAManagerError
     │   ├── UnknownAssociateError
-    │   └── InvalidActionError       bad bin id, quantity, reason or line id
+    │   ├── InvalidActionError       bad bin id, quantity, reason or line id
+    │   ├── WrongItemError           the scanned item is not on the order (or none is left to pick)
+    │   ├── BinNotScannedError       a bin (tote) of the order was not scanned at handoff
+    │   └── IdCheckNeededError       an ID check the handoff needs was not recorded
     ├── NeedsPersonError             a person must decide before we act (exit 4)
     │   ├── ConfirmationNeededError  offline handoff under "warn" without --yes
     │   └── ManagerOverrideNeededError
@@ -107,6 +110,18 @@ class UnknownAssociateError(BusinessRuleError):
 
 class InvalidActionError(BusinessRuleError):
     pass
+
+
+class WrongItemError(BusinessRuleError):
+    """A scanned item that is not on the order, or of which nothing is left to pick."""
+
+
+class BinNotScannedError(BusinessRuleError):
+    """A handoff without every bin (tote) of the order scanned, and no manager override."""
+
+
+class IdCheckNeededError(BusinessRuleError):
+    """An age-restricted line (or an alternate person, by config) handed over without an ID check."""
 
 
 class NeedsPersonError(StoreAgentError):

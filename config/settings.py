@@ -115,6 +115,8 @@ class PickupSettings(BaseModel):
     """How long a handoff waits for the OMS to confirm the order, in seconds."""
     bin_pattern: str = r"^[A-Z0-9][A-Z0-9-]{0,15}$"
     """Regular expression every bin id must match."""
+    max_hold_extension_h: int = Field(72, ge=0, le=24 * 60)
+    """order extend-hold: the new hold may end at most this many hours from now (0: never)."""
 
     @field_validator("bin_pattern")
     @classmethod
@@ -132,6 +134,30 @@ def _regex(value: str) -> str:
     except re.error as exc:
         raise ValueError(f"not a valid regular expression ({exc.msg})") from None
     return value
+
+
+class PickingSettings(BaseModel):
+    """Item-level picking (API 1.1): how each item is verified on the way to the bin."""
+
+    model_config = _STRICT
+
+    verify: Literal["scan", "quantity", "off"] = "scan"
+    """scan: every unit is scanned; quantity: the associate confirms a count per line; off: neither."""
+    print_bin_labels: bool = False
+    """Staging prints one label per bin (tote), "n of m", on the station's printer."""
+
+
+class HandoffSettings(BaseModel):
+    """The evidence a pickup records (API 1.1), so a chargeback can be answered from the OMS."""
+
+    model_config = _STRICT
+
+    id_check_for_alternate: bool = False
+    """An alternate pickup person (named on the order) must show an ID, recorded with the pickup."""
+    signed_acknowledgment: bool = False
+    """The customer signs a printed acknowledgment; the pickup records that it was signed."""
+    allow_alternate: bool = True
+    """Someone the customer named on the order (alternate_pickup) may collect it."""
 
 
 class ScanningSettings(BaseModel):
@@ -310,6 +336,10 @@ class Settings(BaseSettings):
     """How the agent talks to the OMS."""
     pickup: PickupSettings = Field(default_factory=PickupSettings)
     """Handoff rules."""
+    picking: PickingSettings = Field(default_factory=PickingSettings)
+    """Item-level picking: scan-to-verify policy and bin labels."""
+    handoff: HandoffSettings = Field(default_factory=HandoffSettings)
+    """What a pickup must record as evidence (ID checks, alternate person, signed acknowledgment)."""
     status_map: dict[str, StoreState] = Field(default_factory=lambda: dict(DEFAULT_STATUS_MAP))
     """OMS status -> store state; a status not listed is quarantined, never guessed."""
     associates: list[Associate] = Field(default_factory=list)

@@ -33,6 +33,13 @@ class ReceiptItem:
 
 
 @dataclass(frozen=True)
+class ShortItem:
+    description: str
+    quantity: int
+    reason: str = "other"
+
+
+@dataclass(frozen=True)
 class PickupReceipt:
     store_id: str
     order_id: str
@@ -43,6 +50,16 @@ class PickupReceipt:
     """Manager id when ``verified_by`` is manager_override, e.g. M1."""
     items: Sequence[ReceiptItem] = field(default_factory=tuple)
     reprint: bool = False
+    short: Sequence[ShortItem] = field(default_factory=tuple)
+    """Items the store could not supply (short picks), with the reason."""
+    still_to_collect: int = 0
+    """Units left for a later pickup (a partial pickup)."""
+    collected_by: str | None = None
+    """The alternate person named on the order, when they collected it."""
+    id_check: str | None = None
+    """The type of ID checked (age-restricted items, or by the store's rules)."""
+    signature: bool = False
+    """Print a signature line: the customer signs this copy (the store's handoff evidence)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,8 @@ def _coerce(cls: type, data: Any) -> Any:
     values = {k: v for k, v in data.items() if k in known}
     if "items" in values:
         values["items"] = tuple(_item(i) for i in values["items"])
+    if "short" in values:
+        values["short"] = tuple(_short(i) for i in values["short"] or ())
     try:
         return cls(**values)
     except TypeError as exc:
@@ -79,6 +98,19 @@ def _item(data: Any) -> ReceiptItem:
         qty = data.get("quantity", data.get("qty", 1))
         return ReceiptItem(str(desc), int(qty), data.get("sku"))
     raise ReceiptRenderError(f"an item must be a ReceiptItem or a mapping, got {data!r}")
+
+
+def _short(data: Any) -> ShortItem:
+    if isinstance(data, ShortItem):
+        return data
+    if isinstance(data, Mapping):
+        return ShortItem(str(data.get("description", data.get("sku", ""))),
+                         int(data.get("quantity", 1)), str(data.get("reason") or "other"))
+    raise ReceiptRenderError(f"a short item must be a ShortItem or a mapping, got {data!r}")
+
+
+_SHORT_REASONS = {"not_found": "not found", "damaged": "damaged", "expired": "expired",
+                  "other": "unavailable"}
 
 
 def _clean(text: object) -> str:
@@ -171,20 +203,43 @@ def render_pickup_receipt(receipt: PickupReceipt | Mapping[str, Any], profile: s
         doc.pair("Verified", f"manager override (by {manager})")
     else:
         doc.pair("Verified", "pickup code")
+    if r.collected_by:
+        doc.pair("Collected", f"by {r.collected_by} (alternate)")
+    if r.id_check:
+        doc.pair("ID checked", r.id_check.replace("_", " "))
     doc.rule()
     doc.items(r.items)
+    if r.short:
+        doc.rule()
+        doc.line("NOT SUPPLIED (not charged)", bold=True)
+        for item in r.short:
+            reason = _SHORT_REASONS.get(item.reason, _clean(item.reason))
+            doc.wrapped(f"{item.quantity:>4}  {_clean(item.description)} ({reason})", indent=6)
+    if r.still_to_collect:
+        doc.rule()
+        doc.line(f"{r.still_to_collect} item(s) still to collect", bold=True)
     doc.rule()
+    if r.signature:
+        doc.line("Received in full as listed above.")
+        doc.line("")
+        doc.line("Signature: " + "_" * max(10, doc.cols - 11))
+        doc.rule()
     doc.code128(r.order_id)
     if r.reprint:
         doc.copy_marker()
     return doc.finish()
 
 
-def render_bin_label(bin_id: str, *, store_id: str | None = None, profile: str = "default") -> bytes:
+def render_bin_label(bin_id: str, *, store_id: str | None = None, profile: str = "default",
+                     order_id: str | None = None, n: int | None = None,
+                     of: int | None = None) -> bytes:
+    """One bin (tote) label; with ``n``/``of`` it says "n of m" for an order in several bins."""
     doc = _Doc(profile)
     if store_id:
         doc.line(f"Store {store_id}", align="center")
-    doc.line("BIN", align="center", bold=True)
+    if order_id:
+        doc.line(f"Order {order_id}", align="center")
+    doc.line("BIN" if not (n and of) else f"BIN {n} of {of}", align="center", bold=True)
     size = 4 if len(bin_id) * 4 <= doc.cols else 2
     doc.line(bin_id, align="center", bold=True, custom_size=True, width=size, height=size)
     doc.code128(bin_id)

@@ -66,7 +66,7 @@ def test_stage_moves_to_ready_with_event_in_same_transaction(seed, actions, stor
     assert event["based_on_version"] == 1 and event["associate_id"] == "A100"
     assert event["device_id"] == "backroom-1"
     assert json.loads(event["data"]) == {
-        "bin": "B-07",
+        "bin": "B-07", "bins": ["B-07"],
         "lines": [{"line_id": "L1", "quantity_picked": 2}, {"line_id": "L2", "quantity_picked": 2}],
     }
     assert event["occurred_at"].endswith("Z")
@@ -140,7 +140,8 @@ def test_pickup_with_right_code_when_oms_confirmed(ready, actions, store):
     assert _order(store)["state"] == "PICKED_UP"
     event = _events(store)[-1]
     assert event["type"] == "order.picked_up"
-    assert json.loads(event["data"]) == {"verification": "pickup_code", "bin": "B-07"}
+    assert json.loads(event["data"]) == {"verification": "pickup_code", "bin": "B-07",
+                                         "collected_by": "customer"}
     assert result.verification == "pickup_code"
 
 

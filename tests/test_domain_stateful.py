@@ -329,7 +329,7 @@ class DomainMachine(RuleBasedStateMachine):
         assert row["override_by"] == override
         data = json.loads(row["data"])
         assert data == {"verification": "pickup_code" if code is not None else "manager_override",
-                        "bin": o.bin}
+                        "bin": o.bin, "collected_by": "customer"}
 
     def _pickup_refusal(self, o, associate, code, confirmed, override, oms_confirmed):
         if associate not in ROSTER or o is None or o.state != "READY":

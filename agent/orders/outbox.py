@@ -13,6 +13,8 @@ EVENT_TYPES = (
     "order.picked_up",
     "order.cancelled",
     "order.returned_to_shelf",
+    "order.line_short",  # API 1.1
+    "order.hold_extended",  # API 1.1
 )
 
 

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso
-from agent.orders.actions import open_return_task
+from agent.orders.lines import has_units_in_hand, open_return_task
 from sync.models import OrderSnapshot
 from sync.text import strip_controls
 
@@ -169,6 +169,14 @@ def _apply_to_existing(conn, snap: OrderSnapshot, current, new_state: str, *, no
             outcome, detail = "kept_store_state", f"store keeps {state}; OMS says {new_state}"
         new_state = state
     elif new_state == "CANCELLED":
+        if state == "TO_PICK" and has_units_in_hand(conn, order_id):
+            # Cancelled online mid-pick: the picker is stopped by the order's state (every
+            # pick action refuses it); what they already picked goes back to the shelf.
+            open_return_task(conn, _row(conn, order_id), reason="cancelled_online", now=now)
+            raise_alert(conn, kind="cancelled_while_ready", key=order_id, order_id=order_id,
+                        now=now, severity="critical",
+                        message=f"order {order_id} was CANCELLED online while being picked:"
+                                " stop picking; return the picked items to the shelf")
         if state == "READY":
             open_return_task(conn, _row(conn, order_id), reason="cancelled_online", now=now)
             where = f"bin {current['bin']}" if current["bin"] else "its bin"
@@ -284,6 +292,8 @@ def _write_order(conn, snap: OrderSnapshot, *, state: str, now: str, insert: boo
         "arrived_at": _iso(arrival.arrived_at) if arrival else None,
         "arrival_bay": arrival.bay if arrival else None,
         "arrival_vehicle": arrival.vehicle if arrival else None,
+        "alternate_pickup_name": snap.alternate_pickup.name if snap.alternate_pickup else None,
+        "promised_ready_at": _iso(snap.promised_ready_at),
         "snapshot": snap.model_dump_json(),
         "updated_at": _iso(snap.updated_at),
         "received_at": now,
@@ -304,16 +314,26 @@ def _write_order(conn, snap: OrderSnapshot, *, state: str, now: str, insert: boo
     _write_lines(conn, snap)
 
 
+# What the store itself recorded about a line: kept when a snapshot rewrites the lines.
+_STORE_LINE_COLUMNS = ("quantity_picked", "quantity_short", "quantity_verified",
+                       "quantity_picked_up", "quantity_returned")
+
+
 def _write_lines(conn, snap: OrderSnapshot) -> None:
-    picked = dict(conn.execute(
-        "SELECT line_id, quantity_picked FROM order_lines WHERE order_id = ?", (snap.order_id,)))
+    kept = {r[0]: r[1:] for r in conn.execute(
+        f"SELECT line_id, {', '.join(_STORE_LINE_COLUMNS)} FROM order_lines WHERE order_id = ?",
+        (snap.order_id,))}
     conn.execute("DELETE FROM order_lines WHERE order_id = ?", (snap.order_id,))
+    rows = []
+    for pos, line in enumerate(snap.lines):
+        picked, short, verified, picked_up, returned = kept.get(line.line_id, (None, 0, 0, 0, 0))
+        rows.append((snap.order_id, line.line_id, pos, line.sku, line.gtin, line.description,
+                     line.quantity, picked, line.location, line.pick_sequence,
+                     int(line.age_restricted), line.quantity_cancelled, short, verified,
+                     # Handed over: the OMS's count once it knows, ours until then.
+                     max(picked_up, line.quantity_picked_up), returned))
     conn.executemany(
         "INSERT INTO order_lines (order_id, line_id, position, sku, gtin, description, quantity,"
-        " quantity_picked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (snap.order_id, line.line_id, pos, line.sku, line.gtin, line.description,
-             line.quantity, picked.get(line.line_id))
-            for pos, line in enumerate(snap.lines)
-        ],
-    )
+        " quantity_picked, location, pick_sequence, age_restricted, quantity_cancelled,"
+        " quantity_short, quantity_verified, quantity_picked_up, quantity_returned)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -203,7 +203,8 @@ def render_job(kind: str, payload: Any, *, copy: bool = False, profile: str = "d
         return receipts.render_pickup_receipt({**payload, "reprint": copy}, profile)
     if kind == "bin_label":
         return receipts.render_bin_label(str(payload["bin_id"]), store_id=payload.get("store_id"),
-                                         profile=profile)
+                                         profile=profile, order_id=payload.get("order_id"),
+                                         n=payload.get("n"), of=payload.get("of"))
     if kind == "return_slip":
         return receipts.render_return_slip(payload, profile)
     if kind == "test_page":

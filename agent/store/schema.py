@@ -320,3 +320,88 @@ def m004_order_times(db: Database) -> None:
         FROM orders o;
         """
     )
+
+
+@MIGRATIONS()
+def m005_item_fulfillment(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Item-level fulfillment (Store Sync API 1.1; agent/orders/picking.py, staging.py,
+        -- pickup.py). Quantities of a line, all in units of that line:
+        --   quantity            ordered (OMS)
+        --   quantity_cancelled  cancelled or moved away by the OMS (OMS; after a short pick)
+        --   quantity_short      recorded short in this store (order.line_short)
+        --   quantity_verified   scanned or confirmed by the picker, before staging
+        --   quantity_picked     staged in the order's bins (NULL until staged; m001)
+        --   quantity_picked_up  handed over (this store's record, or the OMS's if higher)
+        --   quantity_returned   put back on the shelf after a cancellation
+        ALTER TABLE order_lines ADD COLUMN location TEXT;
+        ALTER TABLE order_lines ADD COLUMN pick_sequence INTEGER;
+        ALTER TABLE order_lines ADD COLUMN age_restricted INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE order_lines ADD COLUMN quantity_cancelled INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE order_lines ADD COLUMN quantity_short INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE order_lines ADD COLUMN quantity_verified INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE order_lines ADD COLUMN quantity_picked_up INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE order_lines ADD COLUMN quantity_returned INTEGER NOT NULL DEFAULT 0;
+
+        ALTER TABLE orders ADD COLUMN alternate_pickup_name TEXT;
+        ALTER TABLE orders ADD COLUMN promised_ready_at TEXT;
+
+        -- Every bin (tote) an order is staged in; orders.bin stays the first one.
+        -- Staging again replaces the set. position is n of the label "n of m".
+        CREATE TABLE order_bins (
+            order_id   TEXT NOT NULL REFERENCES orders(order_id),
+            bin        TEXT NOT NULL,
+            position   INTEGER NOT NULL,
+            staged_at  TEXT NOT NULL,
+            staged_by  TEXT NOT NULL,
+            PRIMARY KEY (order_id, bin)
+        );
+        CREATE INDEX order_bins_bin ON order_bins(bin);
+
+        -- One row per line per short pick recorded (order.line_short), for the
+        -- short-pick rate by reason and the audit. event_seq is its outbox event.
+        CREATE TABLE line_shorts (
+            id           INTEGER PRIMARY KEY,
+            order_id     TEXT NOT NULL REFERENCES orders(order_id),
+            line_id      TEXT NOT NULL,
+            sku          TEXT NOT NULL,
+            quantity     INTEGER NOT NULL CHECK (quantity > 0),
+            reason       TEXT NOT NULL
+                CHECK (reason IN ('not_found', 'damaged', 'expired', 'other')),
+            event_seq    INTEGER NOT NULL,
+            associate_id TEXT NOT NULL,
+            recorded_at  TEXT NOT NULL
+        );
+        CREATE INDEX line_shorts_recorded ON line_shorts(recorded_at);
+        CREATE INDEX line_shorts_order ON line_shorts(order_id);
+
+        -- The evidence of every handoff (order.picked_up), full or partial: how the
+        -- customer was verified, who collected, which bins were scanned and who
+        -- waived the missing ones. lines: JSON [{line_id, quantity}] handed over.
+        CREATE TABLE handoffs (
+            id                INTEGER PRIMARY KEY,
+            order_id          TEXT NOT NULL REFERENCES orders(order_id),
+            event_seq         INTEGER NOT NULL,
+            verification      TEXT NOT NULL,
+            collected_by      TEXT NOT NULL CHECK (collected_by IN ('customer', 'alternate')),
+            id_check_type     TEXT,
+            bins_scanned      TEXT NOT NULL,   -- JSON list
+            bins_missing      TEXT NOT NULL,   -- JSON list: not scanned, waived by bins_override_by
+            bins_override_by  TEXT,
+            acknowledgment_signed INTEGER,     -- NULL: not asked by this store's config
+            lines             TEXT NOT NULL,
+            complete          INTEGER NOT NULL, -- 1: nothing left to hand over
+            associate_id      TEXT NOT NULL,
+            handed_over_at    TEXT NOT NULL
+        );
+        CREATE INDEX handoffs_order ON handoffs(order_id);
+        CREATE INDEX handoffs_at ON handoffs(handed_over_at);
+
+        -- Staged orders that predate this migration keep their one bin.
+        INSERT INTO order_bins (order_id, bin, position, staged_at, staged_by)
+            SELECT order_id, bin, 1, state_changed_at, 'migration' FROM orders
+            WHERE bin IS NOT NULL AND state IN ('READY', 'CANCELLED');
+        """
+    )
