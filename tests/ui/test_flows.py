@@ -23,8 +23,8 @@ from tests.ui.conftest import (
 from ui.tui.app import StoreAgentApp
 from ui.tui.dialogs.cancel import CancelDialog
 from ui.tui.dialogs.dlq import DlqDialog
+from ui.tui.dialogs.pick import PickDialog
 from ui.tui.dialogs.return_shelf import ReturnDialog
-from ui.tui.dialogs.stage import StageDialog
 
 GTIN = "4006381333931"
 
@@ -40,15 +40,16 @@ def test_stage_by_scanning_items_then_the_bin(env, size):
             assert on_order(app, "W10001")
             assert not no_horizontal_overflow(app)
             await pilot.press("f2")
-            assert isinstance(app.screen, StageDialog)
+            assert isinstance(app.screen, PickDialog)
             await scan(pilot, GTIN)
-            await scan(pilot, "B-11")  # 1 of 4 items checked: refused, nothing written
+            await scan(pilot, "B-11")
+            await pilot.press("f2")  # 1 of 4 items checked: refused, nothing written
             assert "not checked yet" in message(app)
             assert state_of(env.settings, "W10001") == "TO_PICK"
             for _ in range(3):
                 await scan(pilot, GTIN)
-            assert "all items checked" in message(app)
-            await scan(pilot, "B-11")
+            assert "all items picked" in message(app)
+            await pilot.press("f2")
             assert on_order(app)
             assert "DONE: order W10001 staged in bin B-11" in message(app)
             got = row(env.settings, "SELECT state, bin FROM orders WHERE order_id='W10001'")

@@ -27,8 +27,8 @@ from tests.ui.conftest import (
     wait_for,
 )
 from ui.tui.app import StoreAgentApp
+from ui.tui.dialogs.pick import PickDialog
 from ui.tui.dialogs.pickup_code import PickupCodeDialog
-from ui.tui.dialogs.stage import StageDialog
 
 GTIN = "4006381333931"
 
@@ -41,10 +41,12 @@ def test_stage_dialog_takes_a_short_bin_id(env):
             await scan(pilot, "W10001")
             assert on_order(app, "W10001")
             await pilot.press("f2")
-            assert isinstance(app.screen, StageDialog)
+            assert isinstance(app.screen, PickDialog)
             for _ in range(4):
                 await scan(pilot, GTIN)
             await scan(pilot, "b7")  # Caps Lock off, a bin the CLI would take
+            assert "bin B7 added" in message(app), message(app)
+            await pilot.press("f2")
             assert on_order(app)
             assert "staged in bin B7" in message(app), message(app)
             assert row(env.settings, "SELECT bin FROM orders WHERE order_id='W10001'") == {"bin": "B7"}

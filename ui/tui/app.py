@@ -254,13 +254,13 @@ class StoreAgentApp(App):
             if order_id is None:
                 self.say(f"bin {scan.value} holds no order", error=True)
             else:
-                self.open_order(order_id)
+                self.open_order(order_id, bin_scanned=scan.value)
         elif scan.kind == "pickup_code":
             self._route_pickup_code(scan)
         elif scan.kind == "badge":
             self.say(f"badge {scan.value}: {self.associate.name} is logged in here (F9 logs out)")
         elif scan.kind == "product":
-            self.say(f"product {scan.value}: open a TO_PICK order and stage it (F2) to check items",
+            self.say(f"product {scan.value}: open a TO_PICK order and pick it (F2) to check items",
                      error=True)
         else:
             self.say(f"not a barcode this store uses ({scan.reason}); nothing changed", error=True)
@@ -305,7 +305,8 @@ class StoreAgentApp(App):
         else:  # READY: confirm and hand over; CANCELLED: the pickup flow shows the STOP
             self.open_order(first["order_id"], then="pickup", code=code)
 
-    def open_order(self, order_id: str, *, then: str | None = None, code: str | None = None) -> None:
+    def open_order(self, order_id: str, *, then: str | None = None, code: str | None = None,
+                   bin_scanned: str | None = None) -> None:
         try:
             queries.order_detail(self.store, order_id)
         except UnknownOrderError as exc:
@@ -316,7 +317,7 @@ class StoreAgentApp(App):
         while not isinstance(self.screen, WorkScreen) and len(self.screen_stack) > 2:
             self.pop_screen()
         if isinstance(self.screen, WorkScreen):
-            self.screen.show_order(order_id, then=then, code=code)
+            self.screen.show_order(order_id, then=then, code=code, bin_scanned=bin_scanned)
 
     # --- app-wide actions ---------------------------------------------------
     def action_acknowledge(self) -> None:

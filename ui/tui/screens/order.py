@@ -12,6 +12,7 @@ from agent.errors import UnknownOrderError
 from agent.views import queries
 from drivers.scan_parse import Scan
 from ui.tui.fmt import day_hhmm, hhmm, window
+from ui.tui.items import alternate_of, bins_of, pick_lines, port
 from ui.tui.screens.order_flows import OrderFlows
 from ui.tui.widgets.columns import Column, table
 
@@ -23,12 +24,18 @@ def render_detail(d: dict, audit: list[dict], *, narrow: bool, width: int) -> Co
     """The order as text laid out for ``width`` columns, padded by hand: Rich tables measured
     and drew every cell twice per order, a large share of a scan's time."""
     head: list = [(d["order_id"], "bold"), " ", (f" {d['state']} ", STATE_STYLE.get(d["state"], "bold"))]
-    if d["bin"]:
-        head += ["  bin ", (d["bin"], "bold reverse")]
+    bins = bins_of(d)
+    if bins:
+        head += ["  bin " if len(bins) == 1 else f"  {len(bins)} bins "]
+        for n, b in enumerate(bins):
+            head += [" " if n else "", (b, "bold reverse")]
     head.append(f"\n{d['customer_name']}")
     if d["phone_last4"]:
         head.append(f" (phone …{d['phone_last4']})")
     head.append(f" · {d['fulfillment']}")
+    alternate = alternate_of(d)
+    if alternate:
+        head.append(f"\nalternate pickup: {alternate}")
     win = d["pickup_window"] or {}
     head.append(f"\nwindow {window(win.get('start'), win.get('end'))} · hold until"
                 f" {day_hhmm(d['hold_until'])}")
@@ -42,14 +49,22 @@ def render_detail(d: dict, audit: list[dict], *, narrow: bool, width: int) -> Co
     if task and task["state"] == "OPEN":
         head += ["\n", (f"RETURN TO SHELF: items in bin {task['bin'] or '?'} go back (F6)",
                         "bold black on yellow")]
-    line_columns = [Column("Item", ratio=1), Column("Qty", right=True), Column("Picked", right=True)]
+    line_columns = [Column("Loc"), Column("Item", ratio=1), Column("Qty", right=True),
+                    Column("Picked", right=True)]
     if not narrow:
         line_columns.insert(0, Column("Line"))
+        line_columns.append(Column("Short", right=True))
+        line_columns.append(Column("Out", right=True))
     line_rows = []
-    for line in d["lines"]:
-        picked = "-" if line["quantity_picked"] is None else str(line["quantity_picked"])
-        cells = [line["description"], str(line["quantity"]), picked]
-        line_rows.append(cells if narrow else [line["line_id"], *cells])
+    for line in pick_lines(d):  # the pick path: the order the picker walks
+        picked = "-" if line.picked is None else str(line.picked)
+        item = f"{line.description} [ID]" if line.age_restricted else line.description
+        cells = [line.location or "-", item, str(line.quantity), picked]
+        if narrow:
+            line_rows.append(cells)
+        else:
+            line_rows.append([line.line_id, *cells, str(line.short or "-"),
+                              str(line.picked_up or "-")])
     timeline_columns = [Column("At"), Column("What", ratio=1), Column("Outcome")]
     if not narrow:
         timeline_columns.append(Column("Detail", ratio=1))
@@ -123,6 +138,8 @@ class OrderView(OrderFlows, VerticalScroll):
         self.order_id: str | None = None
         self.detail: dict = {}
         self._shown_state: str | None = None
+        # Bins of this order scanned while it is on screen: a handoff counts them as scanned.
+        self.bins_scanned: set[str] = set()
         # Held, not queried: a scan right after login can arrive before it is mounted.
         self._text = OrderDetail(id="order-detail")
 
@@ -138,6 +155,7 @@ class OrderView(OrderFlows, VerticalScroll):
         """Point the view at an order and read it; True if that changed the keys on offer."""
         if order_id != self.order_id:
             self.scroll_home(animate=False)
+            self.bins_scanned = set()
         self.order_id = order_id
         self.detail = {}
         self._live_generation += 1  # a live check still running for the previous order is stale
@@ -172,6 +190,8 @@ class OrderView(OrderFlows, VerticalScroll):
             return state in ("TO_PICK", "READY")
         if action == "pickup":
             return state == "READY"
+        if action == "partial":
+            return state == "READY" and port(self.app).itemised
         if action == "return_shelf":
             task = self.detail.get("return_task")
             return state == "CANCELLED" and bool(task) and task["state"] == "OPEN"
@@ -184,4 +204,17 @@ class OrderView(OrderFlows, VerticalScroll):
         if scan.kind == "product" and state in ("TO_PICK", "READY"):
             self.action_stage(first_gtin=scan.gtin)
             return True
+        if scan.kind == "bin" and state == "READY" and scan.value in bins_of(self.detail):
+            self.note_bin(scan.value)
+            return True
         return False
+
+    def note_bin(self, bin_id: str) -> None:
+        """A bin of this order was scanned: the handoff will not ask for it again."""
+        bins = bins_of(self.detail)
+        if bin_id not in bins:
+            return
+        self.bins_scanned.add(bin_id)
+        left = [b for b in bins if b not in self.bins_scanned]
+        self.say(f"bin {bin_id} ✓" + (f"; also bring {', '.join(left)}" if left else
+                                      ("; all bins here" if len(bins) > 1 else "")))

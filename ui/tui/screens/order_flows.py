@@ -1,4 +1,5 @@
-"""The flows started from an order: stage, pickup (with the live check), cancel, return.
+"""The flows started from an order: pick and stage, pickup (with the live check and the
+handoff's evidence steps), partial pickup, cancel, return.
 
 Every flow ends in one ``agent.orders.actions`` call; the screen reports "done" only
 after it returned, i.e. after COMMIT. A refusal changes nothing and is shown
@@ -16,6 +17,7 @@ from agent.errors import (
     StoreAgentError,
 )
 from config.catalogue import msg
+from ui.tui.items import BinNotScannedError, Evidence, IdCheckNeededError, alternate_of, port
 from ui.tui.messages import LiveChecked
 
 
@@ -24,17 +26,24 @@ class OrderFlows:
     ``showing`` (on screen with nothing in front)."""
 
     _live_generation = 0
+    # The handoff under way: what the associate established so far (bins, ID, who, lines).
+    _evidence: Evidence | None = None
 
-    # --- stage ----------------------------------------------------------------
+    # --- pick and stage -------------------------------------------------------
     def action_stage(self, first_gtin: str | None = None) -> None:
-        from ui.tui.dialogs.stage import StageDialog
+        from ui.tui.dialogs.pick import PickDialog
 
-        self.app.push_screen(StageDialog(self.detail, first_gtin=first_gtin), self._flow_done)
+        self.app.push_screen(PickDialog(self.detail, first_gtin=first_gtin), self._flow_done)
 
-    def _flow_done(self, message: str | None) -> None:
+    def _flow_done(self, message: object) -> None:
+        from ui.tui.dialogs.pick import Stopped
+
+        if isinstance(message, Stopped):  # cancelled online mid-pick: the red STOP, now
+            self._stop(message.message)
+            return
         self.refresh_data()
         if message:
-            self.say(message)
+            self.say(str(message))
 
     # --- cancel and return ----------------------------------------------------
     def action_cancel_order(self) -> None:
@@ -54,11 +63,21 @@ class OrderFlows:
     def action_pickup(self) -> None:
         self.start_pickup(None)
 
-    def start_pickup(self, code: str | None) -> None:
+    def action_partial(self) -> None:
+        from ui.tui.dialogs.handoff import PartialDialog
+
+        def chosen(lines: dict[str, int] | None) -> None:
+            if lines:
+                self.start_pickup(None, lines=lines)
+
+        self.app.push_screen(PartialDialog(self.detail), chosen)
+
+    def start_pickup(self, code: str | None, *, lines: dict[str, int] | None = None) -> None:
         self.refresh_data()
         if self.detail.get("state") == "CANCELLED":
             self._stop(msg("stop.cancelled", order=self.order_id))
             return
+        self._evidence = Evidence(lines=lines, bins_scanned=sorted(self.bins_scanned))
         if code is None:
             from ui.tui.dialogs.pickup_code import PickupCodeDialog
 
@@ -69,6 +88,22 @@ class OrderFlows:
     def _code_entered(self, code: str | None) -> None:
         if not code:
             return
+        alternate = alternate_of(self.detail)
+        if alternate:
+            from ui.tui.dialogs.handoff import CollectorDialog
+
+            def chosen(who: str | None) -> None:
+                if who and self._evidence is not None:
+                    self._evidence.collected_by = "alternate" if who == "alternate" else "customer"
+                    self._check_live(code)
+                else:
+                    self.say("handoff not done: nothing changed")
+
+            self.app.push_screen(CollectorDialog(self.detail, alternate), chosen)
+            return
+        self._check_live(code)
+
+    def _check_live(self, code: str) -> None:
         self._live_generation += 1
         self.say(msg("handover.asking_oms", order=self.order_id))
         self.run_worker(self._live_check(self._live_generation, code), group="live",
@@ -122,12 +157,31 @@ class OrderFlows:
         from ui.tui.dialogs.offline import OfflineWarnDialog
 
         app = self.app
+        evidence = self._evidence or Evidence(bins_scanned=sorted(self.bins_scanned))
+        self._evidence = evidence
         try:
-            result = app.actions.pickup(self.order_id, associate_id=app.associate.id, code=code,
-                                        oms_confirmed=reached, confirmed=confirmed,
-                                        override_id=override_id)
+            result = port(app).pickup(self.order_id, code=code, reached=reached,
+                                      confirmed=confirmed, override_id=override_id,
+                                      evidence=evidence)
         except OrderCancelledError as exc:
             self._stop(str(exc))
+            return
+        except BinNotScannedError as exc:
+            self._ask_bins(str(exc), code, reached=reached, confirmed=confirmed,
+                           override_id=override_id)
+            return
+        except IdCheckNeededError as exc:
+            from ui.tui.dialogs.handoff import IdCheckDialog
+
+            def checked(id_type: str | None) -> None:
+                if id_type:
+                    evidence.id_check = id_type
+                    self._hand_over(code, reached=reached, confirmed=confirmed,
+                                    override_id=override_id)
+                else:
+                    self.say("handoff not done: no ID checked; nothing changed", error=True)
+
+            app.push_screen(IdCheckDialog(str(exc), self.detail), checked)
             return
         except ConfirmationNeededError as exc:
             warning = str(exc)
@@ -161,8 +215,44 @@ class OrderFlows:
             self.refresh_data()
             self.say(f"{exc}; nothing changed", error=True)
             return
+        self._evidence = None
+        self.bins_scanned.clear()
         self.refresh_data()
         self.say(f"DONE: {result.message}. {receipt_note(app)}")
+
+    def _ask_bins(self, reason: str, code: str | None, *, reached: bool, confirmed: bool,
+                  override_id: str | None) -> None:
+        """A tote was not scanned: scan it, or a manager waives it (recorded with the pickup)."""
+        from ui.tui.dialogs.handoff import BinsDialog
+        from ui.tui.dialogs.manager import ManagerDialog
+
+        app = self.app
+        evidence = self._evidence
+        assert evidence is not None
+
+        def again() -> None:
+            self._hand_over(code, reached=reached, confirmed=confirmed, override_id=override_id)
+
+        def waived(manager_id: str | None) -> None:
+            if manager_id:
+                evidence.bins_override_by = manager_id
+                again()
+            else:
+                self.say("handoff not done: nothing changed")
+
+        def scanned(answer: tuple[list[str], str | None] | None) -> None:
+            if answer is None:
+                self.say("handoff not done: nothing changed")
+                return
+            evidence.bins_scanned = answer[0]
+            self.bins_scanned.update(answer[0])
+            if answer[1] == "override":
+                app.push_screen(ManagerDialog(f"hand over without every bin scanned: {reason}"),
+                                waived)
+            else:
+                again()
+
+        app.push_screen(BinsDialog(self.detail, evidence.bins_scanned, reason), scanned)
 
     def _stop(self, message: str) -> None:
         from ui.tui.screens.stop import StopScreen

@@ -23,7 +23,7 @@ from ui.tui.screens.queue import QueueView
 from ui.tui.widgets.footer import KeyFooter
 
 QUEUE_ACTIONS = ("section", "search")
-ORDER_ACTIONS = ("stage", "pickup", "cancel_order", "return_shelf", "back")
+ORDER_ACTIONS = ("stage", "pickup", "cancel_order", "return_shelf", "partial", "back")
 
 
 class WorkScreen(BaseScreen):
@@ -37,6 +37,7 @@ class WorkScreen(BaseScreen):
         Binding("f3", "pickup", "Pickup"),
         Binding("f4", "cancel_order", "Cancel"),
         Binding("f6", "return_shelf", "Return"),
+        Binding("f7", "partial", "Partial"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -65,9 +66,11 @@ class WorkScreen(BaseScreen):
         self.query_one("#scan").focus()
 
     # --- which body ---------------------------------------------------------
-    def show_order(self, order_id: str, *, then: str | None = None, code: str | None = None) -> None:
+    def show_order(self, order_id: str, *, then: str | None = None, code: str | None = None,
+                   bin_scanned: str | None = None) -> None:
         if not self.order.is_attached:  # a scan in the instant after login, before compose
-            self.call_after_refresh(self.show_order, order_id, then=then, code=code)
+            self.call_after_refresh(self.show_order, order_id, then=then, code=code,
+                                    bin_scanned=bin_scanned)
             return
         scan = self.query_one("#scan")
         switched = not self._on_order
@@ -83,6 +86,8 @@ class WorkScreen(BaseScreen):
             self.say("")  # a message about another order or the queue is not about this one
         if not self.order.show(order_id) and switched:
             self.keys_changed()
+        if bin_scanned is not None:  # opened by scanning its bin: that tote is at hand
+            self.order.note_bin(bin_scanned)
         if then == "pickup":
             self.call_after_refresh(self.order.start_pickup, code)
 
@@ -134,6 +139,9 @@ class WorkScreen(BaseScreen):
 
     def action_return_shelf(self) -> None:
         self.order.action_return_shelf()
+
+    def action_partial(self) -> None:
+        self.order.action_partial()
 
     def action_back(self) -> None:
         self.show_queue()

@@ -1,0 +1,247 @@
+"""Pick: the order's lines in pick-path order, each item verified by the store's policy,
+short items recorded with a reason, then one or more bins (a bin per tote) and F2 stages.
+
+The picker walks the list top to bottom (``location``); ↑/↓ move the cursor the
+keys act on. Every step is a domain action through ``ui.tui.items``: nothing
+here decides whether a scan is the right item or whether the order may be staged.
+The order is re-read on every commit: a cancellation from the OMS ends the pick
+on the spot (``Stopped``: the order screen shows the red STOP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from agent.views import queries
+from config.errors import BusinessRuleError, OrderCancelledError, UnknownOrderError
+from ui.tui.dialogs.base import Dialog
+from ui.tui.items import PickLine, WrongItemError, port
+from ui.tui.widgets.plain import Plain
+from ui.tui.widgets.scan_input import ScanInput
+
+POLICY_TITLE = {
+    "scan": "Pick: scan every item, then the bin(s)",
+    "quantity": "Pick: confirm each line (F4), then the bin(s)",
+    "off": "Pick: take the items, then scan the bin(s)",
+}
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The pick ended because the order was cancelled; ``message`` says so."""
+
+    message: str
+
+
+class PickDialog(Dialog):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("f2", "stage", "Stage"),
+        Binding("f3", "short", "Short"),
+        Binding("f4", "confirm", "Confirm qty"),
+        Binding("f6", "drop_bin", "Undo bin"),
+    ]
+
+    def __init__(self, detail: dict[str, Any], *, first_gtin: str | None = None):
+        super().__init__(classes="pick")
+        self.detail = detail
+        self.first_gtin = first_gtin
+        self.cursor = 0
+        # Staging again (a READY order moved) starts from no bin: F2 replaces the set.
+        self.bins: list[str] = []
+
+    @property
+    def order_id(self) -> str:
+        return str(self.detail["order_id"])
+
+    def compose_dialog(self) -> ComposeResult:
+        yield Plain(id="pick-head", classes="dialog-text")
+        with VerticalScroll(id="pick-scroll"):
+            yield Plain(id="pick-lines")
+        yield Plain(id="pick-bins")
+        yield ScanInput(placeholder="item or bin barcode, Enter", id="pick-scan", expect="bin")
+        yield Plain(id="pick-keys", classes="dim")
+
+    def on_mount(self) -> None:
+        self.query_one(".dialog-title", Static).update(POLICY_TITLE[self.policy])
+        keys = "F2 stage · F3 short · F6 undo bin · ↑↓ line"
+        if self.policy == "quantity":
+            keys = "F4 confirm qty · " + keys
+        self.query_one("#pick-keys", Static).update(keys)
+        self.query_one("#pick-scan").focus()
+        self._paint()
+        if self.first_gtin:
+            self._verify(self.first_gtin)
+
+    @property
+    def policy(self) -> str:
+        return port(self.app).policy()
+
+    def lines(self) -> list[PickLine]:
+        return port(self.app).lines(self.detail)
+
+    # --- what is on screen --------------------------------------------------
+    def _paint(self) -> None:
+        lines = self.lines()
+        self.cursor = max(0, min(self.cursor, len(lines) - 1))
+        d = self.detail
+        # Outside text (names, descriptions, locations) goes in as plain Text: never markup.
+        self.query_one("#pick-head", Static).update(Text(f"{d['order_id']} · {d['customer_name']}"))
+        t = Text()
+        for i, line in enumerate(lines):
+            done = line.to_pick == 0
+            t.append("▶ " if i == self.cursor else "  ", style="bold")
+            t.append(f"{line.location or '-':<7} ", style="bold")
+            count = f"{line.verified}/{line.quantity}"
+            t.append(f"{'✓' if done else ' '}{count:>5} ", style="green" if done else "")
+            t.append(line.description, style="reverse" if i == self.cursor else "")
+            if line.age_restricted:
+                t.append(" [ID]", style="bold yellow")
+            if line.short:
+                t.append(f" short {line.short}", style="bold red")
+            t.append("\n")
+        t.rstrip()
+        self.query_one("#pick-lines", Static).update(t)
+        left = sum(line.to_pick for line in lines)
+        bins = ", ".join(self.bins) if self.bins else "none yet"
+        self.query_one("#pick-bins", Static).update(
+            Text(f"bins: {bins} · {left} unit(s) to pick" if left else f"bins: {bins} · all picked"))
+
+    def refresh_data(self) -> None:
+        """Called by the app on every commit (any process): a cancelled order stops the pick."""
+        try:
+            store = self.app.store  # type: ignore[attr-defined]  # StoreAgentApp
+            self.detail = queries.order_detail(store, self.order_id)
+        except UnknownOrderError as exc:
+            self._stopped(str(exc))
+            return
+        if self.detail["state"] == "CANCELLED":
+            self._stopped(f"order {self.order_id} was CANCELLED while you picked it:"
+                          " stop, do not stage it")
+            return
+        self._paint()
+
+    def _stopped(self, message: str) -> None:
+        """End the pick now, whatever step (a short, a count) is open on top of it."""
+        while self.app.screen is not self and self in self.app.screen_stack:
+            self.app.pop_screen()
+        self.dismiss(Stopped(message))
+
+    def action_cursor(self, step: int) -> None:
+        self.cursor += step
+        self._paint()
+
+    # --- scans ----------------------------------------------------------------
+    @on(ScanInput.Scanned)
+    def _scanned(self, event: ScanInput.Scanned) -> None:
+        event.stop()
+        scan = event.scan
+        if scan.kind == "product" and scan.gtin:
+            self._verify(scan.gtin)
+        elif scan.kind == "bin":
+            self._add_bin(scan.value)
+        else:
+            self.say(f"not an item or a bin ({scan.kind}: {scan.value or scan.reason});"
+                     " nothing changed", error=True)
+
+    def _verify(self, gtin: str) -> None:
+        lines = self.lines()
+        matching = [i for i, p in enumerate(lines) if p.gtin and p.gtin.zfill(14) == gtin]
+        # The cursor follows the item, whatever the policy, to a line that still wants it.
+        self.cursor = next((i for i in matching if lines[i].to_pick), self.cursor)
+        if self.policy != "scan":
+            self._paint()
+            if not matching:
+                self.say(f"item {gtin} is not on order {self.order_id}: put it back", error=True)
+            return
+        if not self._act(lambda: port(self.app).verify(self.detail, gtin)):
+            return
+        lines = self.lines()
+        if lines and lines[self.cursor].to_pick == 0:  # line done: on to the next one to pick
+            self.cursor = next((i for i, p in enumerate(lines) if p.to_pick), self.cursor)
+            self._paint()
+        left = sum(p.to_pick for p in lines)
+        self.say(f"{self._last} · " + (f"{left} unit(s) to go" if left else
+                                       "all items picked: scan the bin(s), then F2"))
+
+    def _add_bin(self, bin_id: str) -> None:
+        if bin_id in self.bins:
+            self.say(f"bin {bin_id} is already on this order", error=True)
+            return
+        self.bins.append(bin_id)
+        self._paint()
+        self.say(f"bin {bin_id} added ({len(self.bins)} bin(s)): another tote's bin, or F2 to stage")
+
+    def action_drop_bin(self) -> None:
+        if self.bins:
+            dropped = self.bins.pop()
+            self._paint()
+            self.say(f"bin {dropped} taken off; nothing was written")
+
+    # --- actions --------------------------------------------------------------
+    _last = ""
+
+    def _act(self, call) -> bool:  # type: ignore[no-untyped-def]
+        """Run one domain action; True when it committed. A refusal rings and changes nothing."""
+        try:
+            self._last = call()
+        except WrongItemError as exc:
+            self.say(f"WRONG ITEM: {exc}; nothing changed", error=True)
+            return False
+        except OrderCancelledError as exc:
+            self._stopped(str(exc))
+            return False
+        except BusinessRuleError as exc:
+            self.say(f"{exc}; nothing changed", error=True)
+            return False
+        self.refresh_data()
+        return True
+
+    def _current(self) -> PickLine | None:
+        lines = self.lines()
+        return lines[self.cursor] if lines else None
+
+    def action_short(self) -> None:
+        from ui.tui.dialogs.short import ShortDialog
+
+        line = self._current()
+        if line is None or line.to_pick == 0:
+            self.say("nothing left to pick on this line: ↑↓ to choose another", error=True)
+            return
+        self.app.push_screen(ShortDialog(self.detail, line), self._after_line_step)
+
+    def action_confirm(self) -> None:
+        from ui.tui.dialogs.short import ConfirmQuantityDialog
+
+        if self.policy != "quantity":
+            self.say("this store verifies by scanning each item", error=True)
+            return
+        line = self._current()
+        if line is None or line.to_pick == 0:
+            self.say("nothing left to confirm on this line: ↑↓ to choose another", error=True)
+            return
+        self.app.push_screen(ConfirmQuantityDialog(self.detail, line), self._after_line_step)
+
+    def _after_line_step(self, result: str | Stopped | None) -> None:
+        if isinstance(result, Stopped):
+            self.dismiss(result)
+            return
+        self.refresh_data()
+        if result and self.is_current:
+            self.say(result)
+
+    def action_stage(self) -> None:
+        if not self.bins:
+            self.say("scan the bin of each tote first", error=True)
+            return
+        if self._act(lambda: port(self.app).stage(self.detail, list(self.bins))):
+            self.dismiss(f"DONE: {self._last}")

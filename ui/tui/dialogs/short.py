@@ -1,0 +1,110 @@
+"""One line of a pick: record units short with a reason, or confirm a count (policy ``quantity``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.widgets import Input, OptionList
+from textual.widgets.option_list import Option
+
+from config.errors import BusinessRuleError, OrderCancelledError
+from ui.tui.dialogs.base import Dialog
+from ui.tui.items import SHORT_REASON_TEXT, SHORT_REASONS, PickLine, port
+from ui.tui.widgets.plain import Plain
+
+
+def _line_text(line: PickLine) -> Text:
+    # Plain Text: the description and location come from the OMS.
+    return Text(f"{line.location or '-'} · {line.description}\n{line.to_pick} of"
+                f" {line.quantity} still to pick")
+
+
+def _count(raw: str, most: int) -> int | None:
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= most else None
+
+
+class ShortDialog(Dialog):
+    """How many are missing (default: all still to pick) and why; Enter on a reason records it."""
+
+    TITLE_TEXT = "Short pick: how many, and why"
+
+    def __init__(self, detail: dict[str, Any], line: PickLine):
+        super().__init__()
+        self.detail = detail
+        self.line = line
+
+    def compose_dialog(self) -> ComposeResult:
+        yield Plain(_line_text(self.line), classes="dialog-text")
+        yield Input(str(self.line.to_pick), id="short-qty", compact=True, restrict=r"[0-9]*",
+                    max_length=4)
+        yield OptionList(*(Option(SHORT_REASON_TEXT[r], id=r) for r in SHORT_REASONS),
+                         id="short-reasons")
+
+    def on_mount(self) -> None:
+        # The count first (Enter keeps the default), then the reason: a handheld has no Tab.
+        self.query_one("#short-reasons", OptionList).highlighted = 0
+        self.query_one("#short-qty").focus()
+
+    @on(Input.Submitted, "#short-qty")
+    def _to_reasons(self) -> None:
+        self.query_one("#short-reasons").focus()
+
+    @on(OptionList.OptionSelected, "#short-reasons")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        quantity = _count(self.query_one("#short-qty", Input).value, self.line.to_pick)
+        if quantity is None:
+            self.say(f"quantity: 1 to {self.line.to_pick}; nothing changed", error=True)
+            self.query_one("#short-qty").focus()
+            return
+        try:
+            message = port(self.app).short(self.detail, self.line.line_id, quantity,
+                                           str(event.option.id))
+        except OrderCancelledError as exc:
+            from ui.tui.dialogs.pick import Stopped
+
+            self.dismiss(Stopped(str(exc)))
+            return
+        except BusinessRuleError as exc:
+            self.say(f"{exc}; nothing changed", error=True)
+            return
+        self.dismiss(f"SHORT: {message}")
+
+
+class ConfirmQuantityDialog(Dialog):
+    """Policy ``quantity``: the picker counts the units into the tote and confirms the count."""
+
+    TITLE_TEXT = "Confirm the count for this line"
+
+    def __init__(self, detail: dict[str, Any], line: PickLine):
+        super().__init__()
+        self.detail = detail
+        self.line = line
+
+    def compose_dialog(self) -> ComposeResult:
+        yield Plain(_line_text(self.line), classes="dialog-text")
+        yield Input(str(self.line.to_pick), id="confirm-qty", compact=True, restrict=r"[0-9]*",
+                    max_length=4)
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-qty").focus()
+
+    @on(Input.Submitted, "#confirm-qty")
+    def _submitted(self, event: Input.Submitted) -> None:
+        quantity = _count(event.value, self.line.to_pick)
+        if quantity is None:
+            self.say(f"quantity: 1 to {self.line.to_pick}; nothing changed", error=True)
+            return
+        try:
+            message = port(self.app).confirm(self.detail, self.line.line_id, quantity)
+        except OrderCancelledError as exc:
+            from ui.tui.dialogs.pick import Stopped
+
+            self.dismiss(Stopped(str(exc)))
+            return
+        except BusinessRuleError as exc:
+            self.say(f"{exc}; nothing changed", error=True)
+            return
+        self.dismiss(message)
