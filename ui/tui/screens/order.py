@@ -49,21 +49,21 @@ def render_detail(d: dict, audit: list[dict], *, narrow: bool, width: int) -> Co
     if task and task["state"] == "OPEN":
         head += ["\n", (f"RETURN TO SHELF: items in bin {task['bin'] or '?'} go back (F6)",
                         "bold black on yellow")]
-    line_columns = [Column("Loc"), Column("Item", ratio=1), Column("Qty", right=True),
-                    Column("Picked", right=True)]
+    # Narrow, the item keeps the width: the pick list (F2) shows where each one lives.
+    line_columns = [Column("Item", ratio=1), Column("Qty", right=True), Column("Picked", right=True)]
     if not narrow:
-        line_columns.insert(0, Column("Line"))
+        line_columns[:0] = [Column("Line"), Column("Loc")]
         line_columns.append(Column("Short", right=True))
         line_columns.append(Column("Out", right=True))
     line_rows = []
     for line in pick_lines(d):  # the pick path: the order the picker walks
         picked = "-" if line.picked is None else str(line.picked)
         item = f"{line.description} [ID]" if line.age_restricted else line.description
-        cells = [line.location or "-", item, str(line.quantity), picked]
+        cells = [item, str(line.quantity), picked]
         if narrow:
             line_rows.append(cells)
         else:
-            line_rows.append([line.line_id, *cells, str(line.short or "-"),
+            line_rows.append([line.line_id, line.location or "-", *cells, str(line.short or "-"),
                               str(line.picked_up or "-")])
     timeline_columns = [Column("At"), Column("What", ratio=1), Column("Outcome")]
     if not narrow:
