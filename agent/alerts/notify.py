@@ -57,11 +57,11 @@ def payload(alert: dict, event: str, settings: Settings) -> dict:
     return {
         "text": text,            # what Slack and Teams show
         "summary": text[:150],   # Teams' notification preview
-        "id": f"{settings.store_id}-{alert['id']}-{event}",
+        "id": f"{alert.get('uuid') or settings.store_id + '-' + str(alert['id'])}-{event}",
         "event": event,
         "store_id": settings.store_id,
         "host": socket.gethostname(),
-        "alert": {k: alert[k] for k in ("id", "kind", "key", "severity", "order_id", "message",
+        "alert": {k: alert.get(k) for k in ("id", "uuid", "kind", "key", "severity", "order_id", "message",
                                         "raised_at", "resolved_at")},
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -405,3 +406,14 @@ def m005_item_fulfillment(db: Database) -> None:
             WHERE bin IS NOT NULL AND state IN ('READY', 'CANCELLED');
         """
     )
+
+
+@MIGRATIONS()
+def m006_alert_uuid(db: Database) -> None:
+    # Webhook receivers deduplicate on an alert's id; a rowid repeats after a
+    # restore or a reinstall, a UUID does not. Old alerts get one each too.
+    db.conn.execute("ALTER TABLE alerts ADD COLUMN uuid TEXT")
+    ids = [r[0] for r in db.conn.execute("SELECT id FROM alerts")]
+    db.conn.executemany("UPDATE alerts SET uuid = ? WHERE id = ?",
+                        [(str(uuid.uuid4()), i) for i in ids])
+    db.conn.execute("CREATE UNIQUE INDEX alerts_uuid ON alerts(uuid)")

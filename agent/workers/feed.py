@@ -77,5 +77,6 @@ class FeedPuller:
                            last_contact_at=now, last_error=None)
             if page.changes:
                 sync_state.put(conn, last_change_at=now)
-            resolve_alert(conn, kind="credentials", key="oms", now=now)
+            if not sync_state.get(conn, "credentials_rejected"):  # the sender's to clear, if it raised it
+                resolve_alert(conn, kind="credentials", key="oms", now=now)
         return PullReport(len(page.changes), outcomes, page.has_more)

@@ -316,13 +316,16 @@ class OutboxSender:
             raise_alert(conn, kind="credentials", key="oms", now=now, severity="critical",
                         message="the OMS rejected this store's credentials (401/403): sending is"
                                 " paused, every event is kept; fix oms.token")
-            sync_state.put(conn, online="0", last_error=error[:500])
+            # Until the sender itself succeeds: a feed that may still read must not
+            # resolve what writing proved (that would flap raise/resolve).
+            sync_state.put(conn, online="0", last_error=error[:500], credentials_rejected="1")
         log.error("credentials rejected by the OMS; events kept, retrying every %d s",
                   self.settings.sync.credentials_retry_s)
 
     @staticmethod
     def _mark_online(conn, now: str) -> None:
-        sync_state.put(conn, online="1", last_contact_at=now, last_error=None)
+        sync_state.put(conn, online="1", last_contact_at=now, last_error=None,
+                       credentials_rejected=None)
         resolve_alert(conn, kind="credentials", key="oms", now=now)
 
 

@@ -80,3 +80,11 @@ def test_a_curbside_arrival_starts_a_wait_clock(store, settings):
     assert (first.state, first.bay, first.vehicle, first.waited_s) == ("on_time", "3", "blue Volvo", 60)
     assert arrival_timers(store, sla, now=T0 + timedelta(minutes=6, seconds=30))[0].state == "nearing"
     assert arrival_timers(store, sla, now=T0 + timedelta(minutes=7))[0].state == "late"
+
+
+def test_a_1_1_snapshot_with_a_promise_sets_the_target(store, settings):
+    snap = snapshot("W9")
+    snap["promised_ready_at"] = "2026-11-23T10:40:00Z"
+    _apply(store, settings, snap, T0)
+    timer = open_order_timers(store, settings.sla, now=T0 + timedelta(minutes=20))[0]
+    assert (timer.target_source, timer.target_at) == ("promised", parse_iso("2026-11-23T10:40:00Z"))
