@@ -103,7 +103,25 @@ run_demo() {
 # Layout: /opt/store-agent (virtual environment), /etc/store-agent (config, mode
 # 0600, never overwritten), /var/lib/store-agent (database, backups). With
 # --root DIR every path is under DIR and no user, group or unit is touched.
-SERVICE_USER=store-agent
+# Staging builds may name another account (the tests use an unprivileged one).
+SERVICE_USER="${STORE_AGENT_SERVICE_USER:-store-agent}"
+
+# Everything under the data directory belongs to the service user, who can put anything there,
+# including a symbolic link to /etc/shadow. Root never follows a link there: find does not
+# traverse them, chown -h would change a link itself, and only directories and files with one
+# link (no hard link to someone else's file) are handed over.
+own_data_dir() {
+  local data="$1" owner="$2"
+  find "$data" -xdev \( -type d -o \( -type f -links 1 \) \) -exec chown -h "$owner" {} +
+}
+
+# Paths root writes or opens must be what they say: never a link planted by someone else.
+refuse_links() {
+  local path
+  for path in "$@"; do
+    [ ! -L "$path" ] || fail "$path is a symbolic link: refusing to use it as root (was it planted?); remove it and run again"
+  done
+}
 
 write_units() {
   local unit_dir="$1" prefix="$2"
@@ -128,7 +146,8 @@ TimeoutStopSec=20
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
-ReadWritePaths=/var/lib/store-agent /etc/store-agent
+# /etc/store-agent stays read-only: the configuration belongs to root (docs/security.md).
+ReadWritePaths=/var/lib/store-agent
 PrivateTmp=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
@@ -162,10 +181,23 @@ ProtectSystem=strict
 ProtectHome=yes
 ReadWritePaths=/var/lib/store-agent
 PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
+RestrictRealtime=yes
+RestrictNamespaces=yes
+SystemCallArchitectures=native
 CapabilityBoundingSet=
 UMask=0077
+# It faces the store's network: no more than a web server needs.
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+SystemCallFilter=@system-service
+ProtectProc=invisible
+ProtectClock=yes
+ProtectHostname=yes
+ProtectKernelLogs=yes
 
 [Install]
 WantedBy=multi-user.target
@@ -200,6 +232,8 @@ store_pc_install() {
     usermod -a -G dialout,lp "$SERVICE_USER"
   fi
   need_python
+  refuse_links "$etc" "$etc/config.toml" "$data" "$data/backups" "$data/agent.db" \
+    "$data/agent.db-wal" "$data/agent.db-shm"
   mkdir -p "$opt" "$etc" "$data" "$data/backups"
   if [ ! -x "$opt/bin/python" ]; then
     say "creating virtual environment $opt"
@@ -221,18 +255,26 @@ store_pc_install() {
     "$opt/bin/store-agent" config init "$etc/config.toml" >/dev/null
     sed -i "s|^path = \"/var/lib/store-agent/agent.db\"|path = \"$data/agent.db\"|" "$etc/config.toml"
   fi
-  chmod 0600 "$etc/config.toml"
+  # The configuration belongs to root; the service reads it through its group, never writes it.
+  chmod 0750 "$etc"
+  chmod 0640 "$etc/config.toml"
   chmod 0750 "$data"
   write_units "$root/etc/systemd/system" "$root"
   write_udev_template "$root/etc/udev/rules.d"
+  local as_service=()
   if id "$SERVICE_USER" >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
-    chown -R "$SERVICE_USER:$SERVICE_USER" "$etc" "$data"
+    local group
+    group="$(id -gn "$SERVICE_USER")"
+    chown -h "root:$group" "$etc" "$etc/config.toml"
+    own_data_dir "$data" "$SERVICE_USER:$group"
+    # The migration opens the service's database: as the service, so nothing it planted
+    # is opened or created with root's rights.
+    [ -n "$root" ] || as_service=(runuser -u "$SERVICE_USER" --)
   fi
   if [ -e "$data/agent.db" ]; then
     say "migrating the existing database"
-    STORE_AGENT_CONFIG="$etc/config.toml" STORE_AGENT_STORAGE__PATH="$data/agent.db" \
+    "${as_service[@]}" env STORE_AGENT_CONFIG="$etc/config.toml" STORE_AGENT_STORAGE__PATH="$data/agent.db" \
       "$opt/bin/store-agent" status >/dev/null || fail "the database at $data/agent.db did not open"
-    [ -n "$root" ] || chown "$SERVICE_USER:$SERVICE_USER" "$data"/agent.db* 2>/dev/null || true
   fi
   if [ -z "$root" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl daemon-reload
@@ -303,11 +345,13 @@ if [ -z "$root" ]; then
 fi
 mkdir -p "$root/var/lib/store-agent/backups"
 chmod 0750 "$root/var/lib/store-agent"
-chmod 0700 "$root/etc/store-agent"
-chmod 0600 "$root/etc/store-agent/config.toml"
+# The configuration belongs to root; the service reads it through its group (docs/security.md).
+chmod 0750 "$root/etc/store-agent"
+chmod 0640 "$root/etc/store-agent/config.toml"
 if [ -z "$root" ]; then
-  chown "$user:$user" /etc/store-agent /etc/store-agent/config.toml
-  chown -R "$user:$user" /var/lib/store-agent
+  chown -h "root:$user" /etc/store-agent /etc/store-agent/config.toml
+  # Never follow a link the service user may have planted in its own directory.
+  find /var/lib/store-agent -xdev \( -type d -o \( -type f -links 1 \) \) -exec chown -h "$user:$user" {} +
 fi
 if [ -e "$root/var/lib/store-agent/agent.db" ]; then
   # Migrates in place; an older package on a newer database refuses here, naming both versions.
@@ -390,7 +434,7 @@ contents:
     dst: /etc/store-agent/config.toml
     type: config|noreplace
     file_info:
-      mode: 0600
+      mode: 0640
   - src: $stage/etc/udev/rules.d/99-store-agent.rules
     dst: /etc/udev/rules.d/99-store-agent.rules
     type: config|noreplace

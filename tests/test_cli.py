@@ -205,7 +205,7 @@ def test_set_pin_writes_hash_and_keeps_comments(cli, config_path):
     s = load_settings(config_path, environ={})
     assert verify_pin("4711", s.associate("A100").pin_hash.get_secret_value())
     assert not verify_pin("4712", s.associate("A100").pin_hash.get_secret_value())
-    assert config_path.stat().st_mode & 0o077 == 0
+    assert config_path.stat().st_mode & 0o037 == 0  # the service's group may read it, no more
     assert cli("associate", "set-pin", "A100", stdin="12\n").code == 3
     assert cli("associate", "set-pin", "GHOST", stdin="4711\n").code == 3
 

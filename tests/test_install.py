@@ -7,6 +7,7 @@ real install (a fresh virtual environment with every dependency) takes a while.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import sqlite3
 import stat
@@ -50,7 +51,8 @@ def test_staging_root_life_cycle(tmp_path):
     assert agent.exists() and os.access(agent, os.X_OK)
     on_path = root / "usr/local/bin/store-agent"
     assert on_path.is_symlink() and on_path.resolve() == agent.resolve()
-    assert _mode(config) == 0o600 and _mode(data) == 0o750
+    # The configuration belongs to root; the service reads it through its group only.
+    assert _mode(config) == 0o640 and _mode(config.parent) == 0o750 and _mode(data) == 0o750
     assert (root / "etc/udev/rules.d/99-store-agent.rules").exists()
     service = (units / "store-agent.service").read_text()
     for line in ("ExecStart=/opt/store-agent/bin/store-agent run", "Restart=always",
@@ -58,7 +60,14 @@ def test_staging_root_life_cycle(tmp_path):
                  "ReadWritePaths=/var/lib/store-agent", "User=store-agent",
                  "SupplementaryGroups=dialout lp"):
         assert line in service
-    assert "serve-ui" in (units / "store-agent-ui.service").read_text()
+    assert "/etc/store-agent" not in service.split("ReadWritePaths=")[1].splitlines()[0]
+    ui_unit = (units / "store-agent-ui.service").read_text()
+    assert "serve-ui" in ui_unit
+    for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectKernelTunables=yes",
+                 "RestrictNamespaces=yes", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service",
+                 "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "ProtectProc=invisible",
+                 "ProtectClock=yes", "ProtectHostname=yes", "ProtectKernelLogs=yes"):
+        assert line in ui_unit, line
     assert str(root) not in service, "units must name the real paths, not the staging root"
     for unit in ("store-agent.service", "store-agent-ui.service"):
         _verify_unit(units / unit, root, tmp_path)
@@ -80,9 +89,11 @@ def test_staging_root_life_cycle(tmp_path):
     r = _install("--root", str(root))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "keeping the existing" in r.stdout
-    assert 'store_id = "S777"' in config.read_text() and _mode(config) == 0o600
+    assert 'store_id = "S777"' in config.read_text() and _mode(config) == 0o640
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT value FROM sync_state WHERE key='marker'").fetchone() == ("kept",)
+
+    _planted_links_are_never_followed(root, tmp_path)
 
     # Uninstall keeps config and data; purge removes them.
     r = _install("--root", str(root), "--uninstall")
@@ -93,6 +104,46 @@ def test_staging_root_life_cycle(tmp_path):
     r = _install("--root", str(root), "--purge")
     assert r.returncode == 0, r.stderr
     assert not config.exists() and not data.exists()
+
+
+def _planted_links_are_never_followed(root: Path, tmp: Path) -> None:
+    """The service user owns the data directory: whatever it put there, root follows no link."""
+    data = root / "var/lib/store-agent"
+    db = data / "agent.db"
+    # A database of root's elsewhere, linked in as agent.db: an upgrade must not migrate it.
+    victim_db = tmp / "root-owned.db"
+    with sqlite3.connect(victim_db) as conn:
+        conn.execute("CREATE TABLE mine (x)")
+    db.rename(tmp / "agent.db.aside")
+    db.symlink_to(victim_db)
+    r = _install("--root", str(root))
+    assert r.returncode != 0 and f"{db} is a symbolic link" in r.stderr, r.stdout + r.stderr
+    with sqlite3.connect(victim_db) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master")]
+    assert tables == ["mine"], "the linked database was opened and migrated"
+    db.unlink()
+    (tmp / "agent.db.aside").rename(db)
+
+    if os.geteuid() != 0:
+        return  # handing the data directory over to the service user needs root
+    victim = tmp / "root-only.txt"
+    victim.write_text("secret")
+    victim.chmod(0o600)
+    (data / "backups" / "planted").symlink_to(victim)
+    (data / "agent.db.planted").symlink_to(victim)
+    (data / "backups" / "hard").hardlink_to(victim)
+    own = data / "backups" / "own.db"
+    own.write_text("")
+    r = _install("--root", str(root), env={**os.environ, "STORE_AGENT_SERVICE_USER": "nobody"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (victim.stat().st_uid, _mode(victim)) == (0, 0o600), "a planted link was followed"
+    assert own.stat().st_uid == pwd.getpwnam("nobody").pw_uid and data.stat().st_uid != 0
+    config = root / "etc/store-agent/config.toml"
+    assert config.stat().st_uid == 0 and config.parent.stat().st_uid == 0
+    for planted in ("backups/planted", "agent.db.planted", "backups/hard", "backups/own.db"):
+        (data / planted).unlink()
+    for path in [data, *data.rglob("*")]:
+        os.chown(path, 0, 0, follow_symlinks=False)
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,

@@ -93,10 +93,10 @@ def test_package_installs_upgrades_and_keeps_edited_conffiles(deb, tmp_path):
     opt = root / "opt/store-agent"
     config = root / "etc/store-agent/config.toml"
     units = root / "lib/systemd/system"
-    # Files and modes: the token's file and folder readable by the service only.
+    # Files and modes: the token's file and folder belong to root, readable by the service's group.
     assert (opt / "bin/store-agent").exists() and os.access(opt / "bin/store-agent", os.X_OK)
     assert os.readlink(root / "usr/bin/store-agent") == "/opt/store-agent/bin/store-agent"
-    assert _mode(config) == 0o600 and _mode(config.parent) == 0o700
+    assert _mode(config) == 0o640 and _mode(config.parent) == 0o750
     assert _mode(root / "var/lib/store-agent") == 0o750
     assert (root / "var/lib/store-agent/backups").is_dir()
     assert (root / "usr/share/doc/store-agent/install.md").exists()
@@ -139,7 +139,7 @@ def test_package_installs_upgrades_and_keeps_edited_conffiles(deb, tmp_path):
     newer = _repack(deb, tmp_path, f"{VERSION}+1")
     r = _dpkg(root, "-i", str(newer))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert config.read_text() == edited and _mode(config) == 0o600
+    assert config.read_text() == edited and _mode(config) == 0o640
     assert "store-scanner-9" in rules.read_text()
     assert not list(root.rglob("*.dpkg-new")) and not list(root.rglob("*.dpkg-dist"))
     backup = root / f"var/lib/store-agent/backups/before-upgrade-from-{VERSION}.db"

@@ -17,6 +17,7 @@ from agent.views import queries
 from config import resolve_config_path
 from config.template import render_docs, render_template
 from ui.cli.context import Context
+from ui.cli.files import write_file
 from ui.cli.output import emit_json, say, table
 
 
@@ -34,13 +35,9 @@ def cmd_config_init(ctx: Context) -> int:
         sys.stdout.write(text)
         return 0
     path = Path(target)
-    if path.exists() and not ctx.args.force:
-        raise UsageError(f"{path} exists; it is never overwritten (use --force to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
     # The file will hold the OMS token: readable by its owner only.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_file(path, text, mode=0o600, replace=bool(ctx.args.force))
     say(f"wrote {path}: set store_id, oms.url and oms.token, then run"
         " `store-agent config check`")
     return 0
@@ -72,13 +69,9 @@ def cmd_set_pin(ctx: Context) -> int:
         raise ConfigError(f"{path}: associate {associate_id} comes from STORE_AGENT_ASSOCIATES,"
                           " not the file; set the PIN hash there")
     entries[0]["pin_hash"] = hash_pin(_read_pin())
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(tomlkit.dumps(doc))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # Run as root on a store PC: the file keeps its owner (root), group and mode, so the
+    # service, which only reads it, still can.
+    write_file(path, tomlkit.dumps(doc), replace=True)
     say(f"PIN set for {associate_id}")
     return 0
 
