@@ -8,17 +8,22 @@ because that is the lowest layer: every other layer may import it.
 
 The command line maps the tree onto exit codes (``../shared/cli.md``):
 ``ConfigError`` and ``UsageError`` exit 2, ``BusinessRuleError`` exits 3,
-``NeedsPersonError`` exits 4; ``sync.SyncError`` and ``drivers.DeviceError``
+``NeedsPersonError`` exits 4; ``StoreError`` (the store's disk or database cannot
+be used right now), ``sync.SyncError`` and ``drivers.DeviceError``
 (the OMS or a device cannot be used right now) exit 5, an extension of the
 contract's codes; anything else is a bug and exits 1.
 
     StoreAgentError
     ├── ConfigError                  config file, key or value is wrong (exit 2)
     ├── UsageError                   a flag or argument is malformed (exit 2)
-    ├── StoreError                   the local SQLite store (agent.store.connection)
+    ├── StoreError                   the local SQLite store (agent.store.connection) (exit 5)
     │   ├── StoreBusyError           another process held the write lock too long
     │   ├── StoreSetupError          pragmas refused, migrations failed, schema too new
-    │   └── DaemonRunningError       an operation that needs the daemon stopped
+    │   ├── StoreUnavailableError    the disk or the file failed under us; nothing changed
+    │   │   ├── StoreDiskFullError   the disk holding the database is full
+    │   │   ├── StoreIOError         the disk returned an I/O error, or refused a write
+    │   │   └── StoreCorruptError    the database file is damaged: restore a backup
+    │   └── DaemonRunningError       an operation that needs the daemon stopped (exit 3)
     ├── BusinessRuleError            refused by a rule; nothing changed (exit 3)
     │   ├── UnknownOrderError
     │   ├── WrongStateError
@@ -65,7 +70,7 @@ class UsageError(StoreAgentError):
 
 
 class StoreError(StoreAgentError):
-    pass
+    exit_code = 5  # cli.md: 5 = the store's disk or database cannot be used right now
 
 
 class StoreBusyError(StoreError):
@@ -73,6 +78,22 @@ class StoreBusyError(StoreError):
 
 
 class StoreSetupError(StoreError):
+    pass
+
+
+class StoreUnavailableError(StoreError):
+    pass
+
+
+class StoreDiskFullError(StoreUnavailableError):
+    pass
+
+
+class StoreIOError(StoreUnavailableError):
+    pass
+
+
+class StoreCorruptError(StoreUnavailableError):
     pass
 
 

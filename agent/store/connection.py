@@ -8,21 +8,37 @@ Every write goes through ``Store.write()``, which starts with BEGIN IMMEDIATE:
 a deferred transaction that reads and then writes fails with SQLITE_BUSY when
 another process wrote in between, and busy_timeout cannot help it. Taking the
 write lock up front turns contention into waiting.
+
+This module is the store's boundary: a ``sqlite3`` error that means the disk
+or the file failed (full, I/O error, damage, no write permission) leaves it as
+a ``StoreUnavailableError`` whose message names the cause, the directory and
+the fix (exit 5), never as a library exception. Errors that mean a bug (a
+constraint, bad SQL) pass through unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
-from agent.errors import StoreBusyError, StoreSetupError
+from agent.errors import (
+    StoreBusyError,
+    StoreCorruptError,
+    StoreDiskFullError,
+    StoreError,
+    StoreIOError,
+    StoreSetupError,
+    StoreUnavailableError,
+)
 from agent.store import sync_state
 from agent.store.schema import MIGRATIONS
 
@@ -37,10 +53,79 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 WAL_AUTOCHECKPOINT_PAGES = 4000
 
 
+# SQLite's primary result codes that mean the disk or the file, not our code.
+SQLITE_PERM, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 3, 8, 10, 11
+SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 13, 14, 26
+# Under this many bytes free, an I/O error on write is the disk being full.
+NEARLY_FULL_BYTES = 1024 * 1024
+
+
+def storage_error(exc: sqlite3.Error, path: Path) -> StoreError | None:
+    """The error-tree twin of a sqlite3 error about the disk or the file; None for the rest."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    text = str(exc).lower()
+    directory = path.parent
+    unchanged = "nothing was changed"
+    if code == SQLITE_IOERR and _nearly_full(directory):
+        code = SQLITE_FULL
+    if code == SQLITE_FULL or "disk is full" in text:
+        return StoreDiskFullError(
+            f"the disk holding {directory} is full: free space on it (old files, old backups),"
+            f" then try again; {unchanged}")
+    if code == SQLITE_IOERR or "disk i/o error" in text:
+        return StoreIOError(
+            f"the disk holding {directory} failed to read or write {path.name} ({exc}): check the"
+            f" disk (dmesg, free space) and try again; {unchanged}")
+    if code in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in text or "not a database" in text:
+        return StoreCorruptError(
+            f"the database {path} is damaged ({exc}): stop the daemon and restore the newest"
+            f" backup (`store-agent doctor` prints the exact command); {unchanged}")
+    if code in (SQLITE_READONLY, SQLITE_PERM, SQLITE_CANTOPEN):
+        return StoreUnavailableError(
+            f"cannot write the database {path} ({exc}): check the owner and mode of {directory}"
+            f" and its files (`store-agent doctor` names the fix); {unchanged}")
+    return None
+
+
+def _nearly_full(directory: Path) -> bool:
+    try:
+        return shutil.disk_usage(directory).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements fail with the store's errors, not sqlite3's (module doc).
+
+    Busy and locked errors pass through untouched: Store._retry_busy waits them out.
+    """
+
+    store_path: Path
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.store_path) or exc from exc
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.store_path) or exc from exc
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        try:
+            return super().executescript(script)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.store_path) or exc from exc
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves (see module doc).
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                           check_same_thread=False)
+                           check_same_thread=False, factory=_Connection)
+    conn.store_path = path
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -66,8 +151,13 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = _connect(self.path)
             self._configure()
+        except StoreUnavailableError:
+            self.close()
+            raise
         except sqlite3.DatabaseError as exc:
-            raise StoreSetupError(f"{self.path}: cannot open the database ({exc})") from None
+            self.close()
+            raise storage_error(exc, self.path) or StoreSetupError(
+                f"{self.path}: cannot open the database ({exc})") from None
         except OSError as exc:
             raise StoreSetupError(f"{self.path}: cannot open the database ({exc.strerror})") from None
         self.db = sqlite_utils.Database(self.conn)
@@ -128,8 +218,10 @@ class Store:
             f" {newer} again, or restore the backup taken before the upgrade (docs/install.md)")
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.close()
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error, StoreError):
+                conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -169,8 +261,10 @@ class Store:
         self.conn.execute("BEGIN")
         try:
             yield self.conn
+        except sqlite3.Error as exc:  # raised while stepping through rows, past execute()
+            raise storage_error(exc, self.path) or exc from exc
         finally:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error, StoreError):
                 self.conn.execute("COMMIT")
 
     def data_version(self) -> int:
@@ -213,9 +307,17 @@ class _Write:
             try:
                 conn.execute("COMMIT")
                 return
-            except sqlite3.OperationalError:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
+            except (sqlite3.OperationalError, StoreError):
+                _rollback(conn)
                 raise
-        with contextlib.suppress(sqlite3.Error):
+        _rollback(conn)
+        if isinstance(exc, sqlite3.Error):  # raised while stepping through rows, past execute()
+            translated = storage_error(exc, self.store.path)
+            if translated is not None:
+                raise translated from exc
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error, StoreError):
+        if conn.in_transaction:
             conn.execute("ROLLBACK")

@@ -2,7 +2,7 @@
 
 Exit codes are a promise to store IT's scripts (docs/cli.md): 0 done, 1 a bug,
 2 usage or configuration, 3 refused by a business rule, 4 needs a person,
-5 the OMS or a device is unavailable (our extension).
+5 the OMS, a device, or the store's disk or database is unavailable.
 Refusals are one line on stderr, never a traceback.
 """
 
@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 import traceback
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
+from agent.store.connection import storage_error
 from config.errors import ConfigError, StoreAgentError
 from sync.text import strip_controls
 from ui.cli import (
@@ -96,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     except StoreAgentError as exc:
         sys.stderr.write(f"store-agent: {strip_controls(str(exc))}\n")
         return exc.exit_code
+    except sqlite3.Error as exc:  # stepped through rows past the store's boundary
+        translated = storage_error(exc, Path(ctx.settings.storage.path))
+        if translated is None:
+            raise
+        sys.stderr.write(f"store-agent: {translated}\n")
+        return translated.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("store-agent: interrupted\n")
         return 130

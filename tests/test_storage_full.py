@@ -1,0 +1,119 @@
+"""The store's disk made full for real: a tmpfs of a few MiB holds the database.
+
+Mounting needs root (CAP_SYS_ADMIN); where it is refused the tests skip and
+say so. Nothing here is simulated: SQLite gets ENOSPC from the kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sqlite3
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.errors import StoreDiskFullError
+from agent.orders.actions import Actions
+from agent.orders.ingest import ingest_snapshots
+from agent.store.connection import Store
+from config import load_settings
+from tests.factories import snapshot, write_config
+
+TINY = "4m"
+
+
+class TinyDisk:
+    def __init__(self, mount: Path):
+        self.mount = mount
+        self.filler = mount / "filler"
+
+    def fill(self) -> None:
+        """Write until the kernel says ENOSPC: the file system is now really full."""
+        chunk = b"\0" * 65536
+        with open(self.filler, "ab") as fh:
+            try:
+                while True:
+                    fh.write(chunk)
+                    fh.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+        with contextlib.suppress(OSError), open(self.filler, "ab", buffering=0) as fh:
+            while True:
+                fh.write(b"\0")
+
+    def free(self) -> None:
+        self.filler.unlink()
+
+
+@pytest.fixture
+def tiny_disk() -> Iterator[TinyDisk]:
+    mount = Path(tempfile.mkdtemp(prefix="store-agent-tiny-"))
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TINY},mode=0700", "tmpfs",
+                        str(mount)], capture_output=True, text=True)
+    if r.returncode != 0:
+        os.rmdir(mount)
+        pytest.skip(f"cannot mount a {TINY} tmpfs here to fill for real (needs root):"
+                    f" {r.stderr.strip()}")
+    try:
+        yield TinyDisk(mount)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+        os.rmdir(mount)
+
+
+@pytest.fixture
+def full_setup(tiny_disk: TinyDisk, tmp_path: Path):
+    config = tmp_path / "tiny.toml"  # not config.toml: the cli fixture writes that one
+    config.write_text(write_config(tmp_path).read_text().replace(
+        str(tmp_path / "agent.db"), str(tiny_disk.mount / "data" / "agent.db")))
+    settings = load_settings(config, environ={})
+    with Store(settings.storage.path) as store:
+        ingest_snapshots(store, [snapshot("W1"), snapshot("W2")], status_map=settings.status_map,
+                         source="feed")
+    return config, settings
+
+
+def state(db: Path, order_id: str) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT state FROM orders WHERE order_id = ?", (order_id,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_full_disk_exits_5_naming_the_disk_changes_nothing_and_resumes(
+        tiny_disk, full_setup, cli):
+    config, settings = full_setup
+    db = Path(settings.storage.path)
+    tiny_disk.fill()
+    env = {"STORE_AGENT_CONFIG": str(config)}
+    r = cli("order", "stage", "W1", "--bin", "B-1", "--as", "A100", env=env)
+    assert r.code == 5, (r.code, r.err)
+    assert f"the disk holding {db.parent} is full" in r.err and "nothing was changed" in r.err
+    assert "bug" not in r.err and "Traceback" not in r.err
+
+    tiny_disk.free()
+    assert state(db, "W1") == "TO_PICK"  # nothing was changed
+    r = cli("order", "stage", "W1", "--bin", "B-1", "--as", "A100", env=env)
+    assert r.code == 0, r.err
+    assert state(db, "W1") == "READY"
+
+
+def test_an_open_store_refuses_a_write_on_a_full_disk_and_writes_again_after(tiny_disk, full_setup):
+    _, settings = full_setup
+    with Store(settings.storage.path) as store:
+        actions = Actions(store, settings)
+        tiny_disk.fill()
+        with pytest.raises(StoreDiskFullError, match="is full"):
+            # The WAL has room for a few pages: keep writing until the disk is really needed.
+            for n in range(200):
+                actions.stage("W1" if n % 2 == 0 else "W2", bin=f"B-{n}", associate_id="A100")
+        tiny_disk.free()
+        actions.stage("W2", bin="B-LAST", associate_id="A100")
+        assert store.conn.execute("SELECT bin FROM orders WHERE order_id = 'W2'").fetchone()[0] \
+            == "B-LAST"
