@@ -34,17 +34,17 @@ class TinyDisk:
 
     def fill(self) -> None:
         """Write until the kernel says ENOSPC: the file system is now really full."""
-        chunk = b"\0" * 65536
-        with open(self.filler, "ab") as fh:
-            try:
-                while True:
-                    fh.write(chunk)
-                    fh.flush()
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC, exc
-        with contextlib.suppress(OSError), open(self.filler, "ab", buffering=0) as fh:
-            while True:
-                fh.write(b"\0")
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (65536, 4096, 1):
+                with contextlib.suppress(OSError):
+                    while os.write(fd, b"\0" * size):
+                        pass
+            with pytest.raises(OSError) as info:
+                os.write(fd, b"\0")
+            assert info.value.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
 
     def free(self) -> None:
         self.filler.unlink()
