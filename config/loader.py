@@ -1,8 +1,11 @@
 """Finding, reading and validating config.toml, with precise, secret-free errors.
 
 Precedence (highest first): command-line flags, ``STORE_AGENT_*`` variables
-(``__`` between nested keys), the TOML file. The file is ``--config PATH``,
-else ``$STORE_AGENT_CONFIG``, else ``/etc/store-agent/config.toml``.
+(``__`` between nested keys), the drop-ins, the TOML file. The file is ``--config PATH``,
+else ``$STORE_AGENT_CONFIG``, else ``/etc/store-agent/config.toml``. Drop-ins are the
+``*.toml`` files of ``config.d/`` beside it, merged in name order: tables merge key by key,
+any other value (arrays such as ``[[associates]]`` included) replaces the earlier one whole,
+so a config-management tool can own a file without touching store IT's.
 
 pydantic's own messages echo the offending input, which may be a token or a
 PIN hash, so problems are rebuilt here from the error's location and type
@@ -56,6 +59,43 @@ def read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # The message names line and column and never quotes the value.
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+
+
+def drop_in_dir(config_path: Path) -> Path:
+    return config_path.parent / "config.d"
+
+
+def drop_in_files(config_path: Path) -> list[Path]:
+    folder = drop_in_dir(config_path)
+    return sorted(folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any], origin: dict[tuple[str, ...], Path],
+           source: Path, prefix: tuple[str, ...] = ()) -> None:
+    for key, value in extra.items():
+        where = (*prefix, key)
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value, origin, source, where)
+        else:
+            base[key] = value
+            origin[where] = source
+
+
+def read_with_drop_ins(config_path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], Path]]:
+    """The file merged with its drop-ins, and which file set each key (for error messages)."""
+    data = read_toml(config_path)
+    origin: dict[tuple[str, ...], Path] = {}
+    for drop_in in drop_in_files(config_path):
+        _merge(data, read_toml(drop_in), origin, drop_in)
+    return data, origin
+
+
+def _file_of(loc: tuple[Any, ...], origin: dict[tuple[str, ...], Path], default: Path) -> Path:
+    keys = tuple(str(k) for k in loc if not isinstance(k, int))
+    for n in range(len(keys), 0, -1):
+        if keys[:n] in origin:
+            return origin[keys[:n]]
+    return default
 
 
 class _DictSource(PydanticBaseSettingsSource):
@@ -113,10 +153,12 @@ def key_path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _problem_lines(path: Path, error: ValidationError) -> list[str]:
+def _problem_lines(path: Path, error: ValidationError,
+                   origin: dict[tuple[str, ...], Path] | None = None) -> list[str]:
     lines = []
     for err in error.errors(include_input=False, include_url=False):
         loc = tuple(err["loc"])
+        file = _file_of(loc, origin or {}, path)
         kind = err["type"]
         if kind == "extra_forbidden":
             what = "unknown key (a typo? see `store-agent config init` for every key)"
@@ -124,7 +166,7 @@ def _problem_lines(path: Path, error: ValidationError) -> list[str]:
             what = "required key is missing"
         else:
             what = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {key_path(loc)}: {what} (override: {env_var_for(loc)})")
+        lines.append(f"{file}: {key_path(loc)}: {what} (override: {env_var_for(loc)})")
     return lines
 
 
@@ -137,19 +179,54 @@ def load_settings(
     """Load the configuration, or raise ConfigError with one line per problem."""
     environ = os.environ if environ is None else environ
     config_path = resolve_config_path(path, environ)
-    file_data = read_toml(config_path)
+    file_data, origin = read_with_drop_ins(config_path)
     cls = _settings_class_for(file_data, environ)
     try:
         settings = cls(**dict(overrides or {}))
     except ValidationError as exc:
-        raise ConfigError(_problem_lines(config_path, exc)) from None
+        raise ConfigError(_problem_lines(config_path, exc, origin)) from None
     except SettingsError as exc:
         # A variable holding a list or table (STORE_AGENT_ASSOCIATES) that is not JSON;
         # the message names the field, never the value, which may hold a PIN hash.
         raise ConfigError(_env_json_problem(exc)) from None
     _check_token(config_path, settings)
+    _check_webhook_file(config_path, settings)
     settings.__dict__["source_path"] = config_path
+    settings.__dict__["drop_ins"] = drop_in_files(config_path)
+    settings.__dict__["credentials_dir"] = environ.get("CREDENTIALS_DIRECTORY") or None
     return settings
+
+
+# Values the template ships with: a store still running on them was never configured.
+TEMPLATE_TOKEN = "change-me"
+TEMPLATE_HOST = "oms.example.com"
+
+
+def template_placeholders(settings: Settings) -> list[str]:
+    """What is still as `config init` wrote it; `config check` and `doctor` fail on any."""
+    path = getattr(settings, "source_path", DEFAULT_CONFIG_PATH)
+    found = []
+    token = settings.oms.token.get_secret_value() if settings.oms.token is not None else None
+    if token == TEMPLATE_TOKEN:
+        found.append(f"{path}: oms.token: still the template's {TEMPLATE_TOKEN!r}: set this store's"
+                     f" token (or oms.token_file) (override: {ENV_PREFIX}OMS__TOKEN)")
+    if re.match(rf"^https?://{re.escape(TEMPLATE_HOST)}(:\d+)?$", settings.oms.url):
+        found.append(f"{path}: oms.url: still the template's example host {TEMPLATE_HOST}: set the"
+                     f" OMS address (override: {ENV_PREFIX}OMS__URL)")
+    return found
+
+
+def _check_webhook_file(path: Path, settings: Settings) -> None:
+    source = settings.alerts.webhook_url_file
+    if source is None:
+        return
+    try:
+        text = source.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{path}: alerts.webhook_url_file: cannot read {source} ({exc.strerror})"
+                          f" (override: {ENV_PREFIX}ALERTS__WEBHOOK_URL_FILE)") from None
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise ConfigError(f"{path}: alerts.webhook_url_file: {source} does not hold an http(s) URL")
 
 
 def _env_json_problem(exc: SettingsError) -> str:

@@ -21,6 +21,8 @@ StoreState = Literal["TO_PICK", "READY", "PICKED_UP", "CANCELLED"]
 DEFAULT_CONFIG_PATH = Path("/etc/store-agent/config.toml")
 ENV_PREFIX = "STORE_AGENT_"
 ENV_NESTED_DELIMITER = "__"
+# The name of the systemd credential holding the webhook URL ($CREDENTIALS_DIRECTORY/webhook_url).
+WEBHOOK_CREDENTIAL = "webhook_url"
 
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
 
@@ -200,7 +202,7 @@ class Associate(BaseModel):
     role: Literal["associate", "manager"] = "associate"
     """associate or manager; only managers override, retry or discard."""
     pin_hash: SecretStr | None = None
-    """Salted scrypt hash of the PIN, written by `store-agent associate set-pin`."""
+    """Legacy: PINs now live in the database (`associate set-pin`); a hash here is imported once."""
 
 
 class Printer(BaseModel):
@@ -261,7 +263,9 @@ class AlertsSettings(BaseModel):
     model_config = _STRICT
 
     webhook_url: str | None = None
-    """Where alerts are POSTed as JSON (Slack- and Teams-compatible)."""
+    """Where alerts are POSTed as JSON (Slack- and Teams-compatible); a secret: prefer webhook_url_file."""
+    webhook_url_file: Path | None = None
+    """File holding the webhook URL instead (mode 0600); a systemd credential webhook_url wins over both."""
     dead_letter_after_min: int = Field(15, ge=1, le=10080)
     """Alert when a dead letter stays unresolved this many minutes."""
     pending_age_min: int = Field(10, ge=1, le=10080)
@@ -390,6 +394,21 @@ class Settings(BaseSettings):
 
     def associate(self, associate_id: str) -> Associate | None:
         return next((a for a in self.associates if a.id == associate_id), None)
+
+    def alert_webhook_url(self) -> str | None:
+        """The webhook URL: a systemd credential (LoadCredential=webhook_url:...), else the file,
+        else the inline value. Read at each use, so a rotated file or credential applies at once."""
+        credentials = self.__dict__.get("credentials_dir")
+        if credentials:
+            candidate = Path(credentials) / WEBHOOK_CREDENTIAL
+            if candidate.is_file():
+                return candidate.read_text(encoding="utf-8").strip() or None
+        if self.alerts.webhook_url_file is not None:
+            try:
+                return self.alerts.webhook_url_file.read_text(encoding="utf-8").strip() or None
+            except OSError:
+                return None
+        return self.alerts.webhook_url
 
     def oms_token(self) -> str | None:
         """The bearer token, read from token_file when that is how it is given."""

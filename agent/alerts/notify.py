@@ -116,7 +116,7 @@ async def deliver(store: Store, settings: Settings, *, now: datetime | None = No
     """Announce every alert raised or resolved since the last call (and retry due failures)."""
     now = now or utc_now()
     stamp = iso(now)
-    url = settings.alerts.webhook_url
+    url = settings.alert_webhook_url()
     report = NotifyReport()
     for alert in _due(store, stamp):
         events = [] if alert["notified_at"] else ["raised"]

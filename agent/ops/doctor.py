@@ -36,10 +36,11 @@ from urllib.parse import quote, urlsplit
 
 from agent.alerts.rules import disk_free_pct
 from agent.oms import make_client
+from agent.ops import file_checks
 from agent.ops.maintenance import restore_command
 from agent.store.daemon_lock import daemon_running, lock_path
 from config.errors import ConfigError, StoreAgentError
-from config.loader import load_settings, resolve_config_path
+from config.loader import load_settings, resolve_config_path, template_placeholders
 from config.settings import Settings
 from drivers.printer_transport import PRINTABLE, PrinterStatus, make_transport
 from drivers.scanner_serial import open_port
@@ -82,18 +83,27 @@ def run_checks(config_path: str | os.PathLike | None = None, *,
         if path.exists():
             checks.append(check_config_mode(path, None))
         return checks
-    checks.append(Check("config", PASS, f"{path} is valid (store {settings.store_id},"
-                                        f" OMS {settings.oms.url})"))
+    placeholders = template_placeholders(settings)
+    if placeholders:
+        checks.append(Check("config", FAIL, "; ".join(placeholders),
+                            "set this store's values (`store-agent config check` lists each)"))
+    else:
+        checks.append(Check("config", PASS, f"{path} is valid (store {settings.store_id},"
+                                            f" OMS {settings.oms.url})"))
     checks.append(check_config_mode(path, settings))
+    checks.append(file_checks.check_secret_files(settings))
     try:
         account: Account | None = service_account(service_user)
     except KeyError:
         account = None
+    checks.append(file_checks.check_files_readable(settings, account) if account else
+                  _no_such_user("files_readable", service_user))
     checks += check_database(settings, disk_usage)
     checks.append(check_database_permissions(settings, account) if account else
                   _no_such_user("database_permissions", service_user))
     checks.append(check_daemon(settings))
-    checks += asyncio.run(check_oms(settings))
+    if not placeholders:  # the template's example host is nobody's OMS
+        checks += asyncio.run(check_oms(settings))
     checks += check_devices(settings)
     checks.append(check_device_groups(settings, account) if account else
                   _no_such_user("device_groups", service_user))

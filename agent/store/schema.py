@@ -417,3 +417,20 @@ def m006_alert_uuid(db: Database) -> None:
     db.conn.executemany("UPDATE alerts SET uuid = ? WHERE id = ?",
                         [(str(uuid.uuid4()), i) for i in ids])
     db.conn.execute("CREATE UNIQUE INDEX alerts_uuid ON alerts(uuid)")
+
+
+@MIGRATIONS()
+def m007_associate_pins(db: Database) -> None:
+    # PIN hashes live here, not in config.toml: a config-management push of the file must
+    # never erase them, and `associate set-pin` must never rewrite (and re-own) the config.
+    _run_script(
+        db,
+        """
+        CREATE TABLE associate_pins (
+            associate_id  TEXT PRIMARY KEY,
+            pin_hash      TEXT NOT NULL,
+            set_at        TEXT NOT NULL,
+            source        TEXT NOT NULL CHECK (source IN ('set-pin', 'config'))
+        );
+        """
+    )

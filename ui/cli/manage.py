@@ -8,13 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-import tomlkit
-
+from agent.associates import roster
 from agent.associates.pins import hash_pin
 from agent.errors import ConfigError, UnknownAssociateError, UsageError
 from agent.orders import dead_letters
 from agent.views import queries
 from config import resolve_config_path
+from config.loader import template_placeholders
 from config.template import render_docs, render_template
 from ui.cli.context import Context
 from ui.cli.files import write_file
@@ -23,8 +23,17 @@ from ui.cli.output import emit_json, say, table
 
 def cmd_config_check(ctx: Context) -> int:
     s = ctx.settings
+    placeholders = template_placeholders(s)
+    if placeholders:
+        raise ConfigError(placeholders)
+    if ctx.args.json:
+        emit_json({"ok": True, "path": str(s.source_path), "drop_ins": [str(p) for p in s.drop_ins],
+                   "store_id": s.store_id, "associates": len(s.associates),
+                   "printers": len(s.printers), "stations": len(s.stations)})
+        return 0
+    drop_ins = f", {len(s.drop_ins)} drop-ins" if s.drop_ins else ""
     say(f"{s.source_path}: ok (store {s.store_id}, {len(s.associates)} associates,"
-        f" {len(s.printers)} printers, {len(s.stations)} stations)")
+        f" {len(s.printers)} printers, {len(s.stations)} stations{drop_ins})")
     return 0
 
 
@@ -57,22 +66,33 @@ def _read_pin() -> str:
     return sys.stdin.readline().strip()
 
 
+def _act_as_database_owner(db_path: Path) -> None:
+    """Run as root, become the database's owner before touching it, so that no file of the
+    store (the database, its -wal and -shm) ends up owned by root where the service cannot
+    write it. The configuration was read already, as root."""
+    if os.geteuid() != 0:
+        return
+    owner = roster.database_owner(db_path)
+    if owner is None or owner[0] == 0:
+        return
+    uid, gid = owner
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+
+
 def cmd_set_pin(ctx: Context) -> int:
     settings = ctx.settings
     associate_id = ctx.args.associate_id
     if settings.associate(associate_id) is None:
         raise UnknownAssociateError(f"associate {associate_id!r} is not in the roster")
-    path: Path = settings.source_path
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    entries = [a for a in doc.get("associates", []) if a.get("id") == associate_id]
-    if not entries:
-        raise ConfigError(f"{path}: associate {associate_id} comes from STORE_AGENT_ASSOCIATES,"
-                          " not the file; set the PIN hash there")
-    entries[0]["pin_hash"] = hash_pin(_read_pin())
-    # Run as root on a store PC: the file keeps its owner (root), group and mode, so the
-    # service, which only reads it, still can.
-    write_file(path, tomlkit.dumps(doc), replace=True)
-    say(f"PIN set for {associate_id}")
+    pin_hash = hash_pin(_read_pin())
+    _act_as_database_owner(Path(settings.storage.path))
+    roster.set_pin_hash(ctx.store, associate_id, pin_hash)
+    if ctx.args.json:
+        emit_json({"associate_id": associate_id, "pin_set": True})
+    else:
+        say(f"PIN set for {associate_id} (kept in the store database, not in the config)")
     return 0
 
 

@@ -32,6 +32,7 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
+from agent.associates import roster
 from agent.associates.pins import hash_pin, verify_pin
 from agent.store.devices import scan_patterns
 from config.errors import ConfigError
@@ -225,7 +226,8 @@ class ServeUi:
                 return refuse(429, f"Too many wrong attempts; wait {int(wait) + 1} s.",
                               **{"Retry-After": str(int(wait) + 1)})
             who = self.settings.associate(associate_id) if associate_id else None
-            stored = who.pin_hash.get_secret_value() if who is not None and who.pin_hash else None
+            stored = (await asyncio.to_thread(roster.stored_hash, self.settings, associate_id)
+                      if who is not None else None)
             ok = await asyncio.to_thread(verify_pin, pin, stored or self._dummy_hash)
             if not ok or who is None or stored is None:
                 self.limiter.failed(*keys)

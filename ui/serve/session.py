@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write("".join(f"ui.serve.session: config: {line}\n" for line in exc.problems))
         return 2
+    from agent.associates import roster
+    from agent.store.connection import Store
+
+    with Store(settings.storage.path) as store:
+        settings = roster.with_stored_pins(store, settings)
     associate = settings.associate(associate_id)
     if associate is None or associate.pin_hash is None:
         sys.stderr.write(f"ui.serve.session: {associate_id!r} can no longer log in\n")

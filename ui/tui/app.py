@@ -22,6 +22,7 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from agent.alerts import acknowledge_alert
+from agent.associates import roster
 from agent.clock import iso, utc_now
 from agent.errors import StoreAgentError, UnknownOrderError
 from agent.orders.actions import Actions
@@ -65,10 +66,11 @@ class StoreAgentApp(App):
 
     def __init__(self, settings: Settings, station_id: str | None = None):
         super().__init__()
-        self.settings = settings
         self.scan_patterns = scan_patterns(settings)  # compiled once: [scanning] and pickup.bin_pattern
         self.station_id = station_id or settings.default_station
         self.store = Store(settings.storage.path)
+        # PIN hashes live in the database: the roster seen by login and manager approval has them.
+        self.settings = settings = roster.with_stored_pins(self.store, settings)
         self.actions = Actions(self.store, settings, device_id=self.station_id)
         self.associate: Associate | None = None
         self.status: dict = {}
