@@ -1,11 +1,11 @@
 """Writing configuration files as root without being led astray by links.
 
-`store-agent config init` and `associate set-pin` run as root on a store PC.
+`store-agent config init` runs as root on a store PC.
 A file is first written to a new temporary name (O_CREAT|O_EXCL|O_NOFOLLOW:
 never an existing file, never through a symbolic link), then put in place by
 a rename, which replaces a link itself rather than what it points to. A file
 that replaces another keeps the old one's owner, group and mode (never more than 0640), so the
-service can still read its configuration after root changed a PIN.
+service can still read its configuration after root replaced it.
 """
 
 from __future__ import annotations
