@@ -102,7 +102,9 @@ def sample_gtin13(rng: random.Random) -> str:
     return body + gs1_check_digit(body)
 
 
-def sample_pickup_code(rng: random.Random, length: int = 6) -> str:
+def sample_pickup_code(rng: random.Random, length: int = 8) -> str:
+    # 8 of 25 symbols: about 37 bits, hopeless to guess within the attempt limits.
+    # The order number is never the code: customers see it in every email.
     return "".join(rng.choice(PICKUP_ALPHABET) for _ in range(length))
 
 

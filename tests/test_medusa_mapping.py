@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from sync.medusa.mapping import contract_status, decode_cursor, encode_cursor, to_snapshot
+from sync.errors import BadResponseError
+from sync.medusa.mapping import (
+    NO_PICKUP_CODE,
+    contract_status,
+    decode_cursor,
+    encode_cursor,
+    entry_fields,
+    parse_order,
+    to_snapshot,
+)
 from sync.models import OrderSnapshot
 
 
 def order(**changes) -> dict:
     base = {
-        "id": "order_01ABC", "display_id": 42, "status": "pending", "metadata": None,
+        "id": "order_01ABC", "display_id": 42, "status": "pending",
+        "metadata": {"pickup_code": "q4x7-m2k9"},
         "email": "ann@example.com", "updated_at": "2026-11-23T10:00:00.123Z",
         "shipping_address": {"first_name": "Ann", "last_name": "Smith", "phone": "+1 555 010 1234"},
         "items": [{"id": "ordli_1", "variant_sku": "HOSE-15", "variant_barcode": "4006381333931",
@@ -22,7 +32,7 @@ def order(**changes) -> dict:
 
 def test_a_fresh_order_is_a_valid_released_snapshot():
     snap = OrderSnapshot.model_validate(to_snapshot(order()))
-    assert (snap.status, snap.pickup_code, snap.customer.phone_last4) == ("released", "000042", "1234")
+    assert (snap.status, snap.pickup_code, snap.customer.phone_last4) == ("released", "Q4X7-M2K9", "1234")
     assert snap.version == 1795428000123
     assert snap.lines[0].description == "Garden hose (15 m)" and snap.lines[0].gtin == "4006381333931"
 
@@ -42,9 +52,22 @@ def test_status_follows_order_and_fulfillments(changes, status):
 
 def test_a_fulfillment_moves_the_version_and_metadata_code_wins():
     later = order(fulfillments=[{"created_at": "2026-11-23T10:05:00Z", "canceled_at": None,
-                                 "delivered_at": None}], metadata={"pickup_code": "k7q9mx"})
+                                 "delivered_at": None}], metadata={"pickup_code": "k7q9mx42"})
     snap = to_snapshot(later)
-    assert snap["version"] > to_snapshot(order())["version"] and snap["pickup_code"] == "K7Q9MX"
+    assert snap["version"] > to_snapshot(order())["version"] and snap["pickup_code"] == "K7Q9MX42"
+
+
+@pytest.mark.parametrize("metadata", [None, {}, {"pickup_code": "K7Q9MX"}, {"pickup_code": 12345678},
+                                      {"pickup_code": "has space1"}])
+def test_no_guessable_code_an_order_without_a_good_one_is_quarantined(metadata):
+    # The order number (display_id 42 -> "000042") is in the customer's emails: never a code.
+    bare = order(metadata=metadata)
+    fields = entry_fields(bare)
+    assert fields["snapshot"] is None and fields["error"] == NO_PICKUP_CODE
+    assert fields["order_id"] == "order_01ABC" and "000042" not in str(fields["raw"]["pickup_code"])
+    assert "metadata.pickup_code" in NO_PICKUP_CODE and "8-16" in NO_PICKUP_CODE
+    with pytest.raises(BadResponseError, match="no pickup code"):
+        parse_order(bare)
 
 
 def test_cursor_round_trip_and_foreign_cursor():

@@ -59,10 +59,11 @@ from sync.medusa.mapping import (
     ORDER_FIELDS,
     decode_cursor,
     encode_cursor,
+    entry_fields,
     is_pickup,
     iso_ms,
     last_change_ms,
-    to_snapshot,
+    parse_order,
 )
 from sync.models import (
     Change,
@@ -74,9 +75,7 @@ from sync.models import (
     OrderSnapshot,
     OrdersPage,
     SnapshotEntry,
-    _entry_fields,
     check_results,
-    parse_snapshot,
     to_rfc3339,
 )
 
@@ -167,7 +166,7 @@ class MedusaClient(HttpLifecycle):
         order = await self.order(order_id, timeout_s=timeout_s)
         if order is None:
             raise NotFoundError(f"GET /admin/orders/{order_id}: not an order of this store", status=404)
-        return parse_snapshot(_json_bytes(to_snapshot(order)))
+        return parse_order(order)
 
     async def list_orders(self, updated_after: datetime | None = None, cursor: str | None = None,
                           limit: int = 100, *, timeout_s: float | None = None) -> OrdersPage:
@@ -189,7 +188,7 @@ class MedusaClient(HttpLifecycle):
             params["status[]"] = ["canceled", "completed", "archived"]
         body = await self._list(params, timeout_s)
         orders = await self._ours(body.get("orders") or [])
-        entries = [SnapshotEntry(**_entry_fields(to_snapshot(o))) for o in orders]
+        entries = [SnapshotEntry(**entry_fields(o)) for o in orders]
         more = offset + limit < int(body.get("count") or 0)
         if more:
             next_cursor: str | None = f"{phase}:{offset + limit}"
@@ -237,8 +236,8 @@ class MedusaClient(HttpLifecycle):
         ours = await self._ours(fresh)
         changes = []
         for order in ours:
-            raw = to_snapshot(order)
-            changes.append(Change(change_id=f"{order.get('id')}@{raw['version']}", **_entry_fields(raw)))
+            fields = entry_fields(order)
+            changes.append(Change(change_id=f"{order.get('id')}@{fields['raw']['version']}", **fields))
         if fresh:
             last = fresh[-1]
             cursor = encode_cursor(last_change_ms(last), last.get("id", ""))

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sync.medusa.mapping import contract_status, live_fulfillments, to_snapshot
-from sync.models import EventResult, check_snapshot
+from sync.medusa.mapping import check, contract_status, live_fulfillments
+from sync.models import EventResult
 
 if TYPE_CHECKING:
     from sync.medusa.client import MedusaClient
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 def _result(event: Event, status: str, code: str | None = None, message: str | None = None,
             order: dict | None = None) -> EventResult:
-    raw = to_snapshot(order) if order is not None else None
-    snapshot, error = (None, None) if raw is None else check_snapshot(raw)
+    raw, snapshot, error = (None, None, None) if order is None else check(order)
     return EventResult(event_id=event.event_id, status=status, code=code, message=message,  # type: ignore[arg-type]
                        order=snapshot, order_raw=raw, order_error=error)
 

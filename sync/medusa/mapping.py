@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sync.errors import BadResponseError
+from sync.models import OrderSnapshot, _entry_fields, check_snapshot
 
 # Everything a snapshot needs, and nothing else: Medusa's defaults carry totals we never read.
 ORDER_FIELDS = ",".join([
@@ -20,7 +21,15 @@ ORDER_FIELDS = ",".join([
     "*fulfillments.items",
 ])
 _GTIN = re.compile(r"^([0-9]{8}|[0-9]{12,14})$")
-_CODE = re.compile(r"^[A-Za-z0-9-]{4,16}$")
+# A pickup code hands over a package: it must be a secret of this order, long enough that
+# guessing is hopeless within the attempt limits (docs/security.md).
+MIN_PICKUP_CODE = 8
+_CODE = re.compile(rf"^[A-Za-z0-9-]{{{MIN_PICKUP_CODE},16}}$")
+NO_PICKUP_CODE = (
+    f"no pickup code: a Medusa order needs metadata.pickup_code, {MIN_PICKUP_CODE}-16 letters,"
+    " digits or '-', random per order; the order number is shown to customers and is not a"
+    " secret, so it is never used instead (docs/medusa.md)"
+)
 
 
 def parse_time(value: Any) -> datetime:
@@ -75,14 +84,13 @@ def last_change_ms(order: dict) -> int:
     return max(epoch_ms(parse_time(t)) for t in times if t)
 
 
-def pickup_code(order: dict) -> str:
-    """metadata.pickup_code when the storefront set one, else the display id the customer was shown."""
+def pickup_code(order: dict) -> str | None:
+    """metadata.pickup_code as the storefront set it, or None: no fallback to anything guessable."""
     meta = order.get("metadata") or {}
     code = meta.get("pickup_code") if isinstance(meta, dict) else None
     if isinstance(code, str) and _CODE.match(code):
         return code.upper()
-    display = order.get("display_id")
-    return str(display).zfill(6) if display is not None else str(order.get("id", ""))[-8:].upper()
+    return None
 
 
 def _customer(order: dict) -> dict:
@@ -122,6 +130,32 @@ def to_snapshot(order: dict) -> dict:
         "arrival": None,
         "updated_at": iso_ms(version),
     }
+
+
+def check(order: dict) -> tuple[dict, OrderSnapshot | None, str | None]:
+    """(raw snapshot, snapshot or None, why not): an order without a pickup code is quarantined."""
+    raw = to_snapshot(order)
+    if raw["pickup_code"] is None:
+        return raw, None, NO_PICKUP_CODE
+    snapshot, error = check_snapshot(raw)
+    return raw, snapshot, error
+
+
+def entry_fields(order: dict) -> dict[str, Any]:
+    """A page entry (sync.models.SnapshotEntry's fields) for one Medusa order."""
+    raw, _snapshot, error = check(order)
+    fields = _entry_fields(raw)
+    if error == NO_PICKUP_CODE:
+        fields.update(snapshot=None, error=error)
+    return fields
+
+
+def parse_order(order: dict) -> OrderSnapshot:
+    """One order as a snapshot, or BadResponseError saying why not."""
+    _raw, snapshot, error = check(order)
+    if snapshot is None:
+        raise BadResponseError(f"order snapshot: {error}")
+    return snapshot
 
 
 # --- the feed cursor: a (updated_at, id) watermark ------------------------------------

@@ -8,6 +8,7 @@ pickup shipping option in the pickup set's service zone.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from tests.medusa.harness import Admin
@@ -95,7 +96,9 @@ def place_order(admin: Admin, shop: Shop, quantities: tuple[int, ...] = (2, 1), 
              if q > 0]
     cart = admin.store("POST", "/store/carts", json={
         "region_id": shop.region_id, "sales_channel_id": shop.sales_channel_id, "email": "ann@example.com",
-        "items": items, "shipping_address": address, "billing_address": address})["cart"]
+        "items": items, "shipping_address": address, "billing_address": address,
+        # The storefront's random pickup code (the order number is no secret): kept on the order.
+        "metadata": {"pickup_code": secrets.token_hex(5).upper()}})["cart"]
     admin.store("POST", f"/store/carts/{cart['id']}/shipping-methods",
                 json={"option_id": shop.shipping_option_id})
     collection = admin.store("POST", "/store/payment-collections",

@@ -151,7 +151,7 @@ def test_sample_orders_are_deterministic_and_realistic():
         snapshot = OrderSnapshot.model_validate(order)
         assert 1 <= len(snapshot.lines) <= 4
         assert all(line.gtin and gtin_is_valid(line.gtin) for line in snapshot.lines)
-        assert len(snapshot.pickup_code) == 6 and set(snapshot.pickup_code) <= set(PICKUP_ALPHABET)
+        assert len(snapshot.pickup_code) == 8 and set(snapshot.pickup_code) <= set(PICKUP_ALPHABET)
         assert snapshot.hold_until - snapshot.pickup_window.end == timedelta(days=3)
         assert order["updated_at"].endswith("Z")
     statuses = Counter(o["status"] for o in orders)
