@@ -40,6 +40,15 @@ CATALOGUE: dict[str, str] = {
     "handover.ask": "Check the name with the customer. F2 hands over, Esc stops.",
     "handover.not_done": "Handover not done. Nothing changed.",
     "handover.asking_oms": "Checking order {order} with head office...",
+    # --- what rings ----------------------------------------------------------------------------
+    "signal.arrival": "Customer arrived for {order}: {bay}, {vehicle}",
+    "signal.late": "Order {order} is late: pick it now",
+    "signal.new_order": "New order {order} to pick",
+    "signal.new_orders": "{count} new orders to pick",
+    "signal.more": "and {count} more: see the queue",
+    "bay.unknown": "bay not given",
+    "bay.named": "bay {bay}",
+    "vehicle.unknown": "no vehicle given",
     "stop.cancelled": "Order {order} was cancelled. Do not hand it over.",
 }
 

@@ -257,6 +257,12 @@ class UiSettings(BaseModel):
     """Origins a browser may connect from; empty allows only the listen address itself."""
     idle_logout_s: int = Field(300, ge=30, le=86400)
     """Seconds without input after which an associate is logged out."""
+    bells: list[Literal["arrival", "late", "new_order"]] = Field(
+        default_factory=lambda: ["arrival", "late", "new_order"])
+    """What rings the terminal bell and shows a note on screen: a curbside customer checking in,
+    an order turning late, a new order released to the store. [] keeps the bell for cancellations only."""
+    locale: str = "en_US"
+    """How dates and times read on screens and slips (a CLDR locale such as en_GB, de_DE, fr_CA)."""
 
 
 class AlertsSettings(BaseModel):

@@ -31,18 +31,25 @@ def _search_clause(search: str | None) -> tuple[str, tuple]:
 
 
 def _section(conn, where: str, order_by: str, args: tuple, search: str | None,
-             limit: int) -> tuple[int, list[dict]]:
+             limit: int) -> tuple[int, int, list[dict]]:
+    """(whole count, count matching the search, rows matching it)."""
     extra, sargs = _search_clause(search)
+    count = conn.execute(f"SELECT COUNT(*) FROM orders o WHERE {where}", args).fetchone()[0]
     base = f"FROM orders o WHERE {where}{extra}"
-    count = conn.execute(f"SELECT COUNT(*) {base}", args + sargs).fetchone()[0]
+    matching = conn.execute(f"SELECT COUNT(*) {base}", args + sargs).fetchone()[0] if extra else count
     rows = [dict(r) for r in conn.execute(
         f"SELECT {_ORDER_COLS} {base} ORDER BY {order_by} LIMIT ?", (*args, *sargs, limit))]
-    return count, rows
+    return count, matching, rows
 
 
 def queue(store: Store, *, search: str | None = None, now: datetime | None = None,
           limit: int = 300) -> dict[str, dict]:
-    """``{section: {"count": n, "rows": [...]}}`` for every section in SECTIONS."""
+    """``{section: {"count": n, "matching": m, "rows": [...]}}`` for every section in SECTIONS.
+
+    ``count`` is always the whole section: a search narrows the rows, never the
+    counts on the tabs, so a search cannot hide three waiting cars. ``matching``
+    is how many of them the search finds.
+    """
     stamp = iso(now or utc_now())
     out: dict[str, dict] = {}
     with store.read() as conn:
@@ -54,17 +61,21 @@ def queue(store: Store, *, search: str | None = None, now: datetime | None = Non
                          "o.hold_until", (stamp,)),
         }
         for name, (where, order_by, args) in specs.items():
-            count, rows = _section(conn, where, order_by, args, search, limit)
-            out[name] = {"count": count, "rows": rows}
+            count, matching, rows = _section(conn, where, order_by, args, search, limit)
+            out[name] = {"count": count, "matching": matching, "rows": rows}
         extra, sargs = _search_clause(search)
+        open_tasks = conn.execute("SELECT COUNT(*) FROM return_tasks WHERE state = 'OPEN'").fetchone()[0]
         tasks = [dict(r) for r in conn.execute(
             "SELECT t.id AS task_id, t.order_id, t.bin, t.lines, t.reason, t.created_at,"
             " o.customer_name FROM return_tasks t JOIN orders o ON o.order_id = t.order_id"
             f" WHERE t.state = 'OPEN'{extra} ORDER BY t.created_at", sargs)]
         for t in tasks:
             t["lines"] = json.loads(t["lines"])
-        out["returns"] = {"count": len(tasks), "rows": tasks[:limit]}
-        out["exceptions"] = _exceptions(conn, search)
+        out["returns"] = {"count": open_tasks, "matching": len(tasks), "rows": tasks[:limit]}
+        everything = _exceptions(conn, None)
+        found = _exceptions(conn, search) if search else everything
+        out["exceptions"] = {"count": everything["count"], "matching": found["count"],
+                             "rows": found["rows"]}
     return out
 
 

@@ -162,8 +162,17 @@ def test_queue_sections_counts_search_and_no_shows(env):
             await pilot.press("f4")  # a no-show's cancel starts on the no_show reason
             assert app.screen.query_one("#reasons").highlighted == 1
             await pilot.press("escape", "escape")
+            await pilot.click("#sec-ready")
             await pilot.press("ctrl+f", *"W10003")
-            assert str(screen.query_one("#sec-ready").label) == "Ready 1"
+            assert str(screen.query_one("#sec-ready").label) == "Ready 2"  # counts stay whole
+            assert table.row_count == 1
+            assert str(screen.query_one("#sec-arrived").label) == "Arrived 1"  # no car is hidden
+            await pilot.press("escape")  # search is for a moment
+            assert screen.query_one("#search").value == "" and table.row_count == 2
+            await pilot.press("ctrl+f", *"W10002", "enter")  # a wedge scan with focus in search
+            assert on_order(app, "W10002")
+            await pilot.press("escape")
+            assert screen.query_one("#search").value == ""
 
     asyncio.run(main())
 

@@ -40,6 +40,7 @@ from ui.tui.serial_scanner import start_station_scanner
 from ui.tui.widgets.banner import AlertBanner
 from ui.tui.widgets.scan_input import ScanInput
 from ui.tui.widgets.status_bar import StatusBar
+from ui.tui.work_signals import WorkSignals
 
 POLL_S = 0.25
 # Not needed for the first frame, so imported once logged in (StoreAgentApp._settle_heap):
@@ -48,6 +49,7 @@ AFTER_LOGIN = ("ui.tui.screens.work", "ui.tui.sync_job", "agent.workers.live_che
 # A bell every so often while a cancellation stays unacknowledged: the one
 # associate who could stop a wrong handoff may have missed the first.
 BELL_REPEAT_S = 30.0
+SIGNAL_NOTE_S = 6.0
 
 
 class StoreAgentApp(App):
@@ -81,6 +83,9 @@ class StoreAgentApp(App):
         self._sync_generation = 0
         self._dropped_at = 0.0
         self.serial_scanner = None
+        self.clock = utc_now
+        """Now, for every clock on screen: tests drive it instead of waiting."""
+        self.signals = WorkSignals(self.store, settings.sla, settings.ui.bells)
 
     # --- life cycle ---------------------------------------------------------
     def on_mount(self) -> None:
@@ -148,6 +153,7 @@ class StoreAgentApp(App):
     # --- the session --------------------------------------------------------
     def login(self, associate: Associate) -> None:
         self.associate = associate
+        self.signals.reset()
         self._last_input = time.monotonic()
         self.refresh_status()
         from ui.tui.screens.work import WorkScreen
@@ -203,6 +209,18 @@ class StoreAgentApp(App):
                 self.paint_chrome(screen)
         if changed:
             self.refresh_bindings()
+        if self.associate is not None:
+            self._signal(self.signals.check(self.clock()))
+
+    def _signal(self, notes: list[str]) -> None:
+        """New work: one bell, and a short note that does not hide the queue for long."""
+        if not notes:
+            return
+        self._ring()
+        for note in notes[:3]:
+            self.notify(note, severity="warning", timeout=SIGNAL_NOTE_S, markup=False)
+        if len(notes) > 3:
+            self.notify(msg("signal.more", count=len(notes) - 3), timeout=SIGNAL_NOTE_S, markup=False)
 
     def paint_chrome(self, screen: BaseScreen) -> None:
         who = f"{self.associate.name} ({self.associate.id})" if self.associate else None

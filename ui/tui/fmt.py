@@ -37,3 +37,10 @@ def short_age(seconds: float | None) -> str:
     if seconds < 90 * 60:
         return f"{round(seconds / 60)}m"
     return f"{seconds / 3600:.1f}h"
+
+
+def short_wait(seconds: float) -> str:
+    """How long someone has waited, in whole minutes once past the first one."""
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    return f"{int(seconds // 60)} min"

@@ -50,6 +50,8 @@ class StationScanner:
 
     # --- UI thread ----------------------------------------------------------------
     def _deliver(self, text: str) -> None:
+        from textual.widgets import Input
+
         from ui.tui.widgets.scan_input import ScanInput
 
         fields = list(self.app.screen.query(ScanInput))
@@ -57,6 +59,16 @@ class StationScanner:
             # Classified as the field would classify typed text: the store's patterns, the kind it awaits.
             field = fields[0]
             field.post_message(ScanInput.Scanned(field.classify(text), field))
+            return
+        # A badge field that is a plain Input (login, a manager's approval): the frame is
+        # entered there as if typed, then Enter, so a badge on the serial scanner works
+        # exactly like one on a wedge.
+        plain = [f for f in self.app.screen.query("Input.scan") if isinstance(f, Input)]
+        if plain:
+            field = plain[0]
+            field.value = text
+            field.focus()
+            field.post_message(Input.Submitted(field, text))
         else:
             self.app.bell()  # a screen that takes no scans (STOP, a confirmation): ignored
 

@@ -9,27 +9,32 @@ from textual.containers import Grid, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Button, DataTable, Input
 
+from agent.kpis.timers import URGENCY, arrival_timers, describe, timers_by_order
 from agent.views import queue_view
-from ui.tui.fmt import hhmm, window
+from ui.tui.fmt import hhmm, short_wait, window
 from ui.tui.widgets.plain import plain
+from ui.tui.work_signals import bay_label
 
 LABELS = {
     "to_pick": "To pick", "ready": "Ready", "arrived": "Arrived",
     "returns": "Return", "no_shows": "No-shows", "exceptions": "Exceptions",
 }
+# A customer outside: black on yellow, 19:1 however the row around it is drawn.
+ARRIVED_STYLE = "bold #000000 on #ffd000"
+CLOCK_REFRESH_S = 15.0
 # Sections whose non-zero count needs someone's attention now.
 URGENT = ("arrived", "no_shows", "exceptions")
 
 
 def _columns(section: str, narrow: bool) -> list[tuple[str, str]]:
-    """(key, heading) pairs; the narrow layout keeps what identifies the work."""
+    """(key, heading) pairs; the narrow layout keeps what identifies the work and its clock."""
     wide = {
-        "to_pick": [("order_id", "Order"), ("customer_name", "Customer"), ("window", "Window"),
-                    ("fulfillment", "Type")],
+        "to_pick": [("order_id", "Order"), ("due", "Due"), ("customer_name", "Customer"),
+                    ("window", "Window"), ("fulfillment", "Type")],
         "ready": [("bin", "Bin"), ("order_id", "Order"), ("customer_name", "Customer"),
                   ("hold", "Hold until"), ("arrival", "Arrived")],
-        "arrived": [("order_id", "Order"), ("arrival_bay", "Bay"), ("arrival_vehicle", "Vehicle"),
-                    ("bin", "Bin"), ("since", "Since"), ("customer_name", "Customer")],
+        "arrived": [("order_id", "Order"), ("waited", "Waiting"), ("bin", "Bin"), ("bay", "Bay"),
+                    ("arrival_vehicle", "Vehicle"), ("customer_name", "Customer")],
         "returns": [("bin", "Bin"), ("order_id", "Order"), ("items", "Items"), ("reason", "Reason")],
         "no_shows": [("order_id", "Order"), ("state", "State"), ("bin", "Bin"), ("hold", "Hold"),
                      ("customer_name", "Customer")],
@@ -37,12 +42,24 @@ def _columns(section: str, narrow: bool) -> list[tuple[str, str]]:
     }[section]
     if not narrow:
         return wide
-    keep = {"to_pick": 2, "exceptions": 2}.get(section, 3)
+    keep = {"exceptions": 2, "arrived": 4}.get(section, 3)
     return wide[:keep]
 
 
-def _cell(row: dict, key: str) -> Text:
+# Timer states as cells: contrast >= 4.5:1 (tests/ui/test_contrast.py).
+TIMER_STYLE = {"late": "bold #ffffff on #b00020", "nearing": "bold #000000 on #ffd000", "on_time": ""}
+
+
+def _cell(row: dict, key: str, timers: dict) -> Text:
     """A cell as literal text: a DataTable parses markup in a plain str cell."""
+    timer = timers.get(row.get("order_id"))
+    if key in ("due", "waited"):
+        if timer is None:
+            return Text("")
+        label = describe(timer) if key == "due" else short_wait(timer.waited_s)
+        return Text(label, style=TIMER_STYLE[timer.state])
+    if key == "bay":
+        return plain(bay_label(row.get("arrival_bay")))
     if key == "window":
         return plain(window(row.get("window_start"), row.get("window_end")))
     if key == "hold":
@@ -50,13 +67,21 @@ def _cell(row: dict, key: str) -> Text:
     if key in ("arrival", "since"):
         if not row.get("arrived_at"):
             return Text("")
-        cell = plain(f"{hhmm(row['arrived_at'])} bay {row.get('arrival_bay') or '?'}")
-        cell.stylize("bold black on yellow")
+        cell = plain(f"{hhmm(row['arrived_at'])} {bay_label(row.get('arrival_bay'))}")
+        cell.stylize(ARRIVED_STYLE)
         return cell
     if key == "items":
         return plain(sum(line["quantity"] for line in row["lines"]))
     value = row.get(key)
     return plain("" if value is None else value)
+
+
+def most_urgent_section(data: dict) -> str:
+    """Customers outside first, then orders to pick (most urgent on top), returns, READY."""
+    for name in ("arrived", "to_pick", "returns", "ready"):
+        if data[name]["count"]:
+            return name
+    return "to_pick"
 
 
 class QueueView(Vertical):
@@ -67,6 +92,8 @@ class QueueView(Vertical):
         self.section = "to_pick"
         self.search = ""
         self.data: dict = {}
+        self.timers: dict = {}  # order id -> OrderTimer (to pick) or ArrivalTimer (arrived)
+        self._opened = False
         self._filled: tuple | None = None  # what the table shows: (section, narrow, rows)
 
     def compose(self) -> ComposeResult:
@@ -78,6 +105,12 @@ class QueueView(Vertical):
 
     def on_mount(self) -> None:
         self.refresh_data()
+        # The clocks move without any commit: redraw them while the queue is on screen.
+        self.set_interval(CLOCK_REFRESH_S, self._clocks)
+
+    def _clocks(self) -> None:
+        if self.display and self.screen.is_current:
+            self.refresh_data()
 
     def on_resize(self) -> None:
         self._fill_table()
@@ -89,7 +122,21 @@ class QueueView(Vertical):
             # Called (by the database watcher) between this view's mount and its
             # children's: on_mount reads the queue once they are there.
             return
-        self.data = queue_view.queue(self.app.store, search=self.search or None)
+        app = self.app
+        now = app.clock()
+        self.data = queue_view.queue(app.store, search=self.search or None, now=now)
+        order_timers = timers_by_order(app.store, app.settings.sla, now=now)
+        waits = {a.order_id: a for a in arrival_timers(app.store, app.settings.sla, now=now)}
+        # Most urgent first: late, then nearing, then the earliest target.
+        self.data["to_pick"]["rows"].sort(key=lambda r: (
+            (URGENCY[t.state], t.target_at.timestamp()) if (t := order_timers.get(r["order_id"]))
+            else (3, 0.0)))
+        self.data["arrived"]["rows"].sort(key=lambda r: -(w.waited_s if (w := waits.get(r["order_id"]))
+                                                        else 0.0))
+        self.timers = {"to_pick": order_timers, "arrived": waits}
+        if not self._opened:  # the first look after login: where the most urgent work is
+            self._opened = True
+            self.section = most_urgent_section(self.data)
         for name, label in LABELS.items():
             button = buttons[name]
             count = self.data[name]["count"]
@@ -103,7 +150,7 @@ class QueueView(Vertical):
             return
         narrow = self.app.size.width < 60
         rows = self.data[self.section]["rows"]
-        filled = (self.section, narrow, rows)
+        filled = (self.section, narrow, rows, self.timers.get(self.section))
         if filled == self._filled:
             # Unchanged (the usual case on coming back from an order): rebuilding 300
             # rows costs tens of milliseconds and leaves garbage for the collector.
@@ -122,9 +169,10 @@ class QueueView(Vertical):
             table.add_column(heading)
         for row in rows:
             key = f"{row['kind']}:{row['id']}" if self.section == "exceptions" else row["order_id"]
-            cells = [_cell(row, k) for k, _ in columns]
+            timers = self.timers.get(self.section, {})
+            cells = [_cell(row, k, timers) for k, _ in columns]
             if row.get("arrived_at") and not cells[0].spans:
-                cells[0].stylize("bold black on yellow")  # the customer is outside
+                cells[0].stylize(ARRIVED_STYLE)  # the customer is outside
             table.add_row(*cells, key=key)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
@@ -149,8 +197,32 @@ class QueueView(Vertical):
         self.refresh_data()
 
     @on(Input.Submitted, "#search")
-    def _search_done(self) -> None:
+    def _search_done(self, event: Input.Submitted) -> None:
+        """Enter in the search: a scanner that typed here scanned something, so it routes."""
+        event.stop()
+        from ui.tui.widgets.scan_input import ScanInput
+
+        scanned = self.screen.query_one("#scan", ScanInput).classify(event.value)
+        if scanned.kind in ("order", "bin", "pickup_code", "badge"):
+            self.clear_search()
+            self.app.route_scan(scanned)
+            return
         self.query_one("#queue").focus()
+
+    def clear_search(self) -> bool:
+        """Search is for a moment: Esc, a scan or an opened order ends it. True if there was one."""
+        field = self.query_one("#search", Input)
+        had = bool(field.value) or field.has_focus
+        if field.value:
+            field.value = ""  # Input.Changed refreshes the table
+        if field.has_focus:
+            self.query_one("#queue").focus()
+        return had
+
+    def redraw(self) -> None:
+        """Draw the table again for the width it has now (it was hidden while an order was shown)."""
+        self._filled = None
+        self.refresh_data()
 
     @on(DataTable.RowSelected, "#queue")
     def _open(self, event: DataTable.RowSelected) -> None:

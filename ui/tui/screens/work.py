@@ -22,7 +22,7 @@ from ui.tui.screens.order import OrderView
 from ui.tui.screens.queue import QueueView
 from ui.tui.widgets.footer import KeyFooter
 
-QUEUE_ACTIONS = ("section", "search")
+QUEUE_ACTIONS = ("section", "search", "clear_search")
 ORDER_ACTIONS = ("stage", "pickup", "cancel_order", "return_shelf", "partial", "back")
 
 
@@ -39,6 +39,7 @@ class WorkScreen(BaseScreen):
         Binding("f6", "return_shelf", "Return"),
         Binding("f7", "partial", "Partial"),
         Binding("escape", "back", "Back"),
+        Binding("escape", "clear_search", "Clear search"),
     ]
 
     def __init__(self) -> None:
@@ -75,6 +76,7 @@ class WorkScreen(BaseScreen):
         scan = self.query_one("#scan")
         switched = not self._on_order
         if switched:
+            self.queue.clear_search()
             focused = self.focused
             self._queue_focus = focused if focused is not None and self.queue in focused.ancestors else None
             self._on_order = True
@@ -99,7 +101,7 @@ class WorkScreen(BaseScreen):
         self.order.display = False
         self.queue.display = True
         self.say("")
-        self.queue.refresh_data()
+        self.queue.redraw()
         if self._queue_focus is not None and self._queue_focus.is_attached:
             self.set_focus(self._queue_focus)
         self.keys_changed()
@@ -127,6 +129,9 @@ class WorkScreen(BaseScreen):
 
     def action_search(self) -> None:
         self.queue.action_search()
+
+    def action_clear_search(self) -> None:
+        self.queue.clear_search()
 
     def action_stage(self) -> None:
         self.order.action_stage()
