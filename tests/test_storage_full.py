@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import StoreDiskFullError
+from agent.errors import StoreBusyError, StoreDiskFullError
 from agent.orders.actions import Actions
 from agent.orders.ingest import ingest_snapshots
 from agent.store.connection import Store
@@ -117,3 +117,13 @@ def test_an_open_store_refuses_a_write_on_a_full_disk_and_writes_again_after(tin
         actions.stage("W2", bin="B-LAST", associate_id="A100")
         assert store.conn.execute("SELECT bin FROM orders WHERE order_id = 'W2'").fetchone()[0] \
             == "B-LAST"
+
+
+def test_an_interactive_store_gives_up_on_a_held_lock_with_a_busy_error(tmp_path):
+    db = tmp_path / "agent.db"
+    with Store(db) as holder, Store(db, interactive=True) as screen:
+        with holder.write(), pytest.raises(StoreBusyError, match="try again"), \
+                screen.write():  # another process is mid-transaction
+            pass
+        with screen.write() as conn:  # and works once the lock is free
+            conn.execute("SELECT 1")

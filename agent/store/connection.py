@@ -46,6 +46,9 @@ BUSY_TIMEOUT_MS = 10_000
 # How long a writer keeps retrying after busy_timeout gave up, before telling
 # the user: long enough to outlast a checkpoint or another process's migration.
 WRITE_PATIENCE_S = 30.0
+# A person's screen waits at most this long for the write lock, in SQLite's own wait,
+# and then says "busy, try again": an event loop must not freeze for half a minute.
+INTERACTIVE_BUSY_MS = 1_000
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 # Pages in the WAL before a committing connection checkpoints. Larger than
 # SQLite's 1000 so an associate's action rarely pays for a checkpoint; the
@@ -145,8 +148,13 @@ def _installed_version() -> str:
 class Store:
     """One connection to the store database, with the product's guarantees."""
 
-    def __init__(self, path: str | os.PathLike, *, migrate: bool = True):
+    def __init__(self, path: str | os.PathLike, *, migrate: bool = True,
+                 interactive: bool = False):
+        """``interactive``: a UI's store, which gives up on a lock after a second
+        (INTERACTIVE_BUSY_MS) instead of retrying for WRITE_PATIENCE_S."""
         self.path = Path(path)
+        self.busy_ms = INTERACTIVE_BUSY_MS if interactive else BUSY_TIMEOUT_MS
+        self.patience_s = 0.0 if interactive else WRITE_PATIENCE_S
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = _connect(self.path)
@@ -171,7 +179,7 @@ class Store:
     # --- set-up ---------------------------------------------------------
     def _configure(self) -> None:
         c = self.conn
-        c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        c.execute(f"PRAGMA busy_timeout = {self.busy_ms}")
         mode = self._retry_busy(lambda: c.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         c.execute("PRAGMA synchronous = FULL")
         c.execute("PRAGMA foreign_keys = ON")
@@ -231,7 +239,7 @@ class Store:
 
     # --- transactions ---------------------------------------------------
     def _retry_busy(self, fn):
-        deadline = time.monotonic() + WRITE_PATIENCE_S
+        deadline = time.monotonic() + self.patience_s
         delay = 0.005
         while True:
             try:
@@ -241,7 +249,8 @@ class Store:
                     if _is_busy(exc):
                         raise StoreBusyError(
                             f"{self.path}: the database stayed locked for"
-                            f" {WRITE_PATIENCE_S:.0f} s by another process; nothing was changed"
+                            f" {self.patience_s + self.busy_ms / 1000:.0f} s by another process;"
+                            " try again in a moment; nothing was changed"
                         ) from None
                     raise
                 time.sleep(delay)

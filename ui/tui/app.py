@@ -70,7 +70,7 @@ class StoreAgentApp(App):
         super().__init__()
         self.scan_patterns = scan_patterns(settings)  # compiled once: [scanning] and pickup.bin_pattern
         self.station_id = station_id or settings.default_station
-        self.store = Store(settings.storage.path)
+        self.store = Store(settings.storage.path, interactive=True)  # never freezes on a lock
         # PIN hashes live in the database: the roster seen by login and manager approval has them.
         self.settings = settings = roster.with_stored_pins(self.store, settings)
         self.actions = Actions(self.store, settings, device_id=self.station_id)

@@ -44,3 +44,10 @@ def short_wait(seconds: float) -> str:
     if seconds < 60:
         return f"{int(seconds)} s"
     return f"{int(seconds // 60)} min"
+
+
+def refusal(exc: Exception) -> str:
+    """A refusal or a storage failure as the dialog's error line, saying nothing changed once."""
+    text = str(exc)
+    return text if "nothing was changed" in text or "nothing changed" in text \
+        else f"{text}; nothing changed"

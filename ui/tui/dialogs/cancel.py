@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from agent.errors import BusinessRuleError
+from agent.errors import BusinessRuleError, StoreError
 from agent.orders.actions import CANCEL_REASONS
 from ui.tui.dialogs.base import Dialog
+from ui.tui.fmt import refusal
 from ui.tui.widgets.plain import Plain
 
 REASON_TEXT = {
@@ -43,7 +44,7 @@ class CancelDialog(Dialog):
         try:
             result = app.actions.cancel(self.detail["order_id"], reason=event.option.id,
                                         associate_id=app.associate.id, note=note)
-        except BusinessRuleError as exc:
-            self.say(f"{exc}; nothing changed", error=True)
+        except (BusinessRuleError, StoreError) as exc:  # a store error too: the screen stays up
+            self.say(refusal(exc), error=True)
             return
         self.dismiss(f"DONE: {result.message}")

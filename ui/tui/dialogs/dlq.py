@@ -10,10 +10,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Input
 
-from agent.errors import BusinessRuleError
+from agent.errors import BusinessRuleError, StoreError
 from agent.orders import dead_letters
 from ui.tui.dialogs.base import Dialog
 from ui.tui.dialogs.manager import check_manager
+from ui.tui.fmt import refusal
 from ui.tui.widgets.plain import Plain
 
 
@@ -68,7 +69,7 @@ class DlqDialog(Dialog):
                 dead_letters.discard(self.app.store, self.app.settings, event_id,
                                      manager_id=manager_id, reason=reason)
                 done = f"DONE: dead letter of {self.row['order_id']} discarded by {manager_id}"
-        except BusinessRuleError as exc:
-            self.say(f"{exc}; nothing changed", error=True)
+        except (BusinessRuleError, StoreError) as exc:  # a store error too: the screen stays up
+            self.say(refusal(exc), error=True)
             return
         self.dismiss(done)

@@ -20,9 +20,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from agent.errors import StoreError
 from agent.views import queries
 from config.errors import BusinessRuleError, OrderCancelledError, UnknownOrderError
 from ui.tui.dialogs.base import Dialog
+from ui.tui.fmt import refusal
 from ui.tui.items import PickLine, WrongItemError, port
 from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.scan_input import ScanInput
@@ -200,8 +202,8 @@ class PickDialog(Dialog):
         except OrderCancelledError as exc:
             self._stopped(str(exc))
             return False
-        except BusinessRuleError as exc:
-            self.say(f"{exc}; nothing changed", error=True)
+        except (BusinessRuleError, StoreError) as exc:  # a store error too: the screen stays up
+            self.say(refusal(exc), error=True)
             return False
         self.refresh_data()
         return True

@@ -10,8 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button
 
-from agent.errors import BusinessRuleError
+from agent.errors import BusinessRuleError, StoreError
 from ui.tui.dialogs.base import Dialog
+from ui.tui.fmt import refusal
 from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.scan_input import ScanInput
 
@@ -65,7 +66,7 @@ class ReturnDialog(Dialog):
         app = self.app
         try:
             result = app.actions.return_to_shelf(self.detail["order_id"], associate_id=app.associate.id)
-        except BusinessRuleError as exc:
-            self.say(f"{exc}; nothing changed", error=True)
+        except (BusinessRuleError, StoreError) as exc:  # a store error too: the screen stays up
+            self.say(refusal(exc), error=True)
             return
         self.dismiss(f"DONE: {result.message}")

@@ -10,8 +10,10 @@ from textual.app import ComposeResult
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from agent.errors import StoreError
 from config.errors import BusinessRuleError, OrderCancelledError
 from ui.tui.dialogs.base import Dialog
+from ui.tui.fmt import refusal
 from ui.tui.items import SHORT_REASON_TEXT, SHORT_REASONS, PickLine, port
 from ui.tui.widgets.plain import Plain
 
@@ -67,8 +69,8 @@ class ShortDialog(Dialog):
 
             self.dismiss(Stopped(str(exc)))
             return
-        except BusinessRuleError as exc:
-            self.say(f"{exc}; nothing changed", error=True)
+        except (BusinessRuleError, StoreError) as exc:  # a store error too: the screen stays up
+            self.say(refusal(exc), error=True)
             return
         self.dismiss(f"SHORT: {message}")
 
@@ -104,7 +106,7 @@ class ConfirmQuantityDialog(Dialog):
 
             self.dismiss(Stopped(str(exc)))
             return
-        except BusinessRuleError as exc:
-            self.say(f"{exc}; nothing changed", error=True)
+        except (BusinessRuleError, StoreError) as exc:  # a store error too: the screen stays up
+            self.say(refusal(exc), error=True)
             return
         self.dismiss(message)

@@ -15,8 +15,10 @@ from agent.errors import (
     ManagerOverrideNeededError,
     OrderCancelledError,
     StoreAgentError,
+    StoreError,
 )
 from config.catalogue import msg
+from ui.tui.fmt import refusal
 from ui.tui.items import BinNotScannedError, Evidence, IdCheckNeededError, alternate_of, port
 from ui.tui.messages import LiveChecked
 
@@ -211,9 +213,9 @@ class OrderFlows:
 
             app.push_screen(ManagerDialog(str(exc)), after_override)
             return
-        except BusinessRuleError as exc:
+        except (BusinessRuleError, StoreError) as exc:  # a store error too: the screen stays up
             self.refresh_data()
-            self.say(f"{exc}; nothing changed", error=True)
+            self.say(refusal(exc), error=True)
             return
         self._evidence = None
         self.bins_scanned.clear()
