@@ -265,6 +265,29 @@ class UiSettings(BaseModel):
     """How dates and times read on screens and slips (a CLDR locale such as en_GB, de_DE, fr_CA)."""
 
 
+ALERT_SEVERITIES = ("warning", "critical")
+_TAGGED_CHANNEL = re.compile(r"^\s*([A-Za-z, ]+?)\s*=\s*([A-Za-z0-9+.-]+://.*)$", re.DOTALL)
+
+
+def split_channel_entry(entry: str) -> tuple[frozenset[str], str]:
+    """``"warning,critical=URL"`` -> ({warning, critical}, URL); a bare URL gets every severity.
+
+    apprise's own tag syntax. Raises ValueError that never quotes the entry (it holds secrets).
+    """
+    match = _TAGGED_CHANNEL.match(entry)
+    if match is None:
+        url = entry.strip()
+        if not re.match(r"^[A-Za-z0-9+.-]+://\S", url):
+            raise ValueError("not an apprise URL (scheme://...), optionally after \"critical=\"")
+        return frozenset(ALERT_SEVERITIES), url
+    wanted = frozenset(t.strip().lower() for t in match.group(1).split(",") if t.strip())
+    unknown = sorted(wanted - set(ALERT_SEVERITIES))
+    if unknown or not wanted:
+        raise ValueError(f"unknown severity {', '.join(unknown) or '(none)'}"
+                         f" (use {' or '.join(ALERT_SEVERITIES)})")
+    return wanted, match.group(2).strip()
+
+
 class AlertsSettings(BaseModel):
     model_config = _STRICT
 
@@ -272,6 +295,8 @@ class AlertsSettings(BaseModel):
     """Where alerts are POSTed as JSON (Slack- and Teams-compatible); a secret: prefer webhook_url_file."""
     webhook_url_file: Path | None = None
     """File holding the webhook URL instead (mode 0600); a systemd credential webhook_url wins over both."""
+    channels: list[SecretStr] = Field(default_factory=list)
+    """apprise URLs alerts also go to (mailto://, slack://, json://...); "critical=URL" routes by severity."""
     dead_letter_after_min: int = Field(15, ge=1, le=10080)
     """Alert when a dead letter stays unresolved this many minutes."""
     pending_age_min: int = Field(10, ge=1, le=10080)
@@ -282,6 +307,16 @@ class AlertsSettings(BaseModel):
     """Alert when the database's file system has less free space than this, in percent."""
     reconcile_mismatches_per_hour: int = Field(5, ge=1, le=100000)
     """Alert when reconciliation finds more differences than this within an hour."""
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_urls(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for n, entry in enumerate(value, start=1):
+            try:
+                split_channel_entry(entry.get_secret_value())
+            except ValueError as exc:  # the message never quotes the entry: it holds secrets
+                raise ValueError(f"entry {n}: {exc}") from None
+        return value
 
     @field_validator("webhook_url")
     @classmethod

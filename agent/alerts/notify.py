@@ -1,4 +1,4 @@
-"""Announcing alerts: a log line and a webhook POST when an alert is raised, and again when resolved.
+"""Announcing alerts: a log line, the webhook and the apprise channels when raised, and again when resolved.
 
 Deduplication comes from the alerts table itself: one open alert per (kind,
 key), so a condition that persists is one announcement, not one per check.
@@ -13,6 +13,11 @@ with stale news.
 The payload works as a Slack or Teams incoming webhook (both show ``text``)
 and carries structured fields for anything smarter. The webhook URL often
 embeds a secret, so it never appears in a log line or an error.
+
+The apprise channels of ``[alerts] channels`` (agent/alerts/channels.py) get
+the same text, routed by the alert's severity. Each target's delivery is
+recorded on its own (alert_sends, migration m008): a retry after one target
+failed goes only to those still missing the announcement.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
+from agent.alerts.channels import Channel, load_channels, send
 from agent.clock import iso, parse_iso, utc_now
 from agent.store.connection import Store
-from config.settings import Settings
+from config.settings import ALERT_SEVERITIES, Settings
 
 log = logging.getLogger("store_agent.alerts")
 
@@ -37,7 +44,7 @@ MAX_AGE = timedelta(hours=24)
 BATCH = 20
 POST_TIMEOUT_S = 10.0
 
-Poster = Callable[[str, dict], Awaitable[None]]
+Poster = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 class _WebhookFailed(Exception):
@@ -51,7 +58,7 @@ class NotifyReport:
     expired: int = 0
 
 
-def payload(alert: dict, event: str, settings: Settings) -> dict:
+def payload(alert: dict[str, Any], event: str, settings: Settings) -> dict[str, Any]:
     state = "RESOLVED" if event == "resolved" else str(alert["severity"]).upper()
     text = f"[store-agent {settings.store_id}] {state}: {alert['message']}"
     return {
@@ -66,7 +73,7 @@ def payload(alert: dict, event: str, settings: Settings) -> dict:
     }
 
 
-async def http_post(url: str, body: dict) -> None:
+async def http_post(url: str, body: dict[str, Any]) -> None:
     async with httpx.AsyncClient(timeout=POST_TIMEOUT_S, follow_redirects=False) as client:
         try:
             response = await client.post(url, json=body)
@@ -76,7 +83,7 @@ async def http_post(url: str, body: dict) -> None:
         raise _WebhookFailed(f"HTTP {response.status_code}")
 
 
-def _due(store: Store, now: str) -> list[dict]:
+def _due(store: Store, now: str) -> list[dict[str, Any]]:
     return [dict(r) for r in store.conn.execute(
         "SELECT * FROM alerts WHERE (notified_at IS NULL"
         " OR (resolved_at IS NOT NULL AND resolved_notified_at IS NULL))"
@@ -84,7 +91,7 @@ def _due(store: Store, now: str) -> list[dict]:
         (now, BATCH))]
 
 
-def _log(alert: dict, event: str) -> None:
+def _log(alert: dict[str, Any], event: str) -> None:
     if event == "resolved":
         log.info("alert resolved: %s/%s: %s", alert["kind"], alert["key"], alert["message"])
     else:
@@ -100,15 +107,70 @@ def _mark(store: Store, alert_id: int, event: str, stamp: str) -> None:
                      " notify_error = NULL WHERE id = ?", (stamp, alert_id))
 
 
-def _retry_later(store: Store, alert: dict, error: str, now: datetime) -> None:
+def _retry_later(store: Store, alert: dict[str, Any], error: str, now: datetime) -> None:
     attempts = alert["notify_attempts"] + 1
     delay = min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (attempts - 1))
     with store.write() as conn:
         conn.execute("UPDATE alerts SET notify_attempts = ?, notify_next_at = ?, notify_error = ?"
                      " WHERE id = ?", (attempts, iso(now + timedelta(seconds=delay)), error[:200],
                                        alert["id"]))
-    log.warning("alert webhook failed for %s/%s (%s), attempt %d; retrying in %.0f s",
+    log.warning("alert delivery failed for %s/%s (%s), attempt %d; retrying in %.0f s",
                 alert["kind"], alert["key"], error, attempts, delay)
+
+
+@dataclass(frozen=True)
+class _Target:
+    key: str
+    name: str
+    severities: frozenset[str]
+    send: Callable[[dict[str, Any], str], Awaitable[None]]
+
+
+def _targets(settings: Settings, post: Poster) -> list[_Target]:
+    out = []
+    url = settings.alert_webhook_url()
+    if url:
+        async def to_webhook(alert: dict[str, Any], event: str) -> None:
+            await post(url, payload(alert, event, settings))
+
+        out.append(_Target("webhook", "webhook", frozenset(ALERT_SEVERITIES), to_webhook))
+    for channel in load_channels(settings):
+        async def to_channel(alert: dict[str, Any], event: str, channel: Channel = channel) -> None:
+            body = payload(alert, event, settings)
+            if not await send(channel, title=body["summary"], body=body["text"] + f"\n(id {body['id']})",
+                              severity=str(alert["severity"]), event=event):
+                raise _WebhookFailed("not delivered")
+
+        out.append(_Target(channel.key, channel.name, channel.severities, to_channel))
+    return out
+
+
+def _sent(store: Store, alert_id: int, event: str) -> set[str]:
+    return {r[0] for r in store.conn.execute(
+        "SELECT target FROM alert_sends WHERE alert_id = ? AND event = ?", (alert_id, event))}
+
+
+def _record_send(store: Store, alert_id: int, event: str, target: str, stamp: str) -> None:
+    with store.write() as conn:
+        conn.execute("INSERT OR IGNORE INTO alert_sends (alert_id, event, target, sent_at)"
+                     " VALUES (?, ?, ?, ?)", (alert_id, event, target, stamp))
+
+
+async def _announce(store: Store, alert: dict[str, Any], event: str, targets: list[_Target],
+                    stamp: str) -> str | None:
+    """Send to every target of the alert's severity that does not have it yet; the first error."""
+    done = _sent(store, alert["id"], event)
+    error = None
+    for target in targets:
+        if target.key in done or str(alert["severity"]) not in target.severities:
+            continue
+        try:
+            await target.send(alert, event)
+        except _WebhookFailed as exc:
+            error = error or (str(exc) if target.key == "webhook" else f"{target.name}: {exc}")
+            continue
+        _record_send(store, alert["id"], event, target.key, stamp)
+    return error
 
 
 async def deliver(store: Store, settings: Settings, *, now: datetime | None = None,
@@ -116,9 +178,10 @@ async def deliver(store: Store, settings: Settings, *, now: datetime | None = No
     """Announce every alert raised or resolved since the last call (and retry due failures)."""
     now = now or utc_now()
     stamp = iso(now)
-    url = settings.alert_webhook_url()
     report = NotifyReport()
-    for alert in _due(store, stamp):
+    due = _due(store, stamp)
+    targets = _targets(settings, post) if due else []
+    for alert in due:
         events = [] if alert["notified_at"] else ["raised"]
         if alert["resolved_at"] and not alert["resolved_notified_at"]:
             events.append("resolved")
@@ -126,15 +189,15 @@ async def deliver(store: Store, settings: Settings, *, now: datetime | None = No
             happened = alert["resolved_at"] if event == "resolved" else alert["raised_at"]
             if not alert["notify_attempts"]:  # logged once, not at every retry
                 _log(alert, event)
-            if url and now - parse_iso(happened) > MAX_AGE:
-                log.warning("alert %s/%s %s more than a day ago was never delivered to the webhook;"
+            routed = [t for t in targets if str(alert["severity"]) in t.severities]
+            if routed and now - parse_iso(happened) > MAX_AGE:
+                log.warning("alert %s/%s %s more than a day ago was never delivered to its channels;"
                             " dropped", alert["kind"], alert["key"], event)
                 report.expired += 1
-            elif url:
-                try:
-                    await post(url, payload(alert, event, settings))
-                except _WebhookFailed as exc:
-                    _retry_later(store, alert, str(exc), now)
+            elif routed:
+                error = await _announce(store, alert, event, routed, stamp)
+                if error is not None:
+                    _retry_later(store, alert, error, now)
                     report.failed += 1
                     break  # "resolved" never goes out before its "raised"
                 report.delivered += 1

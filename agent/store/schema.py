@@ -434,3 +434,23 @@ def m007_associate_pins(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m008_alert_sends(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Which alert channel already has which announcement (agent/alerts/notify.py):
+        -- a retry after one channel failed goes only to the channels still
+        -- missing it, so an e-mail is not sent twice because Slack was down.
+        -- target: 'webhook', or 'apprise:' + a hash of the channel URL (never the URL).
+        CREATE TABLE alert_sends (
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            event    TEXT NOT NULL CHECK (event IN ('raised', 'resolved')),
+            target   TEXT NOT NULL,
+            sent_at  TEXT NOT NULL,
+            PRIMARY KEY (alert_id, event, target)
+        );
+        """
+    )

@@ -1,0 +1,129 @@
+"""apprise alert channels against real receivers on 127.0.0.1: an SMTP server and a JSON webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from agent.alerts import notify as alert_notify
+from agent.alerts import raise_alert, resolve_alert
+from agent.clock import iso, parse_iso
+from config import load_settings
+from config.errors import ConfigError
+from tests.factories import write_config
+from tests.local_http import ThreadedApp
+from tests.test_alerts import Receiver
+
+T0 = parse_iso("2026-11-23T10:00:00Z")
+SECRET = "s3cret-pass"
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], str]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+        self.messages.append((envelope.mail_from, envelope.rcpt_tos,
+                              envelope.content.decode("utf-8", "replace")))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    box.port = controller.port
+    yield box
+    controller.stop()
+
+
+def _settings(tmp_path, smtp_port: int, hook_url: str):
+    mail = (f"critical=mailto://127.0.0.1:{smtp_port}?from=agent@store.example"
+            "&to=manager@store.example&mode=insecure")
+    hook = hook_url.replace("http://", f"json://agent:{SECRET}@")
+    extra = f'\n[alerts]\nchannels = ["{mail}", "warning,critical={hook}/hook"]\n'
+    return load_settings(write_config(tmp_path, extra=extra), environ={})
+
+
+def _raise(store, kind: str, severity: str, at, message: str) -> None:
+    with store.write() as conn:
+        raise_alert(conn, kind=kind, key="k", message=message, now=iso(at), severity=severity)
+
+
+def test_each_alert_reaches_the_channels_of_its_severity(tmp_path, store, smtp, caplog):
+    receiver = Receiver()
+    caplog.set_level(logging.DEBUG)
+    with ThreadedApp(receiver.app) as server:
+        settings = _settings(tmp_path, smtp.port, server.url)
+        _raise(store, "order_late", "warning", T0, "3 orders late to pick")
+        _raise(store, "disk", "critical", T0, "only 2 % free")
+        report = asyncio.run(alert_notify.deliver(store, settings, now=T0))
+        assert (report.delivered, report.failed) == (2, 0)
+
+        # The warning went to the webhook only; the critical one to both.
+        assert [b["message"].split(": ", 1)[1].split("\n")[0] for b in receiver.received] == [
+            "3 orders late to pick", "only 2 % free"]
+        assert receiver.received[1]["type"] == "failure"
+        ((sender, rcpts, mail),) = smtp.messages
+        assert (sender, rcpts) == ("agent@store.example", ["manager@store.example"])
+        assert "only 2 % free" in mail and "CRITICAL" in mail
+
+        with store.write() as conn:
+            resolve_alert(conn, kind="disk", key="k", now=iso(T0 + timedelta(minutes=1)))
+        asyncio.run(alert_notify.deliver(store, settings, now=T0 + timedelta(minutes=1)))
+        assert len(smtp.messages) == 2 and "RESOLVED" in smtp.messages[1][2]
+        assert receiver.received[2]["type"] == "success"
+    # What the agent and apprise logged (not the test's own SMTP server): no secret, no address.
+    ours = [r for r in caplog.records if r.name.startswith(("store_agent", "apprise"))]
+    logged = "\n".join(r.getMessage() for r in ours)
+    assert SECRET not in logged and "manager@store.example" not in logged
+    assert f":{smtp.port}" not in logged and f":{server.port}" not in logged
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+def test_a_failing_channel_is_retried_alone(tmp_path, store, smtp):
+    receiver = Receiver(fail_first=1)
+    with ThreadedApp(receiver.app) as server:
+        settings = _settings(tmp_path, smtp.port, server.url)
+        _raise(store, "disk", "critical", T0, "only 2 % free")
+        report = asyncio.run(alert_notify.deliver(store, settings, now=T0))
+        assert (report.delivered, report.failed) == (0, 1)
+        assert len(smtp.messages) == 1 and receiver.received == []
+        row = store.conn.execute("SELECT notify_error FROM alerts").fetchone()
+        assert row[0] == "channel 2 (json): not delivered"  # named by position, never by URL
+
+        report = asyncio.run(alert_notify.deliver(store, settings, now=T0 + timedelta(seconds=31)))
+        assert report.delivered == 1
+        assert len(receiver.received) == 1
+        assert len(smtp.messages) == 1  # the mail was not sent twice
+
+
+def test_a_bad_channel_entry_is_a_config_error_that_does_not_quote_it(tmp_path):
+    extra = f'\n[alerts]\nchannels = ["pager=json://u:{SECRET}@127.0.0.1/x"]\n'
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_config(tmp_path, extra=extra), environ={})
+    text = "\n".join(err.value.problems)
+    assert "alerts.channels" in text and "unknown severity pager" in text
+    assert SECRET not in text
+
+
+def test_apprise_log_lines_are_withheld(caplog):
+    import agent.alerts.channels  # noqa: F401  (installs the filter)
+
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("apprise").warning("Failed to send to json://agent:%s@10.0.0.9/x", SECRET)
+        logging.getLogger("apprise").info("Sent Email to %s", "manager@store.example")
+    (record,) = [r for r in caplog.records if r.name == "apprise"]
+    assert SECRET not in record.getMessage() and "withheld" in record.getMessage()
