@@ -106,10 +106,8 @@ class OrderLine(_FromOms):
         return self
 
 
-class AlternatePickup(BaseModel):
+class AlternatePickup(_FromOms):
     """A person the customer named to collect the order (API 1.1)."""
-
-    model_config = _FROM_OMS
 
     name: str = Field(min_length=1, max_length=200)
 
