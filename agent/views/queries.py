@@ -59,13 +59,17 @@ def order_detail(store: Store, order_id: str) -> dict:
         if row is None:
             raise UnknownOrderError(f"order {order_id!r} is not known to this store")
         lines = [
-            dict(r)
+            {**dict(r), "age_restricted": bool(r["age_restricted"])}
             for r in conn.execute(
-                "SELECT line_id, sku, gtin, description, quantity, quantity_picked"
+                "SELECT line_id, sku, gtin, description, quantity, quantity_picked,"
+                " quantity_short, quantity_picked_up, quantity_cancelled, quantity_verified,"
+                " quantity_returned, location, pick_sequence, age_restricted"
                 " FROM order_lines WHERE order_id = ? ORDER BY position",
                 (order_id,),
             )
         ]
+        bins = [r[0] for r in conn.execute(
+            "SELECT bin FROM order_bins WHERE order_id = ? ORDER BY position", (order_id,))]
         task = conn.execute(
             "SELECT id, state, bin, lines, created_at, done_at, done_by FROM return_tasks"
             " WHERE order_id = ? ORDER BY id DESC LIMIT 1",
@@ -76,8 +80,12 @@ def order_detail(store: Store, order_id: str) -> dict:
         "order_id": row["order_id"],
         "state": row["state"],
         "bin": row["bin"],
+        "bins": bins,
         "version": row["version"],
         "oms_status": row["oms_status"],
+        "alternate_pickup": ({"name": row["alternate_pickup_name"]}
+                             if row["alternate_pickup_name"] else None),
+        "promised_ready_at": row["promised_ready_at"],
         "fulfillment": row["fulfillment"],
         "customer_name": row["customer_name"],
         "phone_last4": row["phone_last4"],
@@ -116,6 +124,45 @@ def _received(r) -> dict:
             "what": f"snapshot v{r['version']} ({r['oms_status']})" if r["version"] else "snapshot"}
 
 
+def _units(lines: list[dict], key: str = "quantity") -> str:
+    return ", ".join(f"{ln.get('line_id')} x{ln.get(key)}" for ln in lines)
+
+
+def event_summary(type_: str, data_json: str) -> str:
+    """One line saying what an event carried, by line: what the audit shows for each step."""
+    try:
+        data = json.loads(data_json)
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    if type_ == "order.line_short":
+        return "short: " + ", ".join(f"{ln.get('line_id')} x{ln.get('quantity')}"
+                                     f" ({ln.get('reason')})" for ln in data.get("lines", []))
+    if type_ == "order.staged":
+        bins = data.get("bins") or [data.get("bin")]
+        return f"bins {', '.join(map(str, bins))}: " + _units(data.get("lines", []),
+                                                              "quantity_picked")
+    if type_ == "order.picked_up":
+        parts = [data.get("verification", "")]
+        if data.get("lines"):
+            parts.append("lines " + _units(data["lines"]))
+        if data.get("id_check"):
+            parts.append(f"ID {data['id_check'].get('type')}")
+        if data.get("collected_by") == "alternate":
+            parts.append("collected by the alternate person")
+        if data.get("bins_scanned") is not None:
+            parts.append(f"bins scanned {', '.join(data['bins_scanned']) or 'none'}")
+        return "; ".join(p for p in parts if p)
+    if type_ == "order.returned_to_shelf":
+        return "returned: " + _units(data.get("lines", []))
+    if type_ == "order.hold_extended":
+        return f"hold until {data.get('until')}: {data.get('reason')}"
+    if type_ == "order.cancelled":
+        return str(data.get("reason", ""))
+    return ""
+
+
 def audit(store: Store, order_id: str) -> list[dict]:
     """Everything that crossed the boundary for one order, oldest first."""
     with store.read() as conn:
@@ -132,6 +179,7 @@ def audit(store: Store, order_id: str) -> list[dict]:
         for e in conn.execute("SELECT * FROM outbox WHERE order_id = ? ORDER BY seq", (order_id,)):
             entries.append({
                 "at": e["occurred_at"], "direction": "store_event", "what": e["type"],
+                "summary": event_summary(e["type"], e["data"]),
                 "event_id": e["event_id"], "seq": e["seq"], "associate_id": e["associate_id"],
                 "device_id": e["device_id"], "outcome": e["status"], "attempts": e["attempts"],
                 "acked_at": e["acked_at"], "dead_at": e["dead_at"],
