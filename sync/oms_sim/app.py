@@ -176,6 +176,16 @@ async def list_orders(request: web.Request) -> web.Response:
     return web.json_response(page)
 
 
+async def get_availability(request: web.Request) -> web.Response:
+    """API 1.1: ``?sku=A&sku=B`` -> the store's availability of each (every known SKU without)."""
+    skus = request.query.getall("sku", [])
+    if len(skus) > 1000 or any(not 0 < len(sku) <= 64 for sku in skus):
+        return _error(400, "bad_sku", "1-1000 skus of 1-64 characters")
+    state = request.app[STATE]
+    return web.json_response(
+        {"availability": state.availability(request.match_info["store_id"], skus or None)})
+
+
 async def post_heartbeat(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = await _json_body(request)
@@ -268,9 +278,10 @@ async def admin_store_read(request: web.Request) -> web.Response:
         return web.json_response(state.stats(store_id))
     with state.lock:
         store = state.store(store_id)
-        items = {"events": store.received, "heartbeats": store.heartbeats}.get(what)
+        items = {"events": store.received, "heartbeats": store.heartbeats,
+                 "stock-log": store.stock.log}.get(what)
         if items is None:
-            return _error(404, "unknown", "read: stats, events, heartbeats")
+            return _error(404, "unknown", "read: stats, events, heartbeats, stock-log")
         return web.json_response({what: items})
 
 
@@ -359,6 +370,7 @@ def create_app(state: SimState, *, max_body_bytes: int = 2 * 1024 * 1024) -> web
     app.router.add_get(STORE + "/orders", list_orders)
     app.router.add_get(STORE + "/orders/{order_id}", get_order)
     app.router.add_post(STORE + "/heartbeat", post_heartbeat)
+    app.router.add_get(STORE + "/availability", get_availability)
     app.router.add_get("/admin/stores", admin_stores)
     app.router.add_post("/admin/stores/{store_id}", admin_create_store)
     app.router.add_post("/admin/stores/{store_id}/orders", admin_add_orders)

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sync.models import Event, OrderSnapshot, PickedLine, ReturnedData, StagedData, to_rfc3339
+from sync.oms_sim import items
 from sync.oms_sim.faults import FaultSpec, ScriptedAnswer
 from sync.samples import sample_arrival, sample_snapshot
 
@@ -40,7 +41,12 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "order.picked_up": (OPEN_STATUSES, "picked_up"),
     "order.cancelled": (OPEN_STATUSES, "cancelled"),
     "order.returned_to_shelf": (frozenset({"cancelled"}), None),
+    "order.line_short": (OPEN_STATUSES, None),  # API 1.1
+    "order.hold_extended": (OPEN_STATUSES, None),  # API 1.1
 }
+# Events whose effect goes beyond the status: line quantities, stock (oms_sim/items.py).
+_ITEM_EVENTS = frozenset({"order.line_short", "order.returned_to_shelf", "order.hold_extended",
+                          "order.picked_up"})
 
 
 class CursorGone(Exception):
@@ -65,6 +71,7 @@ class StoreSim:
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     ordering_violations: list[dict[str, Any]] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
+    stock: items.Stock = field(default_factory=items.Stock)
 
 
 class SimState:
@@ -334,7 +341,7 @@ class SimState:
             return answer("rejected", "unknown_order", f"no order {event.order_id} in this store")
         if event.based_on_version > order["version"]:
             return answer("rejected", "future_version", "based_on_version is newer than the order")
-        problem = _line_problem(order, event)
+        problem = _line_problem(order, event) or items.line_problem(order, event)
         if problem:
             return answer("rejected", "bad_line", problem)
         applied_seq = store.max_seq.get(event.order_id)
@@ -356,11 +363,18 @@ class SimState:
         # A new top-level dict; lines, customer... are shared with the previous version.
         snapshot = {**order, "status": status_after or order["status"], "version": order["version"] + 1,
                     "updated_at": now}
+        if event.type in _ITEM_EVENTS:
+            snapshot.update(items.apply(order, event, store.stock, status_after))
         self._publish(store.store_id, snapshot, notify=False)
         return {"event_id": event_id, "status": "accepted", "code": None, "message": None,
                 "order": None}, True
 
     # --- reads --------------------------------------------------------------------
+
+    def availability(self, store_id: str, skus: list[str] | None = None) -> list[dict[str, Any]]:
+        """The store's available units per SKU (API 1.1's availability endpoint)."""
+        with self.lock:
+            return self.store(store_id).stock.report(skus)
 
     def get_order(self, store_id: str, order_id: str) -> dict[str, Any] | None:
         with self.lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 
 from agent.errors import UsageError
 from agent.oms import agent_version
@@ -10,6 +11,7 @@ from agent.orders import dead_letters
 from agent.orders.actions import CANCEL_REASONS, Actions
 from agent.views import queries
 from agent.workers.live_check import check_order_sync
+from sync.models import ID_CHECK_TYPES, SHORT_REASONS
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, table
 
@@ -45,8 +47,28 @@ def _done(ctx: Context, result) -> int:
 def cmd_stage(ctx: Context) -> int:
     a = ctx.args
     picked = _line_overrides(a.line)
-    return _done(ctx, _actions(ctx).stage(a.order_id, bin=a.bin, associate_id=a.associate,
+    return _done(ctx, _actions(ctx).stage(a.order_id, bins=a.bin, associate_id=a.associate,
                                           picked=picked))
+
+
+def cmd_short(ctx: Context) -> int:
+    a = ctx.args
+    lines = _line_overrides(a.line) or {}
+    return _done(ctx, _actions(ctx).short(a.order_id, lines=lines, reason=a.reason,
+                                          associate_id=a.associate))
+
+
+def cmd_extend_hold(ctx: Context) -> int:
+    a = ctx.args
+    try:
+        until = datetime.fromisoformat(a.until.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--until {a.until!r}: expected an RFC 3339 time such as"
+                         " 2026-12-03T18:00:00Z") from None
+    if until.tzinfo is None:
+        raise UsageError("--until needs a time zone, e.g. 2026-12-03T18:00:00Z")
+    return _done(ctx, _actions(ctx).extend_hold(a.order_id, until=until, reason=a.reason,
+                                                associate_id=a.associate))
 
 
 def cmd_pickup(ctx: Context) -> int:
@@ -59,7 +81,9 @@ def cmd_pickup(ctx: Context) -> int:
     check = check_order_sync(ctx.store, ctx.settings, a.order_id)
     result = actions.pickup(a.order_id, associate_id=a.associate, code=a.code,
                             oms_confirmed=check.reached, confirmed=a.yes,
-                            override_id=a.override_by)
+                            override_id=a.override_by, lines=_line_overrides(a.line),
+                            scanned_bins=a.scan_bin or (), id_check=a.id_check,
+                            collected_by=a.collected_by, acknowledgment_signed=a.signed)
     return _done(ctx, result)
 
 
@@ -109,7 +133,10 @@ def cmd_show(ctx: Context) -> int:
             f" {d['arrival']['vehicle'] or ''}")
     if d["return_task"]:
         say(f"return-to-shelf task: {d['return_task']['state']} (bin {d['return_task']['bin']})")
-    table(d["lines"], ["line_id", "sku", "description", "quantity", "quantity_picked"])
+    if len(d["bins"]) > 1:
+        say(f"bins: {', '.join(d['bins'])}")
+    table(d["lines"], ["line_id", "sku", "description", "location", "quantity",
+                       "quantity_picked", "quantity_short", "quantity_picked_up"])
     say("")
     table(d["events"], ["seq", "type", "status", "occurred_at", "acked_at", "event_id"],
           empty="no events")
@@ -121,7 +148,7 @@ def cmd_audit(ctx: Context) -> int:
     if ctx.args.json:
         emit_json(entries)
     else:
-        table(entries, ["at", "direction", "what", "outcome", "detail"])
+        table(entries, ["at", "direction", "what", "summary", "outcome", "detail"])
     return 0
 
 
@@ -146,9 +173,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     order = sub.add_parser("order", help="act on one order, or show it")
     osub = order.add_subparsers(dest="order_command", required=True, metavar="ACTION")
 
-    p = osub.add_parser("stage", parents=[common], help="stage an order in a bin")
+    p = osub.add_parser("stage", parents=[common], help="stage an order in one or more bins")
     p.add_argument("order_id")
-    p.add_argument("--bin", required=True)
+    p.add_argument("--bin", required=True, action="append",
+                   help="a bin (tote) of the order; repeat for each tote")
     p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
     p.add_argument("--line", action="append", metavar="LINE_ID=QTY",
                    help="quantity picked for a line, when fewer than ordered")
@@ -160,7 +188,31 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
     p.add_argument("--yes", action="store_true", help="confirm an offline handoff (warn policy)")
     p.add_argument("--override-by", metavar="MANAGER", help="a manager approves the handoff")
+    p.add_argument("--line", action="append", metavar="LINE_ID=QTY",
+                   help="hand over only these units (a partial pickup); the rest stays READY")
+    p.add_argument("--scan-bin", action="append", metavar="BIN",
+                   help="a bin (tote) brought to the counter; every bin of the order is needed")
+    p.add_argument("--id-check", choices=ID_CHECK_TYPES,
+                   help="the ID checked (needed for age-restricted items)")
+    p.add_argument("--collected-by", choices=("customer", "alternate"), default="customer",
+                   help="alternate: the person the order names collects it")
+    p.add_argument("--signed", action="store_true",
+                   help="the customer signed the printed acknowledgment ([handoff] signed_acknowledgment)")
     p.set_defaults(handler=cmd_pickup)
+
+    p = osub.add_parser("short", parents=[common], help="record units that cannot be picked")
+    p.add_argument("order_id")
+    p.add_argument("--line", action="append", required=True, metavar="LINE_ID=QTY")
+    p.add_argument("--reason", required=True, choices=SHORT_REASONS)
+    p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
+    p.set_defaults(handler=cmd_short)
+
+    p = osub.add_parser("extend-hold", parents=[common], help="hold an order for longer")
+    p.add_argument("order_id")
+    p.add_argument("--until", required=True, metavar="TIMESTAMP")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
+    p.set_defaults(handler=cmd_extend_hold)
 
     p = osub.add_parser("cancel", parents=[common], help="cancel an order in the store")
     p.add_argument("order_id")
