@@ -25,8 +25,10 @@ from agent.orders.outbox import append_event
 from agent.orders.picking import PickingActions
 from agent.orders.pickup import PickupActions
 from agent.orders.staging import StagingActions
+from sync.models import ID_CHECK_TYPES, SHORT_REASONS
 
-__all__ = ["CANCEL_REASONS", "ActionResult", "Actions", "open_return_task"]
+__all__ = ["CANCEL_REASONS", "ID_CHECK_TYPES", "SHORT_REASONS", "ActionResult", "Actions",
+           "open_return_task"]
 
 CANCEL_REASONS = ("customer_refused", "no_show", "item_unavailable", "damaged", "other")
 

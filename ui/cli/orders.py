@@ -8,10 +8,9 @@ from datetime import datetime
 from agent.errors import UsageError
 from agent.oms import agent_version
 from agent.orders import dead_letters
-from agent.orders.actions import CANCEL_REASONS, Actions
+from agent.orders.actions import CANCEL_REASONS, ID_CHECK_TYPES, SHORT_REASONS, Actions
 from agent.views import queries
 from agent.workers.live_check import check_order_sync
-from sync.models import ID_CHECK_TYPES, SHORT_REASONS
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, table
 
