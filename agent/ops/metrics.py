@@ -35,6 +35,7 @@ from agent.alerts.rules import REACHABLE_WINDOW_S, disk_free_pct
 from agent.clock import age_s, iso, parse_iso, utc_now
 from agent.errors import StoreError
 from agent.oms import agent_version
+from agent.ops.kpi_metrics import KpiCollector
 from agent.store.connection import Store
 from config.settings import Settings
 
@@ -221,6 +222,8 @@ class StoreMetrics:
         self.registry = CollectorRegistry(auto_describe=False)
         self.collector = StoreCollector(settings)
         self.registry.register(self.collector)
+        self.kpis = KpiCollector(settings)
+        self.registry.register(self.kpis)
         self.ack_latency = Histogram(
             "store_agent_event_ack_latency_seconds",
             "From an event's occurred_at to its acknowledgement by the OMS.",
@@ -255,3 +258,4 @@ class StoreMetrics:
             server.shutdown()
             server.server_close()
             self.collector.close()
+            self.kpis.close()
