@@ -16,7 +16,9 @@ Definitions (docs/kpis.md; the JSON fields are the promise of cli.md):
   OMS after its hold ran out.
 - ``curb_wait_s``: check-in -> handover, for orders handed over in the period.
 - ``short_pick_rate``: the share of orders made READY in the period with
-  fewer units staged than ordered on some line.
+  a short pick recorded, or fewer units staged than ordered, on some line;
+  ``short_picks_by_reason``: short picks recorded in the period (lines and
+  units) by reason.
 - ``cancel_to_shelf_s``: return-to-shelf task opened -> done, for tasks done in the period.
 
 A period is ``[from, to)``. A rate or a summary with nothing to count is null.
@@ -46,8 +48,8 @@ _READY_SQL = (
     " CASE WHEN t.released_at IS NULL THEN NULL"
     "      WHEN julianday(t.ready_at) <= COALESCE(julianday(t.promised_ready_at),"
     "           julianday(t.released_at) + ? / 1440.0) THEN 1 ELSE 0 END AS on_time,"
-    " EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = t.order_id"
-    "         AND l.quantity_picked IS NOT NULL AND l.quantity_picked < l.quantity) AS short"
+    " EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = t.order_id AND (l.quantity_short > 0"
+    "         OR (l.quantity_picked IS NOT NULL AND l.quantity_picked < l.quantity))) AS short"
     " FROM order_times t WHERE t.ready_at >= ? AND t.ready_at < ?"
 )
 # Two index ranges rather than one OR: each end is counted in the period it happened in.
@@ -194,13 +196,7 @@ def report(store: Store | sqlite3.Connection, start: datetime, end: datetime, sl
 
 def short_picks_by_reason(conn: sqlite3.Connection, start: datetime,
                           end: datetime) -> dict[str, dict[str, int]]:
-    """``{reason: {"lines": n, "units": u}}`` of short picks recorded in the period.
-
-    Empty on a database without line-level short picks (before they were recorded).
-    """
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                        " AND name = 'line_shorts'").fetchone():
-        return {}
+    """``{reason: {"lines": n, "units": u}}`` of short picks recorded in the period."""
     return {r[0]: {"lines": r[1], "units": r[2]} for r in conn.execute(
         "SELECT reason, COUNT(*), SUM(quantity) FROM line_shorts"
         " WHERE recorded_at >= ? AND recorded_at < ? GROUP BY reason ORDER BY reason",

@@ -175,3 +175,19 @@ def test_report_text_for_people(history, cli):
     assert res.code == 0, res.err
     assert "Pickup conversion: 50.0 %" in res.out
     assert "A100: staged 4, picked up 2" in res.out
+
+
+def test_short_picks_by_reason(store, settings, actions):
+    from agent.orders.picking import PickingActions
+
+    _apply(store, settings, snapshot("W1"), "10:00")  # two lines of 2 units each
+    _apply(store, settings, snapshot("W2"), "10:00")
+    picking = PickingActions(store, settings)
+    picking.short("W1", lines={"L1": 1}, reason="not_found", associate_id="A100", now=at("10:05"))
+    picking.short("W1", lines={"L2": 2}, reason="damaged", associate_id="A100", now=at("10:06"))
+    actions.stage("W1", bin="B-1", associate_id="A100", now=at("10:10"))
+    actions.stage("W2", bin="B-2", associate_id="A100", now=at("10:11"))
+    r = report(store, at("10:00"), at("11:00"), settings.sla)
+    assert r["short_pick_rate"] == 0.5  # W1 of W1, W2
+    assert r["short_picks_by_reason"] == {"damaged": {"lines": 1, "units": 2},
+                                          "not_found": {"lines": 1, "units": 1}}
