@@ -3,12 +3,13 @@
 #   ./install.sh --test         create/update ./.venv with the dev extras and run every test
 #   ./install.sh --demo         run the demo on the embedded reference OMS
 #   sudo ./install.sh           install or upgrade on a store PC (docs/install.md)
-#   sudo ./install.sh --uninstall [--purge]   remove it (data kept unless --purge)
+#   sudo ./install.sh --uninstall [--purge [--yes]]   remove it (data kept unless --purge)
 #   ./install.sh --root DIR     store-PC install into a staging root (image builds, tests)
 #   ./install.sh --package      build dist/store-agent_<version>_<arch>.deb (docs/install.md)
 #   ./install.sh --lock         regenerate config/requirements.lock after changing dependencies
 set -euo pipefail
 
+caller="$PWD"  # a relative --root is where the caller stands, not where this script lives
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 venv="$here/.venv"
@@ -239,8 +240,13 @@ store_pc_install() {
     say "creating virtual environment $opt"
     "$python" -m venv "$opt"
   fi
+  # The same locked, hash-checked dependencies as the .deb: every store runs the same code.
+  say "installing the locked dependencies (config/requirements.lock) into $opt"
+  "$opt/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+    -r "$lock_file" 2> >(grep -v -e 'is ignored: it is neither a file nor a directory' >&2) \
+    || fail "pip could not install the locked dependencies into $opt"
   say "installing store-agent into $opt"
-  "$opt/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$here" \
+  "$opt/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --upgrade "$here" \
     2> >(grep -v -e 'is ignored: it is neither a file nor a directory' >&2) \
     || fail "pip could not install store-agent into $opt"
   mkdir -p "$opt/share/doc" "$root/usr/local/bin"
@@ -252,15 +258,16 @@ store_pc_install() {
     say "keeping the existing $etc/config.toml"
   else
     say "writing $etc/config.toml from the template (mode 0600): set store_id, oms.url, oms.token"
+    # It names the real paths (/var/lib/store-agent), also in a staging root: the image
+    # it becomes runs at /.
     "$opt/bin/store-agent" config init "$etc/config.toml" >/dev/null
-    sed -i "s|^path = \"/var/lib/store-agent/agent.db\"|path = \"$data/agent.db\"|" "$etc/config.toml"
   fi
   # The configuration belongs to root; the service reads it through its group, never writes it.
   chmod 0750 "$etc"
   chmod 0640 "$etc/config.toml"
   chmod 0750 "$data"
-  write_units "$root/etc/systemd/system" "$root"
-  write_udev_template "$root/etc/udev/rules.d"
+  install_units "$root"
+  install_udev_rule "$root"
   local as_service=()
   if id "$SERVICE_USER" >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
     local group
@@ -487,13 +494,124 @@ build_package() {
   say "built $deb"
 }
 
+# --- files store IT may edit -------------------------------------------------
+# The units go to /usr/local/lib/systemd/system, the administrator-installed vendor
+# folder: replaced at each install, never edited (`systemctl edit store-agent` writes a
+# drop-in under /etc/systemd/system/store-agent.service.d/, which survives every upgrade).
+# The udev rule is a template store IT fills in: written when absent or unedited, never
+# otherwise. What we wrote is recorded (sha256) so we can tell "unedited" later.
+unit_dir_of()   { echo "$1/usr/local/lib/systemd/system"; }
+installed_sums() { echo "$1/opt/store-agent/share/installed-files.sha256"; }
+
+recorded_sum() {  # recorded_sum ROOT RELPATH
+  local sums; sums="$(installed_sums "$1")"
+  [ -f "$sums" ] && awk -v p="$2" '$2 == p { print $1 }' "$sums" | tail -n 1
+}
+
+record_sum() {  # record_sum ROOT RELPATH
+  local sums; sums="$(installed_sums "$1")"
+  mkdir -p "$(dirname "$sums")"
+  { [ -f "$sums" ] && awk -v p="$2" '$2 != p' "$sums"; \
+    echo "$(sha256sum < "$1/$2" | cut -d' ' -f1) $2"; } > "$sums.tmp"
+  mv "$sums.tmp" "$sums"
+}
+
+# Unedited: identical to what we recorded writing, or to what this release would write.
+unedited() {  # unedited ROOT RELPATH FRESH_COPY
+  local now; now="$(sha256sum < "$1/$2" | cut -d' ' -f1)"
+  [ "$now" = "$(recorded_sum "$1" "$2")" ] || [ "$now" = "$(sha256sum < "$3" | cut -d' ' -f1)" ]
+}
+
+install_units() {
+  local root="$1" dir unit legacy
+  dir="$(unit_dir_of "$root")"
+  write_units "$dir" "$root"
+  for unit in store-agent.service store-agent-ui.service; do
+    record_sum "$root" "usr/local/lib/systemd/system/$unit"
+    legacy="$root/etc/systemd/system/$unit"  # where releases before 0.2 wrote it
+    [ -e "$legacy" ] || continue
+    if unedited "$root" "etc/systemd/system/$unit" "$dir/$unit"; then
+      rm -f "$legacy"
+    else
+      say "kept $legacy: it overrides the packaged unit; move your changes into a drop-in" \
+          "(systemctl edit ${unit%.service}) and delete it to get future fixes"
+    fi
+  done
+}
+
+install_udev_rule() {
+  local root="$1" rel="etc/udev/rules.d/99-store-agent.rules" fresh
+  fresh="$(mktemp -d)"
+  write_udev_template "$fresh"
+  if [ ! -e "$root/$rel" ] || unedited "$root" "$rel" "$fresh/99-store-agent.rules"; then
+    mkdir -p "$(dirname "$root/$rel")"
+    cp "$fresh/99-store-agent.rules" "$root/$rel"
+    record_sum "$root" "$rel"
+  else
+    say "kept your edited $root/$rel (the template is in docs/devices.md)"
+  fi
+  rm -rf "$fresh"
+}
+
+remove_unedited() {  # remove_unedited ROOT RELPATH: delete it unless store IT changed it
+  local root="$1" rel="$2" now
+  [ -e "$root/$rel" ] || return 0
+  now="$(sha256sum < "$root/$rel" | cut -d' ' -f1)"
+  if [ "$now" = "$(recorded_sum "$root" "$rel")" ]; then
+    rm -f "$root/$rel"
+  else
+    say "kept $root/$rel: it was edited (delete it yourself if it is no longer wanted)"
+  fi
+}
+
+# What --purge would destroy that exists nowhere else: events the OMS never acknowledged,
+# dead letters nobody resolved, and the backups. Printed as "EVENTS BACKUPS".
+purge_losses() {
+  local data="$1" events=0 backups=0
+  if [ -f "$data/agent.db" ]; then
+    events="$("$python" - "$data/agent.db" <<'PY' 2>/dev/null || echo "?"
+import sqlite3, sys
+conn = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+print(conn.execute("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'held')"
+                   " OR (status = 'dead' AND resolved_at IS NULL)").fetchone()[0])
+PY
+)"
+  fi
+  [ -d "$data/backups" ] && backups="$(find "$data/backups" -maxdepth 1 -type f | wc -l)"
+  echo "$events $backups"
+}
+
+confirm_purge() {
+  local data="$1" yes="$2" events backups answer
+  read -r events backups <<< "$(purge_losses "$data")"
+  [ "$events" = 0 ] && [ "$backups" = 0 ] && return 0
+  local what="$events unsent or unresolved events and $backups backups in $data"
+  [ "$yes" = 1 ] && { say "purging $what (--yes)"; return 0; }
+  if [ -t 0 ]; then
+    printf '%s will be deleted for good. Type "yes" to go on: ' "$what"
+    read -r answer || answer=""
+    [ "$answer" = yes ] && return 0
+    fail "nothing removed"
+  fi
+  fail "--purge would delete $what; nothing removed (add --yes to confirm, or --uninstall to keep them)"
+}
+
 store_pc_uninstall() {
-  local root="$1" purge="$2"
+  local root="$1" purge="$2" yes="$3"
+  [ "$purge" = 1 ] && confirm_purge "$root/var/lib/store-agent" "$yes"
   if [ -z "$root" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now store-agent.service store-agent-ui.service 2>/dev/null || true
   fi
-  rm -f "$root/etc/systemd/system/store-agent.service" "$root/etc/systemd/system/store-agent-ui.service" \
-        "$root/etc/udev/rules.d/99-store-agent.rules"
+  local unit
+  for unit in store-agent.service store-agent-ui.service; do
+    rm -f "$(unit_dir_of "$root")/$unit"
+    remove_unedited "$root" "etc/systemd/system/$unit"  # from a release before 0.2
+  done
+  if [ "$purge" = 1 ]; then
+    rm -f "$root/etc/udev/rules.d/99-store-agent.rules"
+  else
+    remove_unedited "$root" "etc/udev/rules.d/99-store-agent.rules"
+  fi
   if [ "$(readlink "$root/usr/local/bin/store-agent" 2>/dev/null)" = "$root/opt/store-agent/bin/store-agent" ]; then
     rm -f "$root/usr/local/bin/store-agent"  # only our own link, never another install's command
   fi
@@ -508,19 +626,23 @@ store_pc_uninstall() {
 }
 
 store_pc_main() {
-  local root="" uninstall=0 purge=0
+  local root="" uninstall=0 purge=0 yes=0 dir
   while [ $# -gt 0 ]; do
     case "$1" in
-      --root) [ $# -ge 2 ] || fail "--root needs a directory"; root="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
+      --root)
+        [ $# -ge 2 ] || fail "--root needs a directory"
+        case "$2" in /*) dir="$2" ;; *) dir="$caller/$2" ;; esac
+        root="$(mkdir -p "$dir" && cd "$dir" && pwd)"; shift 2 ;;
       --uninstall) uninstall=1; shift ;;
       --purge) purge=1; uninstall=1; shift ;;
+      --yes) yes=1; shift ;;
       *) usage >&2; fail "unknown option: $1" ;;
     esac
   done
   if [ -z "$root" ] && [ "$(id -u)" -ne 0 ]; then
     fail "store-PC mode needs root: run 'sudo ./install.sh' (or --root DIR for a staging install)"
   fi
-  if [ "$uninstall" = 1 ]; then store_pc_uninstall "$root" "$purge"; else store_pc_install "$root"; fi
+  if [ "$uninstall" = 1 ]; then store_pc_uninstall "$root" "$purge" "$yes"; else store_pc_install "$root"; fi
 }
 
 case "${1:-}" in
@@ -529,6 +651,6 @@ case "${1:-}" in
   --package) shift; build_package ;;
   --lock) shift; regenerate_lock ;;
   -h|--help) usage ;;
-  ""|--root|--uninstall|--purge) store_pc_main "$@" ;;
+  ""|--root|--uninstall|--purge|--yes) store_pc_main "$@" ;;
   *) usage >&2; fail "unknown option: $1" ;;
 esac

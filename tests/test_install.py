@@ -20,9 +20,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _install(*args: str, **kwargs) -> subprocess.CompletedProcess:
+def _install(*args: str, cwd: Path = REPO, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(REPO / "install.sh"), *args], capture_output=True, text=True,
-                          timeout=600, cwd=REPO, **kwargs)
+                          timeout=600, cwd=cwd, stdin=subprocess.DEVNULL, **kwargs)
 
 
 def _mode(path: Path) -> int:
@@ -47,7 +47,7 @@ def test_staging_root_life_cycle(tmp_path):
     agent = root / "opt/store-agent/bin/store-agent"
     config = root / "etc/store-agent/config.toml"
     data = root / "var/lib/store-agent"
-    units = root / "etc/systemd/system"
+    units = root / "usr/local/lib/systemd/system"  # the vendor folder: store IT uses drop-ins
     assert agent.exists() and os.access(agent, os.X_OK)
     on_path = root / "usr/local/bin/store-agent"
     assert on_path.is_symlink() and on_path.resolve() == agent.resolve()
@@ -72,38 +72,64 @@ def test_staging_root_life_cycle(tmp_path):
     for unit in ("store-agent.service", "store-agent-ui.service"):
         _verify_unit(units / unit, root, tmp_path)
 
-    # The staged agent runs and its config (written from the template) is valid.
+    # The staged agent runs; the config names the real paths (the image runs at /), and the
+    # unedited template is refused until store IT fills it in.
+    assert 'path = "/var/lib/store-agent/agent.db"' in config.read_text()
+    assert str(root) not in config.read_text()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
     env["STORE_AGENT_CONFIG"] = str(config)
+    env["STORE_AGENT_STORAGE__PATH"] = str(data / "agent.db")
+    check = subprocess.run([str(agent), "config", "check"], capture_output=True, text=True, env=env)
+    assert check.returncode == 2 and "change-me" in check.stderr, check.stderr
+
+    # Store IT edits the config, the udev rule and the unit (by a drop-in); data accumulates.
+    config.write_text(config.read_text().replace('store_id = "S042"', 'store_id = "S777"')
+                      .replace('"change-me"', '"tok"').replace("oms.example.com", "oms.chain.test"))
     check = subprocess.run([str(agent), "config", "check"], capture_output=True, text=True, env=env)
     assert check.returncode == 0, check.stderr
-
-    # Store IT edits the config and the store accumulates data.
-    config.write_text(config.read_text().replace('store_id = "S042"', 'store_id = "S777"'))
+    rules = root / "etc/udev/rules.d/99-store-agent.rules"
+    rules.write_text(rules.read_text() + 'SUBSYSTEM=="tty", SYMLINK+="store-scanner-9"\n')
+    drop_in = root / "etc/systemd/system/store-agent.service.d/10-site.conf"
+    drop_in.parent.mkdir(parents=True)
+    drop_in.write_text("[Service]\nEnvironment=STORE_AGENT_LOG_LEVEL=DEBUG\n")
     subprocess.run([str(agent), "status"], env=env, check=True, capture_output=True)
     db = data / "agent.db"
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO sync_state VALUES ('marker', 'kept')")
 
-    # Upgrade in place: config and data kept, database migrated and openable.
-    r = _install("--root", str(root))
+    # Upgrade in place (a relative --root is where the caller stands): config, udev rule,
+    # drop-in and data kept, database migrated and openable.
+    r = _install("--root", "root", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "keeping the existing" in r.stdout
+    assert not (REPO / "root").exists()
+    assert "store-scanner-9" in rules.read_text() and "kept your edited" in r.stdout
+    assert drop_in.exists()
     assert 'store_id = "S777"' in config.read_text() and _mode(config) == 0o640
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT value FROM sync_state WHERE key='marker'").fetchone() == ("kept",)
 
     _planted_links_are_never_followed(root, tmp_path)
 
-    # Uninstall keeps config and data; purge removes them.
+    # Uninstall keeps config, data and the edited udev rule.
     r = _install("--root", str(root), "--uninstall")
     assert r.returncode == 0, r.stderr
     assert not (root / "opt/store-agent").exists() and not (units / "store-agent.service").exists()
     assert not on_path.is_symlink()
-    assert config.exists() and db.exists()
+    assert config.exists() and db.exists() and "store-scanner-9" in rules.read_text()
+    # Purge asks first when it would delete unsent events or backups; without a terminal
+    # (no one to ask) it refuses unless --yes.
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO outbox (event_id, order_id, type, occurred_at, associate_id,"
+                     " device_id, data, status, based_on_version) VALUES ('e1', 'W1', 'order.staged',"
+                     " '2026-01-01T00:00:00Z', 'A1', 'd', '{}', 'pending', 1)")
+    (data / "backups" / "agent-20260101.db").write_text("")
     r = _install("--root", str(root), "--purge")
+    assert r.returncode != 0 and "1 unsent or unresolved events and 1 backups" in r.stderr, r.stderr
+    assert "--yes" in r.stderr and config.exists() and db.exists()
+    r = _install("--root", str(root), "--purge", "--yes")
     assert r.returncode == 0, r.stderr
-    assert not config.exists() and not data.exists()
+    assert not config.exists() and not data.exists() and not rules.exists()
 
 
 def _planted_links_are_never_followed(root: Path, tmp: Path) -> None:
