@@ -42,8 +42,10 @@ from agent.workers.feed import FeedPuller
 from agent.workers.housekeeping import heartbeat_body, scan_no_shows
 from agent.workers.reconcile import reconcile
 from agent.workers.sender import OutboxSender
+from agent.workers.storage_watch import RETRY_S as STORAGE_RETRY_S
+from agent.workers.storage_watch import StorageWatch
 from config import load_settings
-from config.errors import StoreAgentError
+from config.errors import StoreAgentError, StoreError
 from config.settings import Settings
 from sync.client import backoff_delay
 from sync.errors import CredentialsError, SyncError
@@ -115,7 +117,13 @@ class Daemon:
     async def run_sender(self, sender: OutboxSender) -> None:
         while not self.stop.is_set():
             self.wake.clear()
-            report = await sender.drain()
+            try:
+                report = await sender.drain()
+            except StoreError as exc:
+                self.storage.failed("sender", exc)
+                await self._sleep(STORAGE_RETRY_S)
+                continue
+            self.storage.succeeded()
             if report.sent >= BIG_BATCH:
                 self._big_batch_done = True
             if report.sent or report.dead:
@@ -143,6 +151,10 @@ class Daemon:
                     self.wake.set()
                 if report.cursor_reset:
                     self.schedule_reconcile()
+                self.storage.succeeded()
+            except StoreError as exc:
+                self.storage.failed("feed", exc)
+                await self._sleep(STORAGE_RETRY_S)
             except CredentialsError as exc:
                 self._offline(str(exc))
                 await self._sleep(self.settings.sync.credentials_retry_s)
@@ -155,9 +167,13 @@ class Daemon:
                 await self._sleep(delay)
 
     def _offline(self, error: str) -> None:
-        with self.store.write() as conn:
-            was_online = sync_state.get(conn, "online") == "1"
-            sync_state.put(conn, online="0", last_error=error[:500])
+        try:
+            with self.store.write() as conn:
+                was_online = sync_state.get(conn, "online") == "1"
+                sync_state.put(conn, online="0", last_error=error[:500])
+        except StoreError as exc:
+            self.storage.failed("sync state", exc)
+            return
         if was_online:
             self._back_online_pending = True
 
@@ -261,6 +277,8 @@ class Daemon:
             except asyncio.CancelledError:
                 if not self.stop.is_set():
                     raise
+            except StoreError as exc:  # the job runs again at its next time
+                self.storage.failed(job.__name__.removeprefix("job_"), exc)
 
         return run
 
@@ -292,8 +310,12 @@ class Daemon:
                 Store(self.db_path) as watch_store, contextlib.ExitStack() as stack:
             watch_store.limit_cache(SMALL_CACHE_KIB)
             self.store = store
-            with store.write() as conn:
-                sync_state.put(conn, daemon_started_at=iso(utc_now()))
+            self.storage = StorageWatch(store)
+            try:
+                with store.write() as conn:
+                    sync_state.put(conn, daemon_started_at=iso(utc_now()))
+            except StoreError as exc:  # start anyway: the workers retry until the disk works
+                self.storage.failed("start", exc)
             sync = self.settings.sync
             self.scheduler = AsyncIOScheduler()
             self._schedule(self.job_heartbeat, "interval", seconds=sync.heartbeat_s,

@@ -127,3 +127,42 @@ def test_an_interactive_store_gives_up_on_a_held_lock_with_a_busy_error(tmp_path
             pass
         with screen.write() as conn:  # and works once the lock is free
             conn.execute("SELECT 1")
+
+
+def test_the_daemon_on_a_full_disk_keeps_running_retries_and_records_a_storage_alert(
+        tiny_disk, tmp_path):
+    from tests.test_daemon import DaemonProcess, Oms, agent_config, query, wait_for
+
+    oms = Oms(tmp_path, orders=10)
+    daemon = None
+    try:
+        config = agent_config(tmp_path, oms.url)
+        db = tiny_disk.mount / "data" / "agent.db"
+        config.write_text(config.read_text().replace(str(tmp_path / "agent.db"), str(db)))
+        # A reader holds the -shm (which SQLite maps, and cannot grow on a full disk) while the
+        # log is empty: every write the daemon tries must grow the -wal, which the disk refuses.
+        with Store(db) as holder:
+            holder.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            tiny_disk.fill()
+            daemon = DaemonProcess(config, tmp_path / "daemon.log")
+            wait_for(lambda: f"the disk holding {db.parent} is full" in daemon.log(),
+                     lambda: f"the daemon to say the disk is full:\n{daemon.log()[-2000:]}")
+            assert daemon.proc.poll() is None, daemon.log()[-2000:]
+            assert "Traceback" not in daemon.log()
+            assert query(db, "SELECT COUNT(*) FROM orders")[0][0] == 0
+            tiny_disk.free()
+            wait_for(lambda: query(db, "SELECT COUNT(*) FROM orders")[0][0] == 10,
+                     lambda: f"the feed to resume:\n{daemon.log()[-2000:]}")
+            wait_for(lambda: query(db, "SELECT COUNT(*) FROM alerts WHERE kind = 'storage'"
+                                       " AND resolved_at IS NOT NULL")[0][0] == 1,
+                     "the storage alert to be recorded and resolved")
+            raised, resolved, severity, message = query(
+                db, "SELECT raised_at, resolved_at, severity, message FROM alerts"
+                    " WHERE kind = 'storage'")[0]
+            assert raised < resolved and severity == "critical" and "is full" in message
+        code, _ = daemon.terminate()
+        assert code == 0, daemon.log()[-2000:]
+    finally:
+        if daemon is not None:
+            daemon.ensure_dead()
+        oms.stop()

@@ -6,6 +6,7 @@ process dies, even by SIGKILL, so a crashed daemon never leaves a stale lock.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -33,7 +34,10 @@ class DaemonLock:
                 f"another store-agent daemon already runs on this database ({self.path})"
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        # The pid is for people reading the file; the flock is the lock. On a full disk
+        # the daemon still starts (and says the disk is full) rather than dying here.
+        with contextlib.suppress(OSError):
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
         return self
 
