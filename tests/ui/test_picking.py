@@ -5,23 +5,32 @@ pickup, an ID check, and a cancellation from the OMS that stops the picker on th
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
+from sync.oms_sim import OmsSimServer, SimState
 from tests.ui.conftest import (
     SIZES,
+    STORE_ID,
+    TOKEN,
+    confirm_handover,
     login,
     message,
     no_horizontal_overflow,
     on_order,
     order,
+    row,
     scan,
     seed,
     state_of,
+    ui_config,
     wait_for,
 )
 from ui.tui.app import StoreAgentApp
+from ui.tui.dialogs.handoff import BinsDialog, CollectorDialog, IdCheckDialog, PartialDialog
 from ui.tui.dialogs.pick import PickDialog
+from ui.tui.dialogs.pickup_code import PickupCodeDialog
 from ui.tui.dialogs.short import ShortDialog
 from ui.tui.screens.stop import StopScreen
 
@@ -60,6 +69,8 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
             assert isinstance(app.screen, PickDialog)
             assert not no_horizontal_overflow(app)
             text = pick_text(app)
+            # The walk: A2-3 before B12-1, whatever order the OMS listed the lines in.
+            assert text.index("Apples") < text.index("Bleach")
             # Outside text is shown as typed, never read as markup.
             assert "[b]Bleach[/b] 1L" in text
             bells: list[int] = []
@@ -67,12 +78,14 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
             await scan(pilot, NOT_ON_ORDER)
             assert "WRONG ITEM" in message(app) and "nothing changed" in message(app)
             assert bells, "a wrong item rings the bell"
-            assert state_of(env.settings, "W20001") == "TO_PICK"
             await scan(pilot, GTIN_A)
             await scan(pilot, GTIN_A)
-            assert "1 unit(s) to go" in message(app), message(app)
+            assert "2 of 2" in message(app), message(app)
+            rung = len(bells)
             await scan(pilot, GTIN_A)  # a third apple: the line has two
-            assert "WRONG ITEM" in message(app)
+            assert "WRONG ITEM" in message(app) and len(bells) > rung
+            assert row(env.settings, "SELECT quantity_verified FROM order_lines WHERE"
+                       " order_id='W20001' AND line_id='L2'") == {"quantity_verified": 2}
             # The bleach is not on the shelf: the cursor is on it (the one line left), F3.
             await pilot.press("f3")
             assert isinstance(app.screen, ShortDialog)
@@ -81,11 +94,23 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
             await pilot.press("down", "enter")  # reason: damaged
             await wait_for(pilot, lambda: isinstance(app.screen, PickDialog))
             assert "short 1" in pick_text(app)
-            await scan(pilot, "B-21")
+            short = row(env.settings, "SELECT data FROM outbox WHERE order_id='W20001'"
+                        " AND type='order.line_short'")
+            assert json.loads(short["data"])["lines"] == [
+                {"line_id": "L1", "quantity": 1, "reason": "damaged"}]
+            # Two totes: a bin each, then F2 stages into both.
             await pilot.press("f2")
-            await wait_for(pilot, lambda: on_order(app))
+            assert "scan the bin" in message(app)
+            await scan(pilot, "B-21")
+            await scan(pilot, "B-22")
+            assert "bins: B-21, B-22" in str(app.screen.query_one("#pick-bins").render())
+            await pilot.press("f2")
+            await wait_for(pilot, lambda: on_order(app), what="back on the order")
             assert "DONE" in message(app), message(app)
             assert state_of(env.settings, "W20001") == "READY"
+            staged = row(env.settings, "SELECT data FROM outbox WHERE order_id='W20001'"
+                         " AND type='order.staged'")
+            assert json.loads(staged["data"])["bins"] == ["B-21", "B-22"]
 
     asyncio.run(main())
 
@@ -104,10 +129,95 @@ def test_cancelled_online_mid_pick_stops_the_picker(env):
             assert isinstance(app.screen, ShortDialog)
             # The OMS cancels the order; the feed (another connection) records it.
             seed(env.settings, walk_order(status="cancelled", version=2))
-            await wait_for(pilot, lambda: isinstance(app.screen, StopScreen))
+            await wait_for(pilot, lambda: isinstance(app.screen, StopScreen), what="the STOP")
             assert "CANCELLED" in message(app)
+            # The apple already in hand goes back: a return task, offered on the STOP.
+            task = row(env.settings, "SELECT state, lines FROM return_tasks WHERE order_id='W20001'")
+            assert task["state"] == "OPEN"
+            assert json.loads(task["lines"]) == [{"line_id": "L2", "quantity": 1}], task
+            assert app.screen.query("#stop-return")
             await pilot.press("f2")
             assert on_order(app, "W20001")
             assert state_of(env.settings, "W20001") == "CANCELLED"
 
     asyncio.run(main())
+
+
+def ready_in_two_bins(settings, order_id: str = "W20002") -> dict:
+    """READY in two totes: apples (2) and a bottle of wine that needs an ID check."""
+    from agent.orders.actions import Actions
+    from agent.store.connection import Store
+
+    snap = order(order_id)
+    snap["alternate_pickup"] = {"name": "[i]Bob[/i] Jones"}
+    snap["lines"] = [
+        {"line_id": "L1", "sku": "SKU-A", "gtin": GTIN_A, "description": "Apples 1kg",
+         "quantity": 2, "location": "A2-3"},
+        {"line_id": "L2", "sku": "SKU-W", "gtin": GTIN_B, "description": "Red wine 75cl",
+         "quantity": 1, "location": "C1-1", "age_restricted": True},
+    ]
+    seed(settings, snap)
+    with Store(settings.storage.path) as store:
+        Actions(store, settings).stage(order_id, bins=["B-31", "B-32"], associate_id="A100")
+    return snap
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_partial_pickup_two_bins_an_id_check_and_the_alternate_person(tmp_path, size):
+    state = SimState(token=TOKEN, seed=3)
+    with OmsSimServer(state) as sim:
+        settings = ui_config(tmp_path, url=sim.url)
+        snap = ready_in_two_bins(settings)
+        from agent.store.connection import Store
+        from agent.views import queries
+
+        with Store(settings.storage.path) as store:
+            if "bins" not in queries.order_detail(store, "W20002"):
+                pytest.skip("the order read model does not report bins yet")
+        state.add_order(STORE_ID, {**snap, "status": "ready_for_pickup", "version": 2})
+
+        async def main():
+            app = StoreAgentApp(settings)
+            async with app.run_test(size=size) as pilot:
+                await login(pilot)
+                await scan(pilot, "B-31")  # the first tote leads to its order
+                assert on_order(app, "W20002")
+                assert "also bring B-32" in message(app), message(app)
+                await pilot.press("f7")  # partial pickup: one apple stays for later
+                assert isinstance(app.screen, PartialDialog)
+                assert not no_horizontal_overflow(app)
+                await pilot.press("left")
+                await pilot.press("f2")
+                await wait_for(pilot, lambda: isinstance(app.screen, PickupCodeDialog),
+                               what="the code dialog")
+                await scan(pilot, "K7Q9MX")
+                await wait_for(pilot, lambda: isinstance(app.screen, CollectorDialog),
+                               what="who collects")
+                # The alternate's name is the OMS's text: shown, never markup.
+                shown = str(app.screen.query_one("#collectors").get_option_at_index(1).prompt)
+                assert "[i]Bob[/i] Jones" in shown
+                await pilot.press("down", "enter")
+                await confirm_handover(pilot)
+                # Only one of two totes scanned: the handoff asks for the other.
+                await wait_for(pilot, lambda: isinstance(app.screen, BinsDialog), what="bins")
+                assert "B-32" in message(app)
+                assert not no_horizontal_overflow(app)
+                await scan(pilot, "B-77")
+                assert "not a bin of order" in message(app)
+                await scan(pilot, "B-32")
+                # The wine goes now: an ID check first.
+                await wait_for(pilot, lambda: isinstance(app.screen, IdCheckDialog), what="ID")
+                await pilot.press("down", "enter")  # passport
+                await wait_for(pilot, lambda: "DONE" in message(app) or "nothing changed"
+                               in message(app), what="the handoff")
+                assert "partly handed over" in message(app), message(app)
+                assert state_of(settings, "W20002") == "READY"
+                got = row(settings, "SELECT collected_by, id_check_type, bins_scanned, lines,"
+                          " complete FROM handoffs WHERE order_id='W20002'")
+                assert got["collected_by"] == "alternate" and got["id_check_type"] == "passport"
+                assert json.loads(got["bins_scanned"]) == ["B-31", "B-32"]
+                assert got["complete"] == 0
+                assert json.loads(got["lines"]) == [{"line_id": "L1", "quantity": 1},
+                                                    {"line_id": "L2", "quantity": 1}]
+
+        asyncio.run(main())

@@ -17,7 +17,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ui.tui.dialogs.base import Dialog
-from ui.tui.items import ID_CHECK_TEXT, ID_CHECK_TYPES, PickLine, bins_of, pick_lines
+from ui.tui.items import ID_CHECK_TEXT, ID_CHECK_TYPES, Line, bins_of
 from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.scan_input import ScanInput
 
@@ -55,13 +55,13 @@ class IdCheckDialog(Dialog):
 
     TITLE_TEXT = "ID check: which ID did you see?"
 
-    def __init__(self, reason: str, detail: dict[str, Any]):
+    def __init__(self, reason: str, lines: list[Line]):
         super().__init__(classes="warn")
         self.reason = reason
-        self.detail = detail
+        self.lines = lines
 
     def compose_dialog(self) -> ComposeResult:
-        restricted = [p.description for p in pick_lines(self.detail) if p.age_restricted]
+        restricted = [p.description for p in self.lines if p.age_restricted]
         text = Text(self.reason)
         if restricted:
             text.append("\nage-restricted: " + ", ".join(restricted))
@@ -152,11 +152,11 @@ class PartialDialog(Dialog):
         Binding("f2", "done", "Continue"),
     ]
 
-    def __init__(self, detail: dict[str, Any]):
+    def __init__(self, detail: dict[str, Any], lines: list[Line]):
         super().__init__()
         self.detail = detail
-        self.lines: list[PickLine] = [p for p in pick_lines(detail) if p.handover_left]
-        self.taking = {p.line_id: p.handover_left for p in self.lines}
+        self.lines = [p for p in lines if p.remaining_to_hand_over()]
+        self.taking = {p.line_id: p.remaining_to_hand_over() for p in self.lines}
         self.cursor = 0
 
     def compose_dialog(self) -> ComposeResult:
@@ -171,7 +171,7 @@ class PartialDialog(Dialog):
         for i, p in enumerate(self.lines):
             mine = i == self.cursor
             t.append("▶ " if mine else "  ", style="bold")
-            t.append(f"{self.taking[p.line_id]}/{p.handover_left} ", style="bold")
+            t.append(f"{self.taking[p.line_id]}/{p.remaining_to_hand_over()} ", style="bold")
             t.append(p.description, style="reverse" if mine else "")
             if p.age_restricted:
                 t.append(" [ID]", style="bold yellow")
@@ -188,7 +188,7 @@ class PartialDialog(Dialog):
         if not self.lines:
             return
         line = self.lines[self.cursor]
-        self.taking[line.line_id] = max(0, min(line.handover_left,
+        self.taking[line.line_id] = max(0, min(line.remaining_to_hand_over(),
                                                self.taking[line.line_id] + step))
         self._paint()
 
@@ -198,3 +198,22 @@ class PartialDialog(Dialog):
             self.say("nothing chosen: at least one unit goes, or Escape", error=True)
             return
         self.dismiss(taking)
+
+
+class SignedDialog(Dialog):
+    """The customer signs the printed acknowledgment; F2 once it is signed. Nothing here takes
+    focus, so a scanner's Enter cannot answer for the associate."""
+
+    TITLE_TEXT = "Signed acknowledgment"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f2", "signed", "Signed")]
+
+    def __init__(self, reason: str):
+        super().__init__(classes="warn")
+        self.reason = reason
+
+    def compose_dialog(self) -> ComposeResult:
+        yield Plain(Text(self.reason), classes="dialog-text")
+        yield Plain("F2: it is signed · Escape: not signed", classes="dim")
+
+    def action_signed(self) -> None:
+        self.dismiss(True)

@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from config.catalogue import msg
 from ui.tui.dialogs.base import Dialog
+from ui.tui.items import bins_of
 
 
 def handover_text(detail: dict[str, Any]) -> Text:
@@ -26,7 +27,7 @@ def handover_text(detail: dict[str, Any]) -> Text:
     t.append(f"{detail['order_id']}  ", style="bold")
     t.append(detail.get("customer_name") or "", style="bold")
     t.append("\n")
-    bins = [b for b in (detail.get("bin"),) if b]
+    bins = bins_of(detail)  # every tote of the order
     if bins:
         t.append(msg("handover.bins", bins=", ".join(bins)), style="bold reverse")
     else:

@@ -21,11 +21,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from agent.errors import StoreError
-from agent.views import queries
-from config.errors import BusinessRuleError, OrderCancelledError, UnknownOrderError
+from config.errors import BusinessRuleError, OrderCancelledError, UnknownOrderError, WrongItemError
 from ui.tui.dialogs.base import Dialog
 from ui.tui.fmt import refusal
-from ui.tui.items import PickLine, WrongItemError, port
+from ui.tui.items import Line, PickList, port
 from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.scan_input import ScanInput
 
@@ -60,6 +59,7 @@ class PickDialog(Dialog):
         self.cursor = 0
         # Staging again (a READY order moved) starts from no bin: F2 replaces the set.
         self.bins: list[str] = []
+        self.pick: PickList | None = None
 
     @property
     def order_id(self) -> str:
@@ -74,6 +74,7 @@ class PickDialog(Dialog):
         yield Plain(id="pick-keys", classes="dim")
 
     def on_mount(self) -> None:
+        self.pick = port(self.app).pick_list(self.order_id)
         self.query_one(".dialog-title", Static).update(POLICY_TITLE[self.policy])
         keys = "F2 stage · F3 short · F6 undo bin · ↑↓ line"
         if self.policy == "quantity":
@@ -86,10 +87,11 @@ class PickDialog(Dialog):
 
     @property
     def policy(self) -> str:
-        return port(self.app).policy()
+        return self.pick.policy if self.pick is not None else "scan"
 
-    def lines(self) -> list[PickLine]:
-        return port(self.app).lines(self.detail)
+    def lines(self) -> list[Line]:
+        """The pick list as last read, in walking order (the domain sorts it)."""
+        return self.pick.lines if self.pick is not None else []
 
     # --- what is on screen --------------------------------------------------
     def _paint(self) -> None:
@@ -103,7 +105,7 @@ class PickDialog(Dialog):
             done = line.to_pick == 0
             t.append("▶ " if i == self.cursor else "  ", style="bold")
             t.append(f"{line.location or '-':<7} ", style="bold")
-            count = f"{line.verified}/{line.quantity}"
+            count = f"{line.verified}/{line.wanted}"
             t.append(f"{'✓' if done else ' '}{count:>5} ", style="green" if done else "")
             t.append(line.description, style="reverse" if i == self.cursor else "")
             if line.age_restricted:
@@ -121,12 +123,11 @@ class PickDialog(Dialog):
     def refresh_data(self) -> None:
         """Called by the app on every commit (any process): a cancelled order stops the pick."""
         try:
-            store = self.app.store  # type: ignore[attr-defined]  # StoreAgentApp
-            self.detail = queries.order_detail(store, self.order_id)
+            self.pick = port(self.app).pick_list(self.order_id)
         except UnknownOrderError as exc:
             self._stopped(str(exc))
             return
-        if self.detail["state"] == "CANCELLED":
+        if self.pick.state == "CANCELLED":
             self._stopped(f"order {self.order_id} was CANCELLED while you picked it:"
                           " stop, do not stage it")
             return
@@ -165,15 +166,14 @@ class PickDialog(Dialog):
             if not matching:
                 self.say(f"item {gtin} is not on order {self.order_id}: put it back", error=True)
             return
-        if not self._act(lambda: port(self.app).verify(self.detail, gtin)):
+        if not self._act(lambda: port(self.app).verify(self.order_id, gtin)):
             return
         lines = self.lines()
         if lines and lines[self.cursor].to_pick == 0:  # line done: on to the next one to pick
             self.cursor = next((i for i, p in enumerate(lines) if p.to_pick), self.cursor)
             self._paint()
         left = sum(p.to_pick for p in lines)
-        self.say(f"{self._last} · " + (f"{left} unit(s) to go" if left else
-                                       "all items picked: scan the bin(s), then F2"))
+        self.say(self._last if left else f"{self._last} · all picked: scan the bin(s), then F2")
 
     def _add_bin(self, bin_id: str) -> None:
         if bin_id in self.bins:
@@ -197,7 +197,8 @@ class PickDialog(Dialog):
         try:
             self._last = call()
         except WrongItemError as exc:
-            self.say(f"WRONG ITEM: {exc}; nothing changed", error=True)
+            why = str(exc).removeprefix("wrong item: ")
+            self.say(f"WRONG ITEM: {why}; nothing changed", error=True)
             return False
         except OrderCancelledError as exc:
             self._stopped(str(exc))
@@ -208,7 +209,7 @@ class PickDialog(Dialog):
         self.refresh_data()
         return True
 
-    def _current(self) -> PickLine | None:
+    def _current(self) -> Line | None:
         lines = self.lines()
         return lines[self.cursor] if lines else None
 
@@ -219,7 +220,7 @@ class PickDialog(Dialog):
         if line is None or line.to_pick == 0:
             self.say("nothing left to pick on this line: ↑↓ to choose another", error=True)
             return
-        self.app.push_screen(ShortDialog(self.detail, line), self._after_line_step)
+        self.app.push_screen(ShortDialog(self.order_id, line), self._after_line_step)
 
     def action_confirm(self) -> None:
         from ui.tui.dialogs.short import ConfirmQuantityDialog
@@ -231,7 +232,7 @@ class PickDialog(Dialog):
         if line is None or line.to_pick == 0:
             self.say("nothing left to confirm on this line: ↑↓ to choose another", error=True)
             return
-        self.app.push_screen(ConfirmQuantityDialog(self.detail, line), self._after_line_step)
+        self.app.push_screen(ConfirmQuantityDialog(self.order_id, line), self._after_line_step)
 
     def _after_line_step(self, result: str | Stopped | None) -> None:
         if isinstance(result, Stopped):
@@ -245,5 +246,5 @@ class PickDialog(Dialog):
         if not self.bins:
             self.say("scan the bin of each tote first", error=True)
             return
-        if self._act(lambda: port(self.app).stage(self.detail, list(self.bins))):
+        if self._act(lambda: port(self.app).stage(self.order_id, list(self.bins))):
             self.dismiss(f"DONE: {self._last}")

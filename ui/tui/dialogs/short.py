@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,14 +12,14 @@ from agent.errors import StoreError
 from config.errors import BusinessRuleError, OrderCancelledError
 from ui.tui.dialogs.base import Dialog
 from ui.tui.fmt import refusal
-from ui.tui.items import SHORT_REASON_TEXT, SHORT_REASONS, PickLine, port
+from ui.tui.items import SHORT_REASON_TEXT, SHORT_REASONS, Line, port
 from ui.tui.widgets.plain import Plain
 
 
-def _line_text(line: PickLine) -> Text:
+def _line_text(line: Line) -> Text:
     # Plain Text: the description and location come from the OMS.
     return Text(f"{line.location or '-'} · {line.description}\n{line.to_pick} of"
-                f" {line.quantity} still to pick")
+                f" {line.wanted} still to pick")
 
 
 def _count(raw: str, most: int) -> int | None:
@@ -33,9 +31,9 @@ class ShortDialog(Dialog):
 
     TITLE_TEXT = "Short pick: how many, and why"
 
-    def __init__(self, detail: dict[str, Any], line: PickLine):
+    def __init__(self, order_id: str, line: Line):
         super().__init__()
-        self.detail = detail
+        self.order_id = order_id
         self.line = line
 
     def compose_dialog(self) -> ComposeResult:
@@ -62,7 +60,7 @@ class ShortDialog(Dialog):
             self.query_one("#short-qty").focus()
             return
         try:
-            message = port(self.app).short(self.detail, self.line.line_id, quantity,
+            message = port(self.app).short(self.order_id, self.line.line_id, quantity,
                                            str(event.option.id))
         except OrderCancelledError as exc:
             from ui.tui.dialogs.pick import Stopped
@@ -80,9 +78,9 @@ class ConfirmQuantityDialog(Dialog):
 
     TITLE_TEXT = "Confirm the count for this line"
 
-    def __init__(self, detail: dict[str, Any], line: PickLine):
+    def __init__(self, order_id: str, line: Line):
         super().__init__()
-        self.detail = detail
+        self.order_id = order_id
         self.line = line
 
     def compose_dialog(self) -> ComposeResult:
@@ -100,7 +98,7 @@ class ConfirmQuantityDialog(Dialog):
             self.say(f"quantity: 1 to {self.line.to_pick}; nothing changed", error=True)
             return
         try:
-            message = port(self.app).confirm(self.detail, self.line.line_id, quantity)
+            message = port(self.app).confirm(self.order_id, self.line.line_id, quantity)
         except OrderCancelledError as exc:
             from ui.tui.dialogs.pick import Stopped
 

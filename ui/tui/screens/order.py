@@ -12,7 +12,7 @@ from agent.errors import UnknownOrderError
 from agent.views import queries
 from drivers.scan_parse import Scan
 from ui.tui.fmt import day_hhmm, hhmm, window
-from ui.tui.items import alternate_of, bins_of, pick_lines, port
+from ui.tui.items import alternate_of, bins_of
 from ui.tui.screens.order_flows import OrderFlows
 from ui.tui.widgets.columns import Column, table
 
@@ -56,15 +56,16 @@ def render_detail(d: dict, audit: list[dict], *, narrow: bool, width: int) -> Co
         line_columns.append(Column("Short", right=True))
         line_columns.append(Column("Out", right=True))
     line_rows = []
-    for line in pick_lines(d):  # the pick path: the order the picker walks
-        picked = "-" if line.picked is None else str(line.picked)
-        item = f"{line.description} [ID]" if line.age_restricted else line.description
-        cells = [item, str(line.quantity), picked]
+    for line in d["lines"]:  # the OMS's order; the pick list (F2) walks by location
+        picked = "-" if line["quantity_picked"] is None else str(line["quantity_picked"])
+        item = line["description"] + (" [ID]" if line.get("age_restricted") else "")
+        cells = [item, str(line["quantity"]), picked]
         if narrow:
             line_rows.append(cells)
         else:
-            line_rows.append([line.line_id, line.location or "-", *cells, str(line.short or "-"),
-                              str(line.picked_up or "-")])
+            line_rows.append([line["line_id"], line.get("location") or "-", *cells,
+                              str(line.get("quantity_short") or "-"),
+                              str(line.get("quantity_picked_up") or "-")])
     timeline_columns = [Column("At"), Column("What", ratio=1), Column("Outcome")]
     if not narrow:
         timeline_columns.append(Column("Detail", ratio=1))
@@ -191,7 +192,7 @@ class OrderView(OrderFlows, VerticalScroll):
         if action == "pickup":
             return state == "READY"
         if action == "partial":
-            return state == "READY" and port(self.app).itemised
+            return state == "READY"
         if action == "return_shelf":
             task = self.detail.get("return_task")
             return state == "CANCELLED" and bool(task) and task["state"] == "OPEN"

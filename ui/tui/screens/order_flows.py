@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from agent.clock import iso, utc_now
 from agent.errors import (
+    BinNotScannedError,
     BusinessRuleError,
     ConfirmationNeededError,
+    IdCheckNeededError,
     ManagerOverrideNeededError,
     OrderCancelledError,
     StoreAgentError,
@@ -19,7 +21,7 @@ from agent.errors import (
 )
 from config.catalogue import msg
 from ui.tui.fmt import refusal
-from ui.tui.items import BinNotScannedError, Evidence, IdCheckNeededError, alternate_of, port
+from ui.tui.items import Evidence, alternate_of, port
 from ui.tui.messages import LiveChecked
 
 
@@ -72,14 +74,15 @@ class OrderFlows:
             if lines:
                 self.start_pickup(None, lines=lines)
 
-        self.app.push_screen(PartialDialog(self.detail), chosen)
+        lines = port(self.app).pick_list(self.order_id).lines
+        self.app.push_screen(PartialDialog(self.detail, lines), chosen)
 
     def start_pickup(self, code: str | None, *, lines: dict[str, int] | None = None) -> None:
         self.refresh_data()
         if self.detail.get("state") == "CANCELLED":
             self._stop(msg("stop.cancelled", order=self.order_id))
             return
-        self._evidence = Evidence(lines=lines, bins_scanned=sorted(self.bins_scanned))
+        self._evidence = Evidence(lines=lines, scanned_bins=sorted(self.bins_scanned))
         if code is None:
             from ui.tui.dialogs.pickup_code import PickupCodeDialog
 
@@ -151,7 +154,12 @@ class OrderFlows:
             else:
                 self.say(msg("handover.not_done"))
 
-        self.app.push_screen(HandoverDialog(self.detail), answered)
+        detail = self.detail
+        going = self._evidence.lines if self._evidence is not None else None
+        if going:  # a partial pickup: the confirm counts only what goes now
+            detail = {**detail, "lines": [{**ln, "quantity": going[ln["line_id"]]}
+                                          for ln in detail["lines"] if ln["line_id"] in going]}
+        self.app.push_screen(HandoverDialog(detail), answered)
 
     def _hand_over(self, code: str | None, *, reached: bool, confirmed: bool = False,
                    override_id: str | None = None) -> None:
@@ -159,7 +167,7 @@ class OrderFlows:
         from ui.tui.dialogs.offline import OfflineWarnDialog
 
         app = self.app
-        evidence = self._evidence or Evidence(bins_scanned=sorted(self.bins_scanned))
+        evidence = self._evidence or Evidence(scanned_bins=sorted(self.bins_scanned))
         self._evidence = evidence
         try:
             result = port(app).pickup(self.order_id, code=code, reached=reached,
@@ -183,9 +191,14 @@ class OrderFlows:
                 else:
                     self.say("handoff not done: no ID checked; nothing changed", error=True)
 
-            app.push_screen(IdCheckDialog(str(exc), self.detail), checked)
+            app.push_screen(IdCheckDialog(str(exc), port(app).pick_list(self.order_id).lines),
+                            checked)
             return
         except ConfirmationNeededError as exc:
+            if app.settings.handoff.signed_acknowledgment and not evidence.acknowledgment_signed:
+                self._ask_signature(str(exc), code, reached=reached, confirmed=confirmed,
+                                    override_id=override_id)
+                return
             warning = str(exc)
 
             def after_warning(answer: str | None) -> None:
@@ -222,6 +235,24 @@ class OrderFlows:
         self.refresh_data()
         self.say(f"DONE: {result.message}. {receipt_note(app)}")
 
+    def _ask_signature(self, reason: str, code: str | None, *, reached: bool, confirmed: bool,
+                       override_id: str | None) -> None:
+        """This store has the customer sign the printed acknowledgment: the associate says so."""
+        from ui.tui.dialogs.handoff import SignedDialog
+
+        evidence = self._evidence
+        assert evidence is not None
+
+        def answered(signed: bool | None) -> None:
+            if signed:
+                evidence.acknowledgment_signed = True
+                self._hand_over(code, reached=reached, confirmed=confirmed, override_id=override_id)
+            else:
+                self.say("handoff not done: the acknowledgment is not signed; nothing changed",
+                         error=True)
+
+        self.app.push_screen(SignedDialog(reason), answered)
+
     def _ask_bins(self, reason: str, code: str | None, *, reached: bool, confirmed: bool,
                   override_id: str | None) -> None:
         """A tote was not scanned: scan it, or a manager waives it (recorded with the pickup)."""
@@ -246,7 +277,7 @@ class OrderFlows:
             if answer is None:
                 self.say("handoff not done: nothing changed")
                 return
-            evidence.bins_scanned = answer[0]
+            evidence.scanned_bins = answer[0]
             self.bins_scanned.update(answer[0])
             if answer[1] == "override":
                 app.push_screen(ManagerDialog(f"hand over without every bin scanned: {reason}"),
@@ -254,7 +285,7 @@ class OrderFlows:
             else:
                 again()
 
-        app.push_screen(BinsDialog(self.detail, evidence.bins_scanned, reason), scanned)
+        app.push_screen(BinsDialog(self.detail, evidence.scanned_bins, reason), scanned)
 
     def _stop(self, message: str) -> None:
         from ui.tui.screens.stop import StopScreen
