@@ -127,6 +127,9 @@ class PickDialog(Dialog):
         except UnknownOrderError as exc:
             self._stopped(str(exc))
             return
+        except StoreError as exc:  # busy or failing disk: keep the list as last read, say why
+            self.say(refusal(exc), error=True)
+            return
         if self.pick.state == "CANCELLED":
             self._stopped(f"order {self.order_id} was CANCELLED while you picked it:"
                           " stop, do not stage it")
