@@ -481,6 +481,8 @@ build_package() {
   mkdir -p "$opt/share/doc" "$stage/usr/share/doc/store-agent" "$stage/etc/store-agent"
   cp "$here"/docs/*.md "$opt/share/doc/"
   cp "$here"/docs/*.md "$stage/usr/share/doc/store-agent/"
+  # The fleet kit: Prometheus alert rules and the Grafana dashboard.
+  cp -r "$here"/docs/prometheus "$here"/docs/grafana "$stage/usr/share/doc/store-agent/"
   "$opt/bin/python" -m ui.cli.main config init "$stage/etc/store-agent/config.toml" >/dev/null
   write_units "$stage/lib/systemd/system" ""
   write_udev_template "$stage/etc/udev/rules.d"

@@ -234,6 +234,14 @@ class MetricsSettings(BaseModel):
 
     listen: str = "127.0.0.1:9464"
     """host:port of the Prometheus endpoint; empty turns it off."""
+    tls_cert: Path | None = None
+    """PEM certificate for /metrics; with tls_key the endpoint speaks HTTPS only."""
+    tls_key: Path | None = None
+    """PEM private key matching tls_cert (mode 0600)."""
+    basic_auth_user: str | None = None
+    """User name a scraper must send (HTTP basic auth); with basic_auth_password_file."""
+    basic_auth_password_file: Path | None = None
+    """File (mode 0600) holding the password for basic_auth_user."""
 
     @field_validator("listen")
     @classmethod
@@ -242,6 +250,14 @@ class MetricsSettings(BaseModel):
         if value and (not sep or not port.isdigit() or not 0 <= int(port) < 65536):
             raise ValueError("must be host:port (e.g. 127.0.0.1:9464), or empty to turn metrics off")
         return value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> MetricsSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("metrics.tls_cert and metrics.tls_key go together")
+        if (self.basic_auth_user is None) != (self.basic_auth_password_file is None):
+            raise ValueError("metrics.basic_auth_user and metrics.basic_auth_password_file go together")
+        return self
 
 
 class UiSettings(BaseModel):

@@ -81,7 +81,8 @@ def _scalar_lines(model: type[BaseModel], prefix: str, instance: BaseModel | Non
         if typing.get_origin(field.annotation) is dict:
             continue
         key = f"{prefix}{name}"
-        out.append(f"# {field.description}")
+        # A description may span lines: each stays a comment, or the template is not TOML.
+        out += [f"# {line.strip()}" for line in (field.description or "").splitlines()]
         example = _EXAMPLES.get(key)
         default = getattr(instance, name, None) if instance is not None else None
         if example is not None:

@@ -96,7 +96,9 @@ def test_daemon_serves_metrics_scraped_over_http(tmp_path):
     assert value(parsed, "store_agent_device_ready", kind="printer",
                  device="counter") == (status == "ready")
     assert [dict(labels)["store_id"] for name, labels in parsed if name == "store_agent_info"] == ["S042"]
-    assert all(name.startswith("store_agent_") for name, _ in parsed)
+    # Ours, and prometheus-client's process series (a crash loop shows in their start time).
+    assert all(name.startswith(("store_agent_", "process_")) for name, _ in parsed)
+    assert ("process_start_time_seconds", ()) in parsed
 
 
 def test_collector_reads_the_database_at_scrape_time(settings, store, seed, actions):

@@ -100,6 +100,8 @@ def test_package_installs_upgrades_and_keeps_edited_conffiles(deb, tmp_path):
     assert _mode(root / "var/lib/store-agent") == 0o750
     assert (root / "var/lib/store-agent/backups").is_dir()
     assert (root / "usr/share/doc/store-agent/install.md").exists()
+    assert (root / "usr/share/doc/store-agent/grafana/fleet.json").exists()
+    assert (root / "usr/share/doc/store-agent/prometheus/store-agent-rules.yml").exists()
     # The bundled environment names its final path, never the build folder.
     shebang = (opt / "bin/store-agent").read_text().splitlines()[0]
     assert shebang == "#!/opt/store-agent/bin/python"

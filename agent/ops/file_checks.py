@@ -47,7 +47,9 @@ def secret_files(settings: Settings) -> list[tuple[Path, str]]:
     for path, what in ((settings.oms.token_file, "the OMS token"),
                        (settings.alerts.webhook_url_file, "the webhook URL"),
                        (settings.oms.client_cert, "the client certificate's key"),
-                       (settings.ui.tls_key, "serve-ui's TLS key")):
+                       (settings.ui.tls_key, "serve-ui's TLS key"),
+                       (settings.metrics.tls_key, "the metrics TLS key"),
+                       (settings.metrics.basic_auth_password_file, "the metrics password")):
         if path is not None:
             found.append((Path(path), what))
     return found
@@ -55,7 +57,9 @@ def secret_files(settings: Settings) -> list[tuple[Path, str]]:
 
 def needed_files(settings: Settings) -> list[Path]:
     extra = (settings.oms.token_file, settings.alerts.webhook_url_file, settings.oms.ca_bundle,
-             settings.oms.client_cert, settings.ui.tls_cert, settings.ui.tls_key)
+             settings.oms.client_cert, settings.ui.tls_cert, settings.ui.tls_key,
+             settings.metrics.tls_cert, settings.metrics.tls_key,
+             settings.metrics.basic_auth_password_file)
     return [*config_files(settings), *(Path(p) for p in extra if p is not None)]
 
 

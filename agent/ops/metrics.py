@@ -22,12 +22,14 @@ import json
 import logging
 import os
 import sqlite3
+import ssl
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -36,6 +38,7 @@ from agent.clock import age_s, iso, parse_iso, utc_now
 from agent.errors import StoreError
 from agent.oms import agent_version
 from agent.ops.kpi_metrics import KpiCollector
+from agent.ops.metrics_http import start_server
 from agent.store.connection import Store
 from config.settings import Settings
 
@@ -228,6 +231,11 @@ class StoreMetrics:
             "store_agent_event_ack_latency_seconds",
             "From an event's occurred_at to its acknowledgement by the OMS.",
             buckets=ACK_LATENCY_BUCKETS, registry=self.registry)
+        # A crash loop shows as a start time that keeps moving (changes(...[1h]) > 3) and as
+        # process_* series (CPU, memory, open files) from prometheus-client's own collector.
+        ProcessCollector(registry=self.registry)
+        Gauge("store_agent_start_time_seconds", "When this daemon process started (Unix time).",
+              registry=self.registry).set(time.time())
 
     def observe_ack(self, occurred_at: str, acked_at: str) -> None:
         """The sender's hook; must never break sending, so a bad stamp is only logged."""
@@ -243,15 +251,16 @@ class StoreMetrics:
         listen = self.settings.metrics.listen
         try:
             host, port = parse_listen(listen)
-            server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        except (OSError, ValueError) as exc:
+            server, _thread, tls = start_server(self.registry, host, port, self.settings.metrics)
+        except (OSError, ValueError, ssl.SSLError) as exc:
             # Syncing matters more than being watched: keep running without the endpoint.
             log.error("metrics endpoint on %s not started: %s", listen,
                       getattr(exc, "strerror", None) or exc)
             await stop.wait()
             return
         self.port = server.server_port
-        log.info("metrics on http://%s:%d/metrics", host, self.port)
+        log.info("metrics on %s://%s:%d/metrics%s", "https" if tls else "http", host, self.port,
+                 " (basic auth)" if self.settings.metrics.basic_auth_user else "")
         try:
             await stop.wait()
         finally:
