@@ -50,6 +50,25 @@ CATALOGUE: dict[str, str] = {
     "bay.named": "bay {bay}",
     "vehicle.unknown": "no vehicle given",
     "stop.cancelled": "Order {order} was cancelled. Do not hand it over.",
+    # --- the KPI screen (managers) --------------------------------------------------------------
+    "kpi.title": "Store figures: {period}",
+    "kpi.today": "today",
+    "kpi.week": "last 7 days",
+    "kpi.month": "last 30 days",
+    "kpi.orders": "Orders in {released}, ready {ready}, collected {picked_up}",
+    "kpi.fulfillment": "Time to ready: average {avg}, slowest tenth {p90} (target {target})",
+    "kpi.on_time": "Ready on time: {rate} (target {target})",
+    "kpi.conversion": "Collected: {rate} (target {target}), no-shows {no_shows}",
+    "kpi.curbside": "Curbside wait: average {avg}, slowest tenth {p90}",
+    "kpi.shelf": "Short picks: {short}; cancelled items back on the shelf in {avg}",
+    "kpi.chart_fulfillment": "Minutes to ready",
+    "kpi.chart_rates": "Percent on time and collected",
+    "kpi.legend_avg": "average",
+    "kpi.legend_on_time": "on time",
+    "kpi.legend_conversion": "collected",
+    "kpi.spark_fulfillment": "Minutes to ready (target {target})",
+    "kpi.spark_on_time": "Percent on time (target {target})",
+    "kpi.not_manager": "The store figures are for managers.",
 }
 
 

@@ -40,6 +40,7 @@ class WorkScreen(BaseScreen):
         Binding("f7", "partial", "Partial"),
         Binding("escape", "back", "Back"),
         Binding("escape", "clear_search", "Clear search"),
+        Binding("f10", "kpis", "Figures"),
     ]
 
     def __init__(self) -> None:
@@ -122,6 +123,9 @@ class WorkScreen(BaseScreen):
             return not self._on_order
         if action in ORDER_ACTIONS:
             return self._on_order and self.order.allows(action)
+        if action == "kpis":  # the store's figures are for managers, from the queue
+            who = self.app.associate
+            return not self._on_order and who is not None and who.role == "manager"
         return True
 
     def action_section(self, step: int) -> None:
@@ -147,6 +151,11 @@ class WorkScreen(BaseScreen):
 
     def action_partial(self) -> None:
         self.order.action_partial()
+
+    def action_kpis(self) -> None:
+        from ui.tui.screens.kpis import KpiScreen  # charts load only when a manager asks
+
+        self.app.push_screen(KpiScreen())
 
     def action_back(self) -> None:
         self.show_queue()

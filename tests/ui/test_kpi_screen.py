@@ -1,0 +1,128 @@
+"""The KPI screen: a manager's F10 from the queue, at 80x24 and 40x20, in Pilot and in tmux."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+from textual.widgets import Sparkline
+from textual_plotext import PlotextPlot
+
+from tests.conftest import REPO
+from tests.ui.conftest import MANAGER_PIN, SIZES, login, on_queue, order, seed, text_of, ui_config, wait_for
+from tests.ui.test_serve import chromium, served  # noqa: F401  (fixtures)
+from tests.ui.test_terminal import _tmux, _wait_for_text
+from ui.tui.app import StoreAgentApp
+
+
+def _kpi_screen(app):
+    from ui.tui.screens.kpis import KpiScreen
+
+    return app.screen if isinstance(app.screen, KpiScreen) else None
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_manager_opens_the_figures_from_the_queue(env, size):
+    async def main():
+        app = StoreAgentApp(env.settings)
+        async with app.run_test(size=size) as pilot:
+            await login(pilot, "M1", MANAGER_PIN)
+            await pilot.press("f10")
+            await wait_for(pilot, lambda: _kpi_screen(app) is not None, what="the KPI screen")
+            screen = _kpi_screen(app)
+            figures = text_of(screen.query_one("#kpi-figures"))
+            # Seeded: W10001 released to pick; W10002 and W10003 arrived already READY.
+            assert "Orders in 1, ready 2, collected 0" in figures
+            assert "(target 15 min)" in figures and "(target 95 %)" in figures
+            chart = screen.query_one("#kpi-fulfillment", PlotextPlot)
+            spark = screen.query_one("#kpi-spark-ft", Sparkline)
+            if size[0] >= 60:
+                assert chart.display and chart.size.width > 20 and chart.size.height >= 4
+                assert "Minutes to ready" in text_of(chart)
+                assert not screen.query_one("#kpi-sparks").display
+            else:
+                assert not screen.query_one("#kpi-charts").display
+                assert spark.size.width > 20 and list(spark.data)
+            await pilot.press("f2")
+            assert "last 7 days" in text_of(screen.query_one("#kpi-title"))
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: on_queue(app), what="the queue again")
+
+    asyncio.run(main())
+
+
+def test_an_associate_has_no_figures_key(env):
+    async def main():
+        app = StoreAgentApp(env.settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot)  # A100, an associate
+            await pilot.press("f10")
+            assert on_queue(app) and _kpi_screen(app) is None
+
+    asyncio.run(main())
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize("cols,rows", [(80, 24), (40, 20)])
+def test_the_figures_in_a_real_terminal(tmp_path, cols, rows):
+    settings = ui_config(tmp_path)
+    seed(settings, order("W10001"), order("W10002", ready=True))
+    session = f"sa-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
+    command = (f"cd {REPO} && env STORE_AGENT_CONFIG={tmp_path / 'config.toml'} TERM=xterm-256color"
+               f" {sys.executable} -m ui.cli.main ui --station backroom-1")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(cols), "-y", str(rows),
+                    command], check=True, env=env, timeout=10)
+    try:
+        _wait_for_text(session, "log in")
+        _tmux("send-keys", "-t", session, "M1", "Enter")
+        _wait_for_text(session, "PIN")
+        _tmux("send-keys", "-t", session, MANAGER_PIN, "Enter")
+        _wait_for_text(session, "To pick")
+        _tmux("send-keys", "-t", session, "F10")
+        _wait_for_text(session, "Store figures: today")
+        # Wide: the chart's title; narrow: the sparkline's label (with the target) in its place.
+        screen = _wait_for_text(session, "Minutes to ready" if cols >= 60
+                                else "Minutes to ready (target 15 min)")
+        assert "Orders in 1, ready 1" in screen
+        assert ("┤" in screen) == (cols >= 60)  # a chart's axis only where there is room
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+
+
+def test_the_figures_in_the_served_ui(served, chromium):  # noqa: F811
+    """A manager on a handheld browser (headless Chromium, 480 px wide) opens the figures."""
+    import aiohttp
+
+    from tests.ui.test_serve import _TAP, Cdp
+
+    async def main():
+        devtools = "http://" + chromium.split("/", 3)[2]
+        async with aiohttp.ClientSession() as http:
+            pages = await (await http.get(devtools + "/json/list")).json()
+            page_ws = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
+            async with http.ws_connect(page_ws, max_msg_size=0) as ws:
+                cdp = Cdp(ws)
+                await cdp.call("Page.enable")
+                await cdp.call("Runtime.enable")
+                await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=_TAP)
+                await cdp.call("Page.navigate", url=served.base + "/")
+                await cdp.wait("!!document.getElementById('pin')", what="the login page")
+                await cdp.js("document.getElementById('associate').value = 'M1';"
+                             f"document.getElementById('pin').value = '{MANAGER_PIN}';"
+                             "document.forms[0].submit(); true")
+                await cdp.wait("location.pathname === '/' && !!window.__term"
+                               " && window.__term.includes('To pick')", what="the queue")
+                await cdp.js("document.querySelector('.xterm-helper-textarea').focus(); true")
+                await cdp.key("F10", 121)
+                await cdp.wait("window.__term.includes('Store figures: today')"
+                               " && window.__term.includes('Orders in 1, ready 1, collected 0')"
+                               " && window.__term.includes('Percent on time (target 95 %)')",
+                               what="the figures, with a sparkline's label (the narrow layout)")
+
+    asyncio.run(main())
