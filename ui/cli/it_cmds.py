@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from pathlib import Path
 
 from agent.oms import agent_version
-from agent.ops import doctor, maintenance
+from agent.ops import doctor, maintenance, support_bundle
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say
 
@@ -31,6 +32,20 @@ def cmd_doctor(ctx: Context) -> int:
     # For scripts and monitoring: 2 when the config itself is broken, 5 when the environment is not healthy.
     failed = {c.name for c in checks if c.result == doctor.FAIL}
     return 0 if not failed else 2 if "config" in failed else 5
+
+
+def cmd_support_bundle(ctx: Context) -> int:
+    # Like doctor, a broken config is part of what the bundle reports, not a reason to stop.
+    files = support_bundle.collect(ctx.args.config, os.environ)
+    store_id = "store"
+    with contextlib.suppress(Exception):
+        store_id = ctx.settings.store_id
+    path = support_bundle.write(Path(ctx.args.path), files, store_id=store_id)
+    if ctx.args.json:
+        emit_json({"bundle": str(path), **support_bundle.summary(files)})
+    else:
+        say(f"support bundle written to {path} ({len(files)} files, secrets redacted)")
+    return 0
 
 
 def cmd_backup(ctx: Context) -> int:
@@ -63,6 +78,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="the account whose file ownership and device groups are checked (default:"
                         f" {doctor.SERVICE_USER} when run as root and it exists, else you)")
     p.set_defaults(handler=cmd_doctor)
+    p = sub.add_parser("support-bundle", parents=[common],
+                       help="doctor, status, logs, redacted config, versions and database integrity"
+                            " in one archive for support")
+    p.add_argument("path", metavar="PATH", help="archive to write (.tar.gz, never overwritten), or a"
+                                                " directory")
+    p.set_defaults(handler=cmd_support_bundle)
     p = sub.add_parser("backup", parents=[common], help="a consistent copy of the database")
     p.add_argument("path", metavar="PATH", help="file to write (never overwritten), or a directory")
     p.set_defaults(handler=cmd_backup)
