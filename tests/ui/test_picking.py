@@ -90,8 +90,7 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
             await pilot.press("f3")
             assert isinstance(app.screen, ShortDialog)
             assert not no_horizontal_overflow(app)
-            await pilot.press("enter")  # the count: 1, the default
-            await pilot.press("down", "enter")  # reason: damaged
+            await pilot.press("down", "enter")  # the default count (1); reason: damaged
             await wait_for(pilot, lambda: isinstance(app.screen, PickDialog))
             assert "short 1" in pick_text(app)
             short = row(env.settings, "SELECT data FROM outbox WHERE order_id='W20001'"
@@ -168,12 +167,6 @@ def test_partial_pickup_two_bins_an_id_check_and_the_alternate_person(tmp_path, 
     with OmsSimServer(state) as sim:
         settings = ui_config(tmp_path, url=sim.url)
         snap = ready_in_two_bins(settings)
-        from agent.store.connection import Store
-        from agent.views import queries
-
-        with Store(settings.storage.path) as store:
-            if "bins" not in queries.order_detail(store, "W20002"):
-                pytest.skip("the order read model does not report bins yet")
         state.add_order(STORE_ID, {**snap, "status": "ready_for_pickup", "version": 2})
 
         async def main():

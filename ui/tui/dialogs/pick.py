@@ -43,6 +43,11 @@ class Stopped:
 
 
 class PickDialog(Dialog):
+    # The list takes what it needs and scrolls past that; the scan field stays in view.
+    DEFAULT_CSS = """
+    PickDialog #pick-scroll { height: auto; max-height: 12; }
+    PickDialog.-narrow #pick-scroll { max-height: 9; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
@@ -105,7 +110,7 @@ class PickDialog(Dialog):
             done = line.to_pick == 0
             t.append("▶ " if i == self.cursor else "  ", style="bold")
             t.append(f"{line.location or '-':<7} ", style="bold")
-            count = f"{line.verified}/{line.wanted}"
+            count = f"{line.verified}/{line.wanted + line.short}"  # short units still count
             t.append(f"{'✓' if done else ' '}{count:>5} ", style="green" if done else "")
             t.append(line.description, style="reverse" if i == self.cursor else "")
             if line.age_restricted:

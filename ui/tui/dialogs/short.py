@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
@@ -27,9 +30,18 @@ def _count(raw: str, most: int) -> int | None:
 
 
 class ShortDialog(Dialog):
-    """How many are missing (default: all still to pick) and why; Enter on a reason records it."""
+    """How many are missing (default: all still to pick) and why, then one Enter records it.
+
+    The count field keeps the focus (digits go there); ↑/↓ move the reason. One Enter,
+    not two steps: on a handheld there is no Tab, and a second Enter typed before the
+    focus moved would otherwise land in the wrong place.
+    """
 
     TITLE_TEXT = "Short pick: how many, and why"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "reason(-1)", "Previous reason", show=False),
+        Binding("down", "reason(1)", "Next reason", show=False),
+    ]
 
     def __init__(self, order_id: str, line: Line):
         super().__init__()
@@ -42,26 +54,34 @@ class ShortDialog(Dialog):
                     max_length=4)
         yield OptionList(*(Option(SHORT_REASON_TEXT[r], id=r) for r in SHORT_REASONS),
                          id="short-reasons")
+        yield Plain("count, ↑↓ reason, Enter records it", classes="dim")
 
     def on_mount(self) -> None:
-        # The count first (Enter keeps the default), then the reason: a handheld has no Tab.
-        self.query_one("#short-reasons", OptionList).highlighted = 0
+        reasons = self.query_one("#short-reasons", OptionList)
+        reasons.can_focus = False
+        reasons.highlighted = 0
         self.query_one("#short-qty").focus()
 
+    def action_reason(self, step: int) -> None:
+        reasons = self.query_one("#short-reasons", OptionList)
+        reasons.highlighted = ((reasons.highlighted or 0) + step) % len(SHORT_REASONS)
+
     @on(Input.Submitted, "#short-qty")
-    def _to_reasons(self) -> None:
-        self.query_one("#short-reasons").focus()
+    def _submitted(self) -> None:
+        highlighted = self.query_one("#short-reasons", OptionList).highlighted or 0
+        self._record(SHORT_REASONS[highlighted])
 
     @on(OptionList.OptionSelected, "#short-reasons")
-    def _chosen(self, event: OptionList.OptionSelected) -> None:
+    def _clicked(self, event: OptionList.OptionSelected) -> None:
+        self._record(str(event.option.id))
+
+    def _record(self, reason: str) -> None:
         quantity = _count(self.query_one("#short-qty", Input).value, self.line.to_pick)
         if quantity is None:
             self.say(f"quantity: 1 to {self.line.to_pick}; nothing changed", error=True)
-            self.query_one("#short-qty").focus()
             return
         try:
-            message = port(self.app).short(self.order_id, self.line.line_id, quantity,
-                                           str(event.option.id))
+            message = port(self.app).short(self.order_id, self.line.line_id, quantity, reason)
         except OrderCancelledError as exc:
             from ui.tui.dialogs.pick import Stopped
 

@@ -1,0 +1,276 @@
+"""A pick and a partial pickup in a real terminal (tmux, 80x24 and 40x20) and in headless
+Chromium through serve-ui: a wrong item, a short item, two bins, then a partial handoff
+of an order in two totes with an ID check. The reference OMS runs on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from sync.oms_sim import OmsSimServer, SimState
+from tests.conftest import REPO
+from tests.ui.conftest import PIN, STORE_ID, TOKEN, row, seed, state_of, ui_config
+from tests.ui.test_picking import GTIN_A, NOT_ON_ORDER, ready_in_two_bins, walk_order
+from tests.ui.test_serve import Cdp, _free_port, chromium  # noqa: F401  (chromium: a fixture)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[Path]:
+    """A store with W20001 to pick and W20002 READY in two bins, and an OMS that knows both."""
+    state = SimState(token=TOKEN, seed=3)
+    with OmsSimServer(state) as sim:
+        settings = ui_config(tmp_path, url=sim.url)
+        seed(settings, walk_order())
+        state.add_order(STORE_ID, walk_order())
+        snap = ready_in_two_bins(settings)
+        state.add_order(STORE_ID, {**snap, "status": "ready_for_pickup", "version": 2})
+        yield tmp_path
+
+
+def _handed_over(tmp: Path) -> None:
+    settings = ui_config_from(tmp)
+    assert state_of(settings, "W20001") == "READY"
+    staged = row(settings, "SELECT data FROM outbox WHERE order_id='W20001' AND type='order.staged'")
+    assert json.loads(staged["data"])["bins"] == ["B-21", "B-22"]
+    short = row(settings, "SELECT reason FROM line_shorts WHERE order_id='W20001'")
+    assert short == {"reason": "not_found"}
+    got = row(settings, "SELECT id_check_type, bins_scanned, complete FROM handoffs"
+              " WHERE order_id='W20002'")
+    assert got["id_check_type"] == "drivers_license" and got["complete"] == 0
+    assert json.loads(got["bins_scanned"]) == ["B-31", "B-32"]
+    assert state_of(settings, "W20002") == "READY"
+
+
+def ui_config_from(tmp: Path):
+    from config import load_settings
+
+    return load_settings(tmp / "config.toml", environ={})
+
+
+# --- tmux ---------------------------------------------------------------------------------
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True,
+                          timeout=10).stdout
+
+
+def _wait(session: str, text: str, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _tmux("capture-pane", "-p", "-t", session)
+        if text in screen:
+            return screen
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never appeared on the terminal:\n{screen}")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize("size", [(80, 24), (40, 20)], ids=["80x24", "40x20"])
+def test_pick_and_partial_pickup_in_tmux(shop, size):
+    session = f"sa-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
+    command = (f"cd {REPO} && env STORE_AGENT_CONFIG={shop / 'config.toml'} TERM=xterm-256color"
+               f" {sys.executable} -m ui.cli.main ui --station backroom-1")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]), "-y",
+                    str(size[1]), command], check=True, env=env, timeout=10)
+
+    def keys(*k: str) -> None:
+        _tmux("send-keys", "-t", session, *k)
+
+    def scan(text: str) -> None:  # a wedge scanner types the code and Enter
+        keys(text, "Enter")
+
+    try:
+        _wait(session, "log in")
+        scan("A100")
+        _wait(session, "PIN")
+        scan(PIN)
+        _wait(session, "To pick")
+        scan("W20001")
+        _wait(session, "Timeline")
+        keys("F2")
+        screen = _wait(session, "bins: none yet")
+        assert screen.index("Apples") < screen.index("Bleach")  # the walk: A2-3, then B12-1
+        scan(NOT_ON_ORDER)
+        _wait(session, "WRONG ITEM")
+        scan(GTIN_A)
+        scan(GTIN_A)
+        _wait(session, "2 of 2")
+        keys("F3")
+        _wait(session, "Short pick")
+        keys("Enter")  # the default count, the first reason: not found
+        _wait(session, "recorded")
+        scan("B-21")
+        _wait(session, "B-21")
+        scan("B-22")
+        _wait(session, "B-22")
+        keys("F2")
+        _wait(session, "DONE")
+        keys("Escape")
+        _wait(session, "To pick")
+        scan("B-31")
+        _wait(session, "also bring")
+        keys("F7")
+        _wait(session, "Partial pickup")
+        keys("Left", "F2")
+        _wait(session, "pickup code")
+        scan("K7Q9MX")
+        _wait(session, "Who is collecting")
+        keys("Enter")  # the customer
+        _wait(session, "F2")
+        keys("F2")  # the one-key handover confirm
+        _wait(session, "scan every bin")
+        scan("B-32")
+        _wait(session, "ID check")
+        keys("Enter")  # driver's license
+        _wait(session, "partly handed over")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+    _handed_over(shop)
+
+
+# --- serve-ui in headless Chromium -----------------------------------------------------------
+def _serve(tmp: Path) -> tuple[subprocess.Popen, str, Path]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
+    env["STORE_AGENT_CONFIG"] = str(tmp / "config.toml")
+    log = tmp / "serve-ui.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ui.cli.main", "serve-ui", "--host", "127.0.0.1", "--port",
+             str(port)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while "serve-ui: station" not in log.read_text(errors="replace"):
+        assert proc.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+_TAP = """
+(() => {
+  const Native = window.WebSocket;
+  window.__term = "";
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    const decoder = new TextDecoder();
+    ws.addEventListener("message", (e) => {
+      if (typeof e.data !== "string") window.__term += decoder.decode(e.data, {stream: true});
+    });
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+})();
+"""
+F_KEYS = {"F2": 113, "F3": 114, "F7": 118}
+
+
+def test_pick_and_partial_pickup_in_the_browser(shop, chromium):  # noqa: F811
+    proc, base, _log = _serve(shop)
+
+    async def main() -> None:
+        devtools = "http://" + chromium.split("/", 3)[2]
+        async with aiohttp.ClientSession() as http:
+            pages = await (await http.get(devtools + "/json/list")).json()
+            page_ws = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
+            async with http.ws_connect(page_ws, max_msg_size=0) as ws:
+                await drive(Cdp(ws))
+
+    async def drive(cdp: Cdp) -> None:
+        await cdp.call("Page.enable")
+        await cdp.call("Runtime.enable")
+        await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=_TAP)
+        await cdp.call("Page.navigate", url=base + "/login")
+        await cdp.wait("!!document.getElementById('pin')", what="the login form")
+        await cdp.js("document.getElementById('associate').value = 'A100';"
+                     f"document.getElementById('pin').value = '{PIN}';"
+                     "document.forms[0].submit(); true")
+        await cdp.wait("window.__term.includes('To pick')", what="the queue")
+        await cdp.js("document.querySelector('.xterm-helper-textarea').focus(); true")
+
+        async def until(text: str, what: str) -> None:
+            # Only what arrives from now on counts: the stream keeps everything drawn before.
+            await cdp.wait(f"window.__term.slice(window.__mark).includes({json.dumps(text)})",
+                           what=what)
+
+        async def mark() -> None:
+            await cdp.js("window.__mark = window.__term.length; true")
+
+        async def scan(text: str) -> None:
+            await cdp.call("Input.insertText", text=text)
+            await cdp.key("Enter", 13, "\r")
+
+        async def fkey(name: str) -> None:
+            await cdp.key(name, F_KEYS[name])
+
+        await mark()
+        await scan("W20001")
+        await until("Timeline", "the order")
+        await mark()
+        await fkey("F2")
+        await until("none yet", "the pick list")
+        await mark()
+        await scan(NOT_ON_ORDER)
+        await until("WRONG ITEM", "the wrong item refused")
+        await mark()
+        await scan(GTIN_A)
+        await scan(GTIN_A)
+        await until("2 of 2", "both apples")
+        await mark()
+        await fkey("F3")
+        await until("Short pick", "the short dialog")
+        await mark()
+        await cdp.key("Enter", 13, "\r")  # the default count, the first reason: not found
+        await until("short 1", "the short recorded")
+        await scan("B-21")
+        await scan("B-22")
+        await mark()
+        await fkey("F2")
+        await until("DONE", "staged in two bins")
+        await mark()
+        await cdp.key("Escape", 27)
+        await scan("B-31")
+        await until("also bring", "the two-bin order")
+        await mark()
+        await fkey("F7")
+        await until("Partial pickup", "the partial dialog")
+        await cdp.key("ArrowLeft", 37)
+        await mark()
+        await fkey("F2")
+        await until("pickup code", "the code dialog")
+        await mark()
+        await scan("K7Q9MX")
+        await until("collecting", "who collects")
+        await mark()
+        await cdp.key("Enter", 13, "\r")
+        await until("Hand over", "the handover confirm")
+        await mark()
+        await fkey("F2")
+        await until("scan every bin", "the bins step")
+        await mark()
+        await scan("B-32")
+        await until("ID check", "the ID check")
+        await mark()
+        await cdp.key("Enter", 13, "\r")
+        await until("partly handed over", "the partial handoff")
+
+    try:
+        asyncio.run(main())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    _handed_over(shop)
