@@ -64,13 +64,14 @@ need_medusa_prereqs() {
     || say "npm is missing: the medusa tests will fail (install Node.js 20 or newer with npm)"
 }
 
-# The UI tests drive a real terminal (tmux) and a real browser (headless Chromium, for serve-ui).
+# The UI tests drive a real terminal (tmux) and a real browser (headless Chromium, for serve-ui);
+# the offsite backup test mirrors with a real rsync.
 need_ui_test_prereqs() {
   local missing=() tool
-  for tool in chromium tmux; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+  for tool in chromium tmux rsync; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
   [ "${#missing[@]}" -eq 0 ] && return 0
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing ${missing[*]} for the UI tests: apt-get install -y ${missing[*]}"
+    say "installing ${missing[*]} for the tests: apt-get install -y ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" \
       || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; } \
       || say "could not install ${missing[*]}: the tests that need them are skipped"

@@ -87,6 +87,12 @@ class StorageSettings(BaseModel):
     """Local time (HH:MM) of the nightly backup; a missed one runs 10 min after the daemon starts."""
     backup_keep: int = Field(7, ge=1, le=365)
     """How many nightly backups are kept; older ones are deleted after a successful backup."""
+    offsite_dir: Path | None = None
+    """A second place for each nightly backup: a mounted path (NAS share, USB disk) off this disk."""
+    offsite_keep: int = Field(14, ge=1, le=3650)
+    """How many nightly backups are kept in offsite_dir; older ones are deleted there."""
+    offsite_rsync: str | None = Field(None, min_length=1, max_length=500)
+    """rsync target (host:/path/ or rsync://...) mirroring the backup folder, retention included."""
     retention_days: int = Field(90, ge=7, le=3650)
     """Acknowledged events and applied changes older than this are purged after a nightly backup."""
 

@@ -25,7 +25,8 @@ def _served(settings, store) -> set[str]:
     # The timestamps are absent until each thing has happened once: make them happen.
     with store.write() as conn:
         sync_state.put(conn, **{key: "2026-11-23T10:00:00.000Z" for key in (
-            "last_backup_at", "last_contact_at", "last_feed_success_at", "last_reconcile_at")})
+            "last_backup_at", "last_contact_at", "last_feed_success_at", "last_reconcile_at",
+            "last_offsite_backup_at")})
     metrics = StoreMetrics(settings)
     try:
         text = generate_latest(metrics.registry).decode()

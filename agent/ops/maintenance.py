@@ -155,7 +155,24 @@ def nightly(settings: Settings, *, now: datetime | None = None) -> dict:
         purged = purge(store, settings, now=now)
     log.info("backup %s written; %d old backups removed; purged %d events, %d changes",
              dest, len(removed), purged["events"], purged["changes"])
-    return {"backup": str(dest), "removed": [str(p) for p in removed], "purged": purged}
+    offsite = offsite_copy(settings, dest, now=now)
+    return {"backup": str(dest), "removed": [str(p) for p in removed], "purged": purged,
+            "offsite": offsite}
+
+
+def offsite_copy(settings: Settings, backup: Path, *, now: datetime) -> dict:
+    """Copy the night's backup to the second location(s). A failure is logged and remembered
+    (doctor and the metrics show it) but never undoes the local backup."""
+    from agent.ops import offsite
+
+    result = offsite.copy_everywhere(settings, backup, backup_dir(settings))
+    if result["targets"]:
+        with Store(settings.storage.path) as store, store.write() as conn:
+            if result["errors"]:
+                sync_state.put(conn, last_offsite_error="; ".join(result["errors"]))
+            else:
+                sync_state.put(conn, last_offsite_backup_at=iso(now), last_offsite_error=None)
+    return result
 
 
 def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> dict:

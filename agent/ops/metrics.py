@@ -164,6 +164,9 @@ class StoreCollector(Collector):
         yield from _gauge("store_agent_last_backup_timestamp_seconds",
                           "When the last nightly backup was written (Unix time).",
                           _ts(state.get("last_backup_at")))
+        yield from _gauge("store_agent_last_offsite_backup_timestamp_seconds",
+                          "When a nightly backup last reached its second location (Unix time).",
+                          _ts(state.get("last_offsite_backup_at")))
         created = CounterMetricFamily("store_agent_events_created", "Events created (the highest seq).")
         created.add_metric([], f["created"])
         yield created
