@@ -142,6 +142,8 @@ Group=$SERVICE_USER
 SupplementaryGroups=dialout lp
 Environment=STORE_AGENT_CONFIG=/etc/store-agent/config.toml
 ExecStart=/opt/store-agent/bin/store-agent run
+# systemctl reload store-agent: apply a rotated OMS token (or URL) at once (docs/operations.md).
+ExecReload=/bin/kill -HUP \$MAINPID
 Restart=always
 RestartSec=3
 TimeoutStopSec=20

@@ -38,6 +38,7 @@ from agent.store import sync_state
 from agent.store.connection import Store
 from agent.store.daemon_lock import DaemonLock
 from agent.store.devices import scanners
+from agent.workers import credentials
 from agent.workers.feed import FeedPuller
 from agent.workers.housekeeping import heartbeat_body, scan_no_shows
 from agent.workers.reconcile import reconcile
@@ -61,6 +62,8 @@ SMALL_CACHE_KIB = 256
 # After work on this many orders or events at once, give the C heap's free pages back.
 BIG_BATCH = 200
 RELEASE_MEMORY_EVERY_S = 5
+# While the OMS refuses the credentials, how often the files they come from are looked at.
+CREDENTIALS_POLL_S = 1.0
 
 
 def _malloc_trim() -> Callable[[], object] | None:
@@ -92,6 +95,12 @@ class Daemon:
         self.db_path = settings.storage.path
         self._client_factory = client_factory or make_client
         self.client = self._client_factory(settings)
+        # What the client was built with, and from which files (agent/workers/credentials.py).
+        self._token_in_use = credentials.current_token(settings)
+        self._credential_files = credentials.fingerprint(settings)
+        # Set (and replaced) on SIGHUP: wakes every worker's pause at once.
+        self.hup = asyncio.Event()
+        self._credentials_generation = 0  # counts reloads that changed the token or URL
         self._retired_clients: list = []
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()
@@ -117,6 +126,7 @@ class Daemon:
     async def run_sender(self, sender: OutboxSender) -> None:
         while not self.stop.is_set():
             self.wake.clear()
+            self.credentials_changed()
             try:
                 report = await sender.drain()
             except StoreError as exc:
@@ -131,15 +141,14 @@ class Daemon:
                          report.dead, report.requests)
             if report.error:
                 log.warning("sending paused %.1f s: %s", report.wait_s, report.error)
-                await self._sleep(report.wait_s)
-                if report.credentials_rejected:
-                    self.reload_credentials()
+                await self._sleep(report.wait_s, refused=report.credentials_rejected)
             else:
                 await self._wait_for_wake(timeout=5.0)
 
     async def run_feed(self, feed: FeedPuller) -> None:
         failures = 0
         while not self.stop.is_set():
+            self.credentials_changed()
             try:
                 report = await feed.pull(wait=self.settings.sync.long_poll_s)
                 failures = 0
@@ -157,8 +166,7 @@ class Daemon:
                 await self._sleep(STORAGE_RETRY_S)
             except CredentialsError as exc:
                 self._offline(str(exc))
-                await self._sleep(self.settings.sync.credentials_retry_s)
-                self.reload_credentials()
+                await self._sleep(self.settings.sync.credentials_retry_s, refused=True)
             except SyncError as exc:
                 failures += 1
                 self._offline(str(exc))
@@ -233,26 +241,49 @@ class Daemon:
             self._back_online_pending = False
             await self.job_reconcile()
 
-    def reload_credentials(self) -> None:
-        """After a 401/403, pick up a token store IT fixed in the config, without a restart."""
+    def credentials_changed(self) -> bool:
+        """Before a request: reload when a file the credentials come from changed."""
+        now = credentials.fingerprint(self.settings)
+        if now == self._credential_files:
+            return False
+        self._credential_files = now
+        return self.reload_credentials("a credentials file changed")
+
+    def on_sighup(self) -> None:
+        """`systemctl reload store-agent`: apply the config's token and URL now, wake the workers."""
+        self._credential_files = credentials.fingerprint(self.settings)
+        self.reload_credentials("SIGHUP")
+        old, self.hup = self.hup, asyncio.Event()
+        old.set()
+        self.wake.set()
+
+    def reload_credentials(self, why: str) -> bool:
+        """Use the token and URL the config gives now, without a restart; True if they changed."""
         path = getattr(self.settings, "source_path", None)
         if path is None:
-            return
+            return False
         try:
             fresh = load_settings(path)
             token = fresh.oms_token()
         except (StoreAgentError, OSError) as exc:
-            log.warning("credentials rejected and the config cannot be re-read: %s", exc)
-            return
-        if token != self.settings.oms_token() or fresh.oms.url != self.settings.oms.url:
-            log.info("the OMS token or URL changed in the config: using it from now on")
-            old = self.client
-            self.settings = fresh
-            self.client = self._client_factory(fresh)
-            for worker in (self.sender, self.feed):
+            log.warning("%s, but the config cannot be re-read: %s", why, exc)
+            return False
+        # Compared with the token the client holds: reading token_file again would always agree.
+        if token == self._token_in_use and fresh.oms.url == self.settings.oms.url:
+            return False
+        log.info("%s: the OMS token or URL changed in the config; using it from now on", why)
+        old = self.client
+        self.settings = fresh
+        self.client = self._client_factory(fresh)
+        self._token_in_use = token
+        self._credential_files = credentials.fingerprint(fresh)
+        self._credentials_generation += 1
+        for worker in (getattr(self, "sender", None), getattr(self, "feed", None)):
+            if worker is not None:  # a SIGHUP may come before the workers exist
                 worker.client = self.client
                 worker.settings = fresh
-            self._retired_clients.append(old)
+        self._retired_clients.append(old)
+        return True
 
     def devices(self) -> list[dict]:
         printers = self.print_worker.devices() if self.print_worker else []
@@ -286,9 +317,28 @@ class Daemon:
         self.scheduler.add_job(self._quiet_on_stop(job), *args, **kwargs)
 
     # --- lifecycle -------------------------------------------------------------
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stop.wait(), seconds)
+    async def _sleep(self, seconds: float, *, refused: bool = False) -> None:
+        """Until stop or SIGHUP; when the OMS ``refused`` the credentials, also until a
+        credentials file changes, looked at every CREDENTIALS_POLL_S."""
+        hup, generation = self.hup, self._credentials_generation
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not (self.stop.is_set() or hup.is_set()):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            step = min(left, CREDENTIALS_POLL_S) if refused else left
+            stopper = asyncio.ensure_future(self.stop.wait())
+            waker = asyncio.ensure_future(hup.wait())
+            try:
+                await asyncio.wait({stopper, waker}, timeout=step,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                waker.cancel()
+            if refused:  # whichever worker saw the change first reloaded: all go on now
+                self.credentials_changed()
+                if self._credentials_generation != generation:
+                    return
 
     async def _wait_for_wake(self, timeout: float) -> None:
         waiter = asyncio.ensure_future(self.wake.wait())
@@ -304,6 +354,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.on_sighup)
         self._back_online_pending = True
         with DaemonLock(self.db_path), Store(self.db_path) as store, \
                 Store(self.db_path) as sender_store, Store(self.db_path) as feed_store, \

@@ -50,7 +50,7 @@ class OmsSettings(BaseModel):
     token: SecretStr | None = None
     """Bearer token of this store (for medusa: a secret API key, sk_...); token_file keeps it out of here."""
     token_file: Path | None = None
-    """File holding the bearer token, instead of token (read when the agent starts)."""
+    """File holding the bearer token, instead of token (re-read when it changes, and on SIGHUP)."""
     timeout_s: float = Field(10.0, gt=0, le=120)
     """Overall deadline of one request to the OMS, in seconds."""
     ca_bundle: Path | None = None
@@ -109,7 +109,7 @@ class SyncSettings(BaseModel):
     reconcile_every_min: int = Field(15, ge=1, le=1440)
     """Minutes between full comparisons of the store's orders with the OMS."""
     credentials_retry_s: int = Field(60, ge=1, le=3600)
-    """After a 401/403, seconds between quiet retries (and re-reads of the token)."""
+    """After a 401/403, seconds between quiet retries; a changed token is used at once."""
 
 
 class PickupSettings(BaseModel):
