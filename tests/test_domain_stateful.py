@@ -146,6 +146,11 @@ class ModelOrder:
     has_open_task: bool = False
     conflict: bool = False
     arrival_bay: str | None = None
+    short: dict[str, int] = field(default_factory=dict)  # line_id -> units recorded short
+
+    def wanted(self, line_id: str) -> int:
+        """What a line still wants from the shelf: ordered less what was recorded short."""
+        return max(0, self.lines[line_id][0] - self.short.get(line_id, 0))
 
 
 @dataclass
@@ -284,7 +289,7 @@ class DomainMachine(RuleBasedStateMachine):
             and o is not None
             and o.state in ("TO_PICK", "READY")
             and set(wanted) <= set(o.lines)
-            and all(0 <= q <= o.lines[i][0] for i, q in wanted.items())
+            and all(0 <= q <= o.wanted(i) for i, q in wanted.items())
         )
         done = self._act(
             lambda: self.actions.stage(order_id, bin=bin, associate_id=associate, picked=picked),
@@ -295,11 +300,49 @@ class DomainMachine(RuleBasedStateMachine):
         _, row = done
         o.state, o.bin = "READY", bin.strip()
         for line_id, line in o.lines.items():
-            line[1] = wanted.get(line_id, line[0])
+            line[1] = wanted.get(line_id, o.wanted(line_id))
         data = json.loads(row["data"])
         assert data["bin"] == o.bin
         assert {x["line_id"]: x["quantity_picked"] for x in data["lines"]} == {
             i: line[1] for i, line in o.lines.items()}
+
+    @rule(
+        order_id=order_ids,
+        associate=associates,
+        short=st.dictionaries(st.sampled_from(("L1", "L2", "L3", "L9")), st.integers(0, 3),
+                              min_size=0, max_size=2),
+        reason=st.sampled_from(("not_found", "damaged", "expired", "other", "lost", "")),
+    )
+    def short_pick(self, order_id: str, associate: str, short: dict[str, int], reason: str) -> None:
+        """API 1.1: units of TO_PICK lines that cannot be picked, with a reason."""
+        o = self.model.orders.get(order_id)
+        ok = (
+            reason in ("not_found", "damaged", "expired", "other")
+            and bool(short)
+            and associate in ROSTER
+            and o is not None
+            and o.state == "TO_PICK"
+            and set(short) <= set(o.lines)
+            and all(1 <= q <= o.wanted(i) for i, q in short.items())
+        )
+        done = self._act(
+            lambda: self.actions.short(order_id, lines=short, reason=reason, associate_id=associate),
+            order_id=order_id, refusal=self._refuse_unless(ok), event_type="order.line_short",
+        )
+        if done is None:
+            return
+        _, row = done
+        for line_id, qty in short.items():
+            o.short[line_id] = o.short.get(line_id, 0) + qty
+        assert json.loads(row["data"]) == {"lines": [
+            {"line_id": i, "quantity": q, "reason": reason} for i, q in short.items()]}
+        recorded = dict(self.conn.execute(
+            "SELECT line_id, SUM(quantity) FROM line_shorts WHERE order_id = ? GROUP BY line_id",
+            (order_id,)).fetchall())
+        stored = dict(self.conn.execute("SELECT line_id, quantity_short FROM order_lines"
+                                        " WHERE order_id = ?", (order_id,)).fetchall())
+        for line_id in short:
+            assert stored[line_id] == o.short[line_id] <= recorded[line_id]
 
     @rule(
         order_id=order_ids,
@@ -511,6 +554,8 @@ class DomainMachine(RuleBasedStateMachine):
             new_state = o.state  # the OMS echoes a step before the store's unacknowledged action
         o.state, o.version, o.code, o.arrival_bay = new_state, snap["version"], snap["pickup_code"], bay
         o.lines = {i: [q, o.lines.get(i, [None, None])[1]] for i, q in lines.items()}
+        # The store keeps what it recorded short for the lines the snapshot still has.
+        o.short = {i: n for i, n in o.short.items() if i in lines}
 
     # --- invariants --------------------------------------------------------------------------------
     @invariant()
