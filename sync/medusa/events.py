@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sync.medusa import items
 from sync.medusa.mapping import check, contract_status, live_fulfillments
 from sync.models import EventResult
 
@@ -68,7 +69,8 @@ async def _staged(client: MedusaClient, event: Event, order: dict) -> EventResul
         return _result(event, "rejected", "bad_lines", what, order)
     return await _write(client, event, f"/admin/orders/{order['id']}/fulfillments", {
         "items": items, "location_id": client.location_id, "no_notification": True,
-        "metadata": {"store_event_id": str(event.event_id), "bin": event.data.bin},  # type: ignore[union-attr]
+        "metadata": {"store_event_id": str(event.event_id), "bin": event.data.bin,  # type: ignore[union-attr]
+                     "bins": event.data.bins or [event.data.bin]},  # type: ignore[union-attr]
     })
 
 
@@ -78,12 +80,22 @@ async def _picked_up(client: MedusaClient, event: Event, order: dict) -> EventRe
         return _result(event, "conflict", "order_cancelled", "order has been canceled", order)
     if status == "picked_up":
         return _result(event, "duplicate", "already_picked_up", "already marked delivered", order)
+    if event.data.lines:  # type: ignore[union-attr]
+        return await items.partial_pickup(client, event, order)  # API 1.1
     live = live_fulfillments(order)
     if not live:
         return _result(event, "conflict", "not_staged", "no fulfillment to mark delivered", order)
-    return await _write(client, event,
-                        f"/admin/orders/{order['id']}/fulfillments/{live[0]['id']}/mark-as-delivered",
-                        {"no_notification": True})
+    result = None
+    for fulfillment in live:  # after a partial pickup, the rest is its own fulfillment
+        if fulfillment.get("delivered_at"):
+            continue
+        result = await _write(client, event, f"/admin/orders/{order['id']}/fulfillments/"
+                                             f"{fulfillment['id']}/mark-as-delivered",
+                              {"no_notification": True})
+        if result.status != "accepted":
+            return result
+    return result or _result(event, "duplicate", "already_picked_up", "already marked delivered",
+                             order)
 
 
 async def _cancelled(client: MedusaClient, event: Event, order: dict) -> EventResult:
@@ -95,6 +107,8 @@ async def _cancelled(client: MedusaClient, event: Event, order: dict) -> EventRe
     # Medusa refuses to cancel an order with a live fulfillment: those go first. A failure
     # between the two leaves the fulfillment cancelled and the order open; the retry finishes it.
     for fulfillment in live_fulfillments(order):
+        if fulfillment.get("delivered_at"):
+            continue  # handed over in a partial pickup: Medusa cannot cancel it
         result = await _write(client, event,
                               f"/admin/orders/{order['id']}/fulfillments/{fulfillment['id']}/cancel",
                               {"no_notification": True})
@@ -113,5 +127,7 @@ _HANDLERS = {
     "order.picked_up": _picked_up,
     "order.cancelled": _cancelled,
     "order.returned_to_shelf": _returned,
+    "order.line_short": items.line_short,
+    "order.hold_extended": items.hold_extended,
 }
 

@@ -63,7 +63,8 @@ def contract_status(order: dict) -> str:
     if order.get("status") == "canceled" or order.get("canceled_at"):
         return "cancelled"
     live = live_fulfillments(order)
-    if any(f.get("delivered_at") for f in live):
+    # After a partial pickup (API 1.1) one fulfillment is delivered and the rest's is not.
+    if live and all(f.get("delivered_at") for f in live):
         return "picked_up"
     if live:
         return "ready_for_pickup"
@@ -101,22 +102,49 @@ def _customer(order: dict) -> dict:
             "phone_last4": digits[-4:] if len(digits) >= 4 else None}
 
 
-def _line(item: dict) -> dict:
+def _delivered(order: dict) -> dict[str, int]:
+    """Units handed over per line: the items of delivered fulfillments not cancelled."""
+    out: dict[str, int] = {}
+    for f in live_fulfillments(order):
+        if f.get("delivered_at"):
+            for item in f.get("items") or []:
+                line = item.get("line_item_id")
+                if line:
+                    out[line] = out.get(line, 0) + int(item.get("quantity") or 0)
+    return out
+
+
+def _store_meta(order: dict, key: str) -> Any:
+    meta = order.get("metadata")
+    return meta.get(key) if isinstance(meta, dict) else None
+
+
+def _line(item: dict, delivered: dict[str, int] | None = None,
+          short: dict[str, int] | None = None) -> dict:
     barcode = item.get("variant_barcode")
     title = item.get("product_title") or item.get("title") or ""
     variant = item.get("variant_title")
+    quantity = int(item.get("quantity") or 0)
+    picked_up = min(quantity, int((delivered or {}).get(item.get("id") or "", 0)))
+    cancelled = (short or {}).get(item.get("id") or "", 0)
+    cancelled = min(quantity - picked_up, int(cancelled)) if isinstance(cancelled, int) else 0
     return {
         "line_id": item.get("id"),
         "sku": (item.get("variant_sku") or item.get("variant_id") or item.get("id") or "")[:64],
         "gtin": barcode if isinstance(barcode, str) and _GTIN.match(barcode) else None,
         "description": (f"{title} ({variant})" if variant else title)[:500],
-        "quantity": int(item.get("quantity") or 0),
+        "quantity": quantity,
+        "quantity_picked_up": picked_up,
+        "quantity_cancelled": max(0, cancelled),
     }
 
 
 def to_snapshot(order: dict) -> dict:
     """The contract's order object (still to be validated by sync.models, like any OMS answer)."""
     version = last_change_ms(order)
+    delivered = _delivered(order)
+    short = _store_meta(order, "store_short_units")
+    short = short if isinstance(short, dict) else {}
     return {
         "order_id": order.get("id"),
         "version": version,
@@ -125,11 +153,21 @@ def to_snapshot(order: dict) -> dict:
         "customer": _customer(order),
         "pickup_code": pickup_code(order),
         "pickup_window": None,
-        "hold_until": None,
-        "lines": [_line(i) for i in order.get("items") or [] if int(i.get("quantity") or 0) > 0],
+        "hold_until": _hold(order),
+        "lines": [_line(i, delivered, short) for i in order.get("items") or []
+                  if int(i.get("quantity") or 0) > 0],
         "arrival": None,
         "updated_at": iso_ms(version),
     }
+
+
+def _hold(order: dict) -> str | None:
+    """metadata.store_hold_until (written by order.hold_extended), when it is a timestamp."""
+    value = _store_meta(order, "store_hold_until")
+    try:
+        return iso_ms(epoch_ms(parse_time(value))) if isinstance(value, str) else None
+    except BadResponseError:
+        return None
 
 
 def check(order: dict) -> tuple[dict, OrderSnapshot | None, str | None]:

@@ -180,3 +180,67 @@ def test_outage_then_recovery_loses_and_doubles_nothing(medusa: MedusaEnv, agent
     assert in_medusa(medusa, to_cancel)["status"] == "canceled"
     delivered = in_medusa(medusa, to_pick)["fulfillments"]
     assert len(delivered) == 1 and delivered[0]["delivered_at"]
+
+
+def stock_at_store(medusa: MedusaEnv, sku: str) -> int:
+    """stocked_quantity of the SKU at the store's location, read through Medusa's admin API."""
+    body = medusa.admin.call("GET", "/admin/inventory-items",
+                             params={"sku": sku, "fields": "id,sku,*location_levels"})
+    [item] = body["inventory_items"]
+    [level] = [lv for lv in item["location_levels"] if lv["location_id"] == medusa.shop.location_id]
+    return level["stocked_quantity"]
+
+
+def line_ids(agent: StoreEnv, order_id: str) -> dict[str, str]:
+    """sku -> line_id of the order, as the store knows it."""
+    return dict(agent.store.conn.execute("SELECT sku, line_id FROM order_lines WHERE order_id = ?",
+                                         (order_id,)).fetchall())
+
+
+def test_short_pick_lowers_medusa_stock_at_the_location(medusa: MedusaEnv, agent: StoreEnv):
+    oid = place_order(medusa.admin, medusa.shop, (3, 1))["id"]
+    pull(agent)
+    sku = medusa.shop.skus[0]
+    before = stock_at_store(medusa, sku)
+    agent.actions.short(oid, lines={line_ids(agent, oid)[sku]: 2}, reason="not_found", associate_id=A)
+    report = drain(agent)
+    assert (report.acked, report.dead) == (1, 0), report
+    assert stock_at_store(medusa, sku) == before - 2
+    # The OMS's answer: the units are cancelled on the line; the retry of the same event is
+    # recognised from the order's metadata and changes nothing more.
+    row = agent.store.conn.execute("SELECT quantity_cancelled FROM order_lines WHERE order_id = ?"
+                                   " AND sku = ?", (oid, sku)).fetchone()
+    assert row[0] == 2
+    agent.store.conn.execute("UPDATE outbox SET status = 'pending' WHERE order_id = ?", (oid,))
+    agent.store.conn.commit()
+    assert drain(agent).acked == 1
+    assert stock_at_store(medusa, sku) == before - 2
+    stage(agent, oid)
+    assert drain(agent).acked == 1
+    [fulfillment] = in_medusa(medusa, oid)["fulfillments"]
+    assert sorted(i["quantity"] for i in fulfillment["items"]) == [1, 1]
+
+
+def test_partial_pickup_in_medusa_leaves_the_rest_ready(medusa: MedusaEnv, agent: StoreEnv):
+    oid = place_order(medusa.admin, medusa.shop, (2, 1))["id"]
+    pull(agent)
+    lines = line_ids(agent, oid)
+    agent.actions.stage(oid, bins=["B-01", "B-02"], associate_id=A)
+    code = agent.store.conn.execute("SELECT pickup_code FROM orders WHERE order_id = ?",
+                                    (oid,)).fetchone()[0]
+    agent.actions.pickup(oid, associate_id=A, code=code, oms_confirmed=True,
+                         scanned_bins=["B-01", "B-02"], lines={lines[medusa.shop.skus[0]]: 2})
+    report = drain(agent)
+    assert (report.acked, report.dead) == (2, 0), report
+    live = [f for f in in_medusa(medusa, oid)["fulfillments"] if not f["canceled_at"]]
+    assert sorted((bool(f["delivered_at"]), sum(i["quantity"] for i in f["items"]))
+                  for f in live) == [(False, 1), (True, 2)]
+    pull(agent)
+    assert state(agent, oid) == "READY"
+    agent.actions.pickup(oid, associate_id=A, code=code, oms_confirmed=True,
+                         scanned_bins=["B-01", "B-02"])
+    assert drain(agent).acked == 1
+    live = [f for f in in_medusa(medusa, oid)["fulfillments"] if not f["canceled_at"]]
+    assert all(f["delivered_at"] for f in live) and len(live) == 2
+    pull(agent)
+    assert state(agent, oid) == "PICKED_UP"
