@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sync.medusa.mapping import contract_status, live_fulfillments
+from sync.models import HoldExtendedData, LineShortData, PickedUpData, to_rfc3339
 
 if TYPE_CHECKING:
     from sync.medusa.client import MedusaClient
@@ -34,16 +35,16 @@ HOLD_KEY = "store_hold_until"
 _KEEP_APPLIED = 50  # event ids remembered per order: far more than one order ever sees
 
 
-def _meta(order: dict) -> dict[str, Any]:
+def _meta(order: dict[str, Any]) -> dict[str, Any]:
     meta = order.get("metadata")
     return dict(meta) if isinstance(meta, dict) else {}
 
 
-def _applied(order: dict, event: Event) -> bool:
+def _applied(order: dict[str, Any], event: Event) -> bool:
     return str(event.event_id) in (_meta(order).get(APPLIED_KEY) or [])
 
 
-async def _set_meta(client: MedusaClient, order: dict, event: Event, **values: Any) -> None:
+async def _set_meta(client: MedusaClient, order: dict[str, Any], event: Event, **values: Any) -> None:
     meta = _meta(order)
     applied = [*(meta.get(APPLIED_KEY) or []), str(event.event_id)][-_KEEP_APPLIED:]
     await client.call("POST", f"/admin/orders/{quote(order['id'], safe='')}",
@@ -62,15 +63,17 @@ async def _inventory_level(client: MedusaClient, sku: str) -> tuple[str, int] | 
     return None
 
 
-async def line_short(client: MedusaClient, event: Event, order: dict) -> EventResult:
+async def line_short(client: MedusaClient, event: Event, order: dict[str, Any]) -> EventResult:
     from sync.medusa.events import _result
 
     if _applied(order, event):
         return _result(event, "duplicate", "already_applied", "short pick already recorded", order)
     if contract_status(order) in ("cancelled", "picked_up"):
         return _result(event, "conflict", "order_closed", "the order is no longer open", order)
+    if not isinstance(event.data, LineShortData):
+        raise TypeError("line_short needs LineShortData")
     items = {item.get("id"): item for item in order.get("items") or []}
-    lines = event.data.lines  # type: ignore[union-attr]
+    lines = event.data.lines
     unknown = [ln.line_id for ln in lines if ln.line_id not in items]
     if unknown:
         return _result(event, "rejected", "bad_lines", f"unknown line(s) {', '.join(unknown)}", order)
@@ -91,19 +94,21 @@ async def line_short(client: MedusaClient, event: Event, order: dict) -> EventRe
     return _result(event, "accepted", order=await client.order(event.order_id))
 
 
-async def hold_extended(client: MedusaClient, event: Event, order: dict) -> EventResult:
+async def hold_extended(client: MedusaClient, event: Event, order: dict[str, Any]) -> EventResult:
     from sync.medusa.events import _result
 
     if _applied(order, event):
         return _result(event, "duplicate", "already_applied", "hold already extended", order)
     if contract_status(order) in ("cancelled", "picked_up"):
         return _result(event, "conflict", "order_closed", "the order is no longer open", order)
-    until = event.data.until.isoformat().replace("+00:00", "Z")  # type: ignore[union-attr]
+    if not isinstance(event.data, HoldExtendedData):
+        raise TypeError("hold_extended needs HoldExtendedData")
+    until = to_rfc3339(event.data.until)
     await _set_meta(client, order, event, **{HOLD_KEY: until})
     return _result(event, "accepted", order=await client.order(event.order_id))
 
 
-def _fulfilled(fulfillment: dict) -> dict[str, int]:
+def _fulfilled(fulfillment: dict[str, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in fulfillment.get("items") or []:
         line = item.get("line_item_id")
@@ -112,14 +117,16 @@ def _fulfilled(fulfillment: dict) -> dict[str, int]:
     return out
 
 
-async def partial_pickup(client: MedusaClient, event: Event, order: dict) -> EventResult:
+async def partial_pickup(client: MedusaClient, event: Event, order: dict[str, Any]) -> EventResult:
     """Split the open fulfillment into what was handed over (delivered) and the rest."""
     from sync.medusa.events import _result, _write
 
     oid = quote(order["id"], safe="")
     mine = [f for f in order.get("fulfillments") or []
             if (f.get("metadata") or {}).get("store_event_id") == str(event.event_id)]
-    handed = {ln.line_id: ln.quantity for ln in event.data.lines or ()}  # type: ignore[union-attr]
+    if not isinstance(event.data, PickedUpData):
+        raise TypeError("a pickup needs PickedUpData")
+    handed = {ln.line_id: ln.quantity for ln in event.data.lines or ()}
     if mine and not mine[0].get("canceled_at"):
         if mine[0].get("delivered_at"):
             return _result(event, "duplicate", "already_picked_up", "already marked delivered", order)
