@@ -164,3 +164,12 @@ def test_doctor_flags_secret_files_readable_by_others_and_unreadable_ones(cli, c
     readable = next(c for c in report["checks"] if c["name"] == "files_readable")
     assert readable["result"] == "pass", readable
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
+
+
+def test_unknown_printer_profile_fails_config_check(cli, config_path):
+    assert cli("config", "check").code == 0
+    text = config_path.read_text()
+    assert "[[printers]]" in text
+    config_path.write_text(text.replace("[[printers]]", '[[printers]]\nprofile = "NO-SUCH-PRINTER"', 1))
+    r = cli("config", "check")
+    assert r.code == 2 and "printers[0].profile" in r.err and "TM-T88V" in r.err, r.err

@@ -12,6 +12,7 @@ from agent.associates import roster
 from agent.associates.pins import hash_pin
 from agent.errors import ConfigError, UnknownAssociateError, UsageError
 from agent.orders import dead_letters
+from agent.printing.profiles import unknown_profiles
 from agent.views import queries
 from config import resolve_config_path
 from config.loader import template_placeholders
@@ -23,9 +24,9 @@ from ui.cli.output import emit_json, say, table
 
 def cmd_config_check(ctx: Context) -> int:
     s = ctx.settings
-    placeholders = template_placeholders(s)
-    if placeholders:
-        raise ConfigError(placeholders)
+    problems = template_placeholders(s) + unknown_profiles(s)
+    if problems:
+        raise ConfigError(problems)
     if ctx.args.json:
         emit_json({"ok": True, "path": str(s.source_path), "drop_ins": [str(p) for p in s.drop_ins],
                    "store_id": s.store_id, "associates": len(s.associates),
