@@ -264,6 +264,22 @@ def render_return_slip(slip: ReturnSlip | Mapping[str, Any], profile: str = "def
     return doc.finish()
 
 
+def render_shift_summary(*, store_id: str, title: str, lines: Sequence[str], at: datetime | str,
+                         profile: str = "default") -> bytes:
+    """The store's figures for a shift (``store-agent report --print``), one wrapped line each."""
+    doc = _Doc(profile)
+    doc.line("SHIFT SUMMARY", align="center", bold=True, double_height=True)
+    doc.line(f"Store {store_id}", align="center")
+    doc.rule()
+    doc.wrapped(_clean(title))
+    doc.rule()
+    for text in lines:
+        doc.wrapped(_clean(text), indent=2)
+    doc.rule()
+    doc.pair("Printed", _when(at))
+    return doc.finish()
+
+
 def render_test_page(
     *, printer_id: str, store_id: str, at: datetime | str, profile: str = "default"
 ) -> bytes:

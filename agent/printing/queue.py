@@ -27,7 +27,7 @@ from drivers.errors import ReceiptRenderError
 
 log = logging.getLogger(__name__)
 
-KINDS = ("receipt", "bin_label", "return_slip", "test_page")
+KINDS = ("receipt", "bin_label", "return_slip", "test_page", "shift_summary")
 STATES = ("queued", "printing", "printed", "failed")
 STATE_KEY_PREFIX = "printer:"
 UNKNOWN = "unknown"
@@ -211,6 +211,11 @@ def render_job(kind: str, payload: Any, *, copy: bool = False, profile: str = "d
         return receipts.render_test_page(printer_id=str(payload["printer_id"]),
                                          store_id=str(payload["store_id"]), at=payload["at"],
                                          profile=profile)
+    if kind == "shift_summary":
+        return receipts.render_shift_summary(store_id=str(payload["store_id"]),
+                                             title=str(payload["title"]),
+                                             lines=[str(x) for x in payload["lines"]],
+                                             at=payload["at"], profile=profile)
     raise ReceiptRenderError(f"unknown print job kind {kind!r}")
 
 

@@ -454,3 +454,43 @@ def m008_alert_sends(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m009_print_shift_summary(db: Database) -> None:
+    # A new kind of print job, the shift summary (`report --print`). SQLite cannot
+    # change a CHECK constraint in place: the table is rebuilt with the same
+    # columns, rows and indexes, inside the migration's transaction.
+    _run_script(
+        db,
+        """
+        CREATE TABLE print_jobs_new (
+            id              INTEGER PRIMARY KEY,
+            printer_id      TEXT NOT NULL,
+            kind            TEXT NOT NULL
+                CHECK (kind IN ('receipt', 'bin_label', 'return_slip', 'test_page', 'shift_summary')),
+            order_id        TEXT,
+            payload         TEXT NOT NULL,   -- the template input, as JSON
+            copy            INTEGER NOT NULL DEFAULT 0 CHECK (copy IN (0, 1)),
+            state           TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'printing', 'printed', 'failed')),
+            attempts        INTEGER NOT NULL DEFAULT 0,  -- sends that may have reached the printer
+            next_attempt_at TEXT NOT NULL,
+            reason          TEXT,            -- why it waits or failed; a warning once printed
+            printer_status  TEXT,            -- what the printer said at the last try
+            created_at      TEXT NOT NULL,
+            updated_at      TEXT NOT NULL,
+            printed_at      TEXT,
+            created_by      TEXT
+        );
+        INSERT INTO print_jobs_new SELECT id, printer_id, kind, order_id, payload, copy, state, attempts,
+            next_attempt_at, reason, printer_status, created_at, updated_at, printed_at, created_by
+            FROM print_jobs;
+        DROP TABLE print_jobs;
+        ALTER TABLE print_jobs_new RENAME TO print_jobs;
+        CREATE INDEX print_jobs_due ON print_jobs(next_attempt_at, id) WHERE state = 'queued';
+        CREATE INDEX print_jobs_printer ON print_jobs(printer_id, state);
+        CREATE INDEX print_jobs_order ON print_jobs(order_id) WHERE order_id IS NOT NULL;
+        CREATE INDEX print_jobs_created ON print_jobs(created_at);
+        """
+    )

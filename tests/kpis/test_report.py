@@ -191,3 +191,16 @@ def test_short_picks_by_reason(store, settings, actions):
     assert r["short_pick_rate"] == 0.5  # W1 of W1, W2
     assert r["short_picks_by_reason"] == {"damaged": {"lines": 1, "units": 2},
                                           "not_found": {"lines": 1, "units": 1}}
+
+
+def test_report_prints_a_shift_summary_through_the_print_queue(history, cli, store, settings):
+    from agent.printing.worker import PrintWorker
+
+    res = cli("report", "--from", f"{DAY}10:00:00Z", "--to", f"{DAY}14:00:00Z", "--print")
+    assert res.code == 0, res.err
+    assert "shift summary queued as print job" in res.out
+    job = store.conn.execute("SELECT * FROM print_jobs WHERE kind = 'shift_summary'").fetchone()
+    assert job["printer_id"] == "counter" and job["state"] == "queued"
+    PrintWorker(store, settings).run_once()  # the daemon's worker, to the file printer
+    paper = (settings.storage.path.parent / "printer.out").read_bytes()
+    assert b"SHIFT SUMMARY" in paper and b"Pickup conversion: 50.0 %" in paper

@@ -7,7 +7,7 @@ import csv
 import sys
 from typing import Any
 
-from agent.clock import utc_now
+from agent.clock import iso, utc_now
 from agent.kpis.report import BUCKETS, parse_bound, report, today
 from config.errors import UsageError
 from ui.cli.context import Context
@@ -93,14 +93,29 @@ def cmd_report(ctx: Context) -> int:
     result = report(ctx.store, start, end, ctx.settings.sla, by=a.by)
     if a.by:
         result["by"] = a.by
+    if a.print is not None:
+        job_id = _print_summary(ctx, result, a.print or None)
+        if not a.json and not a.csv:
+            say(f"shift summary queued as print job {job_id}")
     if a.json:
         emit_json(result)
     elif a.csv:
         write_csv(result, sys.stdout)
-    else:
+    elif a.print is None:
         for line in text_lines(result):
             say(line)
     return 0
+
+
+def _print_summary(ctx: Context, result: dict[str, Any], printer_id: str | None) -> int:
+    """The text report on the receipt printer, through the durable print queue."""
+    from agent.printing import queue as printing
+
+    lines = text_lines(result)
+    payload = {"store_id": ctx.settings.store_id, "title": lines[0], "lines": lines[1:],
+               "at": iso(utc_now())}
+    printer = printing.station_printer(ctx.settings, printer_id)
+    return printing.enqueue(ctx.store, ctx.settings, "shift_summary", printer, payload, created_by="cli")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -112,4 +127,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--to", metavar="TS", help="end, exclusive (default: end of today)")
     p.add_argument("--csv", action="store_true", help="CSV for spreadsheets")
     p.add_argument("--by", choices=BUCKETS, help="also one row per hour, day or week")
+    p.add_argument("--print", nargs="?", const="", metavar="PRINTER",
+                   help="queue it as a shift summary on the receipt printer (default: the station's)")
     p.set_defaults(handler=cmd_report)

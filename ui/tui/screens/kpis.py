@@ -1,7 +1,8 @@
 """The store's KPIs for managers: the period's figures against the targets, with charts.
 
 Reached from the queue with F10 (managers only). The period is today by the
-hour, or the last 7 or 30 days by the day (F2 steps through them). Wide
+hour, the last 7 or 30 days by the day, or the last year by the week (F2 steps
+through them). Wide
 terminals draw two charts (textual-plotext) with the [sla] targets as lines;
 handhelds (40 columns) get a sparkline per chart instead. Figures come from
 agent.kpis.report, the same numbers as `store-agent report`.
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     from ui.tui.app import StoreAgentApp
 
 # (catalogue key of the label, days back, bucket); days 0: the local day so far.
-PERIODS = (("kpi.today", 0, "hour"), ("kpi.week", 7, "day"), ("kpi.month", 30, "day"))
+PERIODS = (("kpi.today", 0, "hour"), ("kpi.week", 7, "day"), ("kpi.month", 30, "day"),
+           ("kpi.year", 364, "week"))
 
 
 def _pct(value: float | None) -> str:
@@ -44,9 +46,9 @@ class KpiScreen(BaseScreen):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, period: int = 0) -> None:
         super().__init__(classes="kpis")
-        self.period = 0
+        self.period = period
         self.data: dict[str, Any] = {}
 
     def compose_body(self) -> ComposeResult:
