@@ -328,7 +328,26 @@ class AlertsSettings(BaseModel):
     disk_free_pct: float = Field(10.0, gt=0, lt=100)
     """Alert when the database's file system has less free space than this, in percent."""
     reconcile_mismatches_per_hour: int = Field(5, ge=1, le=100000)
-    """Alert when reconciliation finds more differences than this within an hour."""
+    """Critical alert when reconciliation finds more differences than this within an hour."""
+    oms_unreachable_warning_min: int = Field(5, ge=1, le=10080)
+    """Warning when the OMS has not answered for this many minutes (no contact at all)."""
+    oms_unreachable_critical_min: int = Field(30, ge=1, le=10080)
+    """The same alert turns critical after this many minutes."""
+    credentials_refused_warning_min: int = Field(1, ge=1, le=10080)
+    """Warning when the OMS has refused this store's token (401/403) for this many minutes."""
+    credentials_refused_critical_min: int = Field(10, ge=1, le=10080)
+    """The same alert turns critical after this many minutes."""
+    feed_stalled_warning_min: int = Field(10, ge=1, le=10080)
+    """Warning when the change feed has not advanced (no page read) for this many minutes."""
+    feed_stalled_critical_min: int = Field(30, ge=1, le=10080)
+    """The same alert turns critical after this many minutes."""
+
+    @model_validator(mode="after")
+    def _critical_after_warning(self) -> AlertsSettings:
+        for name in ("oms_unreachable", "credentials_refused", "feed_stalled"):
+            if getattr(self, f"{name}_critical_min") < getattr(self, f"{name}_warning_min"):
+                raise ValueError(f"{name}_critical_min must not be less than {name}_warning_min")
+        return self
 
     @field_validator("channels")
     @classmethod

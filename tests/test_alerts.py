@@ -124,8 +124,83 @@ def test_reconciliation_mismatches_per_hour(store, settings):
             conn.execute("INSERT INTO received_changes (source, order_id, outcome, detail, received_at)"
                          " VALUES ('reconcile', ?, 'finding:missed_change', '', ?)", (f"W{i}", iso(t0)))
     assert evaluate(store, settings, t0).raised == [("reconciliation", "mismatches")]
+    assert open_alerts(store)[("reconciliation", "mismatches")]["severity"] == "critical"
     assert evaluate(store, settings, t0 + timedelta(minutes=61)).resolved == [
         ("reconciliation", "mismatches")]
+
+
+def _contact(store, **state) -> None:
+    with store.write() as conn:
+        sync_state.put(conn, **state)
+
+
+def test_an_unreachable_oms_warns_after_5_min_and_turns_critical_after_30(store, settings):
+    t0 = utc_now()
+    _contact(store, daemon_started_at=iso(t0 - timedelta(hours=1)), last_contact_at=iso(t0),
+             last_feed_success_at=iso(t0), last_error="GET /changes: connection refused")
+    assert evaluate(store, settings, t0 + timedelta(minutes=4, seconds=59)).raised == []
+    assert evaluate(store, settings, t0 + timedelta(minutes=5)).raised == [("oms_unreachable", "oms")]
+    alert = open_alerts(store)[("oms_unreachable", "oms")]
+    assert alert["severity"] == "warning" and "connection refused" in alert["message"]
+    assert "5 min" in alert["message"]
+    assert evaluate(store, settings, t0 + timedelta(minutes=29)).raised == []
+    assert open_alerts(store)[("oms_unreachable", "oms")]["severity"] == "warning"
+    assert evaluate(store, settings, t0 + timedelta(minutes=30)).raised == []  # the same alert...
+    escalated = open_alerts(store)[("oms_unreachable", "oms")]
+    assert escalated["id"] == alert["id"] and escalated["severity"] == "critical"  # ...escalated
+    assert ("feed_stalled", "feed") not in open_alerts(store)  # a silent OMS is one alert
+    back = t0 + timedelta(minutes=31)
+    _contact(store, last_contact_at=iso(back), last_feed_success_at=iso(back), last_error=None)
+    assert evaluate(store, settings, back).resolved == [("oms_unreachable", "oms")]
+
+
+def test_a_daemon_that_never_reached_the_oms_counts_from_its_start(store, settings):
+    t0 = utc_now()
+    _contact(store, daemon_started_at=iso(t0), last_error="connect timeout")
+    assert evaluate(store, settings, t0 + timedelta(minutes=6)).raised == [("oms_unreachable", "oms")]
+    assert "since the daemon started" in open_alerts(store)[("oms_unreachable", "oms")]["message"]
+
+
+def test_refused_credentials_warn_after_1_min_and_turn_critical_after_10(store, settings):
+    t0 = utc_now()
+    _contact(store, daemon_started_at=iso(t0 - timedelta(hours=1)), last_contact_at=iso(t0),
+             last_feed_success_at=iso(t0),
+             last_error='GET /changes answered 401: {"error": "unauthorized"}')
+    assert evaluate(store, settings, t0 + timedelta(seconds=59)).raised == []
+    assert evaluate(store, settings, t0 + timedelta(minutes=1)).raised == [("credentials_refused", "oms")]
+    assert open_alerts(store)[("credentials_refused", "oms")]["severity"] == "warning"
+    evaluate(store, settings, t0 + timedelta(minutes=10))
+    alerts = open_alerts(store)
+    assert alerts[("credentials_refused", "oms")]["severity"] == "critical"
+    assert ("oms_unreachable", "oms") not in alerts  # refused is not unreachable: another fix
+    _contact(store, last_contact_at=iso(t0 + timedelta(minutes=11)), last_error=None)
+    assert evaluate(store, settings, t0 + timedelta(minutes=11)).resolved == [
+        ("credentials_refused", "oms")]
+
+
+def test_a_feed_that_stops_advancing_while_the_oms_answers(store, settings):
+    t0 = utc_now()
+    _contact(store, daemon_started_at=iso(t0 - timedelta(hours=1)), last_feed_success_at=iso(t0))
+    for minutes, expected in ((9, None), (10, "warning"), (30, "critical")):
+        now = t0 + timedelta(minutes=minutes)
+        _contact(store, last_contact_at=iso(now))  # the sender and heartbeat still get answers
+        evaluate(store, settings, now)
+        got = open_alerts(store).get(("feed_stalled", "feed"))
+        assert (got and got["severity"]) == expected, (minutes, got)
+    _contact(store, last_feed_success_at=iso(t0 + timedelta(minutes=31)))
+    assert evaluate(store, settings, t0 + timedelta(minutes=31)).resolved == [("feed_stalled", "feed")]
+
+
+def test_outage_thresholds_come_from_the_config_and_critical_never_precedes_warning(tmp_path):
+    from config import ConfigError
+
+    path = write_config(tmp_path, extra="\n[alerts]\noms_unreachable_warning_min = 2\n"
+                                         "oms_unreachable_critical_min = 3\n")
+    assert load_settings(path, environ={}).alerts.oms_unreachable_critical_min == 3
+    path = write_config(tmp_path, extra="\n[alerts]\nfeed_stalled_warning_min = 20\n"
+                                         "feed_stalled_critical_min = 5\n")
+    with pytest.raises(ConfigError, match="feed_stalled_critical_min"):
+        load_settings(path, environ={})
 
 
 # --- the webhook ----------------------------------------------------------------------------

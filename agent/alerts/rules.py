@@ -9,7 +9,9 @@ when a newer snapshot supersedes the last one or a manager resolves it),
 snapshot that reveals them; resolved in the transaction that clears them) and
 ``reconciliation`` (raised by a reconciliation run). The rules here watch what
 only time reveals - a dead letter nobody handles, events that do not leave
-while the OMS answers, a printer that stays down, a filling disk - and also
+while the OMS answers, a printer that stays down, a filling disk, and a long
+outage (``outage_rules``: the OMS silent, the token refused, the feed stuck,
+each warning then critical) - and also
 resolve ``reconciliation``, which nothing else closes. For the event-raised
 kinds they are a safety net: an alert whose condition no longer holds (a
 status the fixed status map now knows, an alert left open by an older
@@ -30,6 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from agent.alerts import raise_alert, resolve_alert
+from agent.alerts.outage_rules import ESCALATING_KINDS, escalate, outage_conditions
 from agent.clock import age_s, iso, utc_now
 from agent.orders.snapshots import QUARANTINED_STATUS_SQL
 from agent.store import sync_state
@@ -173,8 +176,14 @@ def _reconciliation(conn, settings: Settings, now: datetime) -> Condition:
         " AND outcome LIKE 'finding:%' AND received_at >= ?",
         (iso(now - timedelta(hours=1)),)).fetchone()[0]
     return Condition("reconciliation", "mismatches", recent > threshold, refresh=False,
+                     severity="critical",
                      message=f"{recent} differences between the store and the OMS in the last hour:"
                              " see `store-agent audit` of the orders named in the log")
+
+
+def _outage(conn, settings: Settings, now: datetime) -> list[Condition]:
+    return [Condition(kind, key, severity is not None, message, severity=severity or "warning")
+            for kind, key, severity, message in outage_conditions(conn, settings, now)]
 
 
 def evaluate(store: Store, settings: Settings, *, now: datetime | None = None,
@@ -187,7 +196,8 @@ def evaluate(store: Store, settings: Settings, *, now: datetime | None = None,
     with store.write() as conn:
         conditions = [_dead_letters(conn, settings, now), _pending_age(conn, settings, now),
                       *_printers(conn, settings, now), disk, _quarantine(conn),
-                      _reconciliation(conn, settings, now), *_event_raised(conn, settings)]
+                      _reconciliation(conn, settings, now), *_event_raised(conn, settings),
+                      *_outage(conn, settings, now)]
         open_now = {(r[0], r[1]) for r in conn.execute(
             "SELECT kind, key FROM alerts WHERE resolved_at IS NULL")}
         for c in conditions:
@@ -200,5 +210,7 @@ def evaluate(store: Store, settings: Settings, *, now: datetime | None = None,
             elif not c.holds and is_open:
                 resolve_alert(conn, kind=c.kind, key=c.key, now=stamp)
                 report.resolved.append((c.kind, c.key))
+            if c.holds and c.kind in ESCALATING_KINDS:
+                escalate(conn, c.kind, c.key, c.severity)
     return report
 
