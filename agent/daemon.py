@@ -29,6 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from agent.alerts import notify as alert_notify
 from agent.alerts import rules as alert_rules
 from agent.clock import age_s, iso, utc_now
+from agent.errors import StoreAgentError, StoreError
 from agent.kpis.escalation import evaluate_escalations
 from agent.oms import make_client
 from agent.ops import maintenance
@@ -38,6 +39,7 @@ from agent.store import sync_state
 from agent.store.connection import Store
 from agent.store.daemon_lock import DaemonLock
 from agent.store.devices import scanners
+from agent.store.sync_state import SyncKey
 from agent.workers import credentials
 from agent.workers.feed import FeedPuller
 from agent.workers.housekeeping import heartbeat_body, scan_no_shows
@@ -46,7 +48,6 @@ from agent.workers.sender import OutboxSender
 from agent.workers.storage_watch import RETRY_S as STORAGE_RETRY_S
 from agent.workers.storage_watch import StorageWatch
 from config import load_settings
-from config.errors import StoreAgentError, StoreError
 from config.settings import Settings
 from sync.client import backoff_delay
 from sync.errors import CredentialsError, SyncError
@@ -177,8 +178,7 @@ class Daemon:
     def _offline(self, error: str) -> None:
         try:
             with self.store.write() as conn:
-                was_online = sync_state.get(conn, "online") == "1"
-                sync_state.put(conn, online="0", last_error=error[:500])
+                was_online = sync_state.mark_offline(conn, error)
         except StoreError as exc:
             self.storage.failed("sync state", exc)
             return
@@ -227,14 +227,14 @@ class Daemon:
             log.error("nightly backup failed, nothing purged: %s", exc)
 
     async def job_backup_catch_up(self) -> None:
-        last = age_s(sync_state.get(self.store.conn, "last_backup_at"), utc_now())
+        last = age_s(sync_state.get(self.store.conn, SyncKey.LAST_BACKUP_AT), utc_now())
         if last is None or last > 24 * 3600:
             await self.job_backup()
 
     async def job_watch_online(self) -> None:
         """Reconcile right after the OMS becomes reachable again."""
-        online = sync_state.get(self.store.conn, "online") == "1"
-        requested = sync_state.get(self.store.conn, "reconcile_requested") == "1"
+        online = sync_state.reported_online(self.store.conn)
+        requested = sync_state.flag(self.store.conn, SyncKey.RECONCILE_REQUESTED)
         # Only once the feed has caught up: before that, the OMS's echoes of what the
         # store already did would all look like changes the store missed.
         if online and self.feed_caught_up and (self._back_online_pending or requested):

@@ -16,7 +16,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-StoreState = Literal["TO_PICK", "READY", "PICKED_UP", "CANCELLED"]
+from config.vocabulary import OrderState
+
+# The status map's targets are the store's order states (config.vocabulary).
+StoreState = OrderState
 
 DEFAULT_CONFIG_PATH = Path("/etc/store-agent/config.toml")
 ENV_PREFIX = "STORE_AGENT_"
@@ -391,10 +394,10 @@ class SlaSettings(BaseModel):
 
 
 DEFAULT_STATUS_MAP: dict[str, StoreState] = {
-    "released": "TO_PICK",
-    "ready_for_pickup": "READY",
-    "picked_up": "PICKED_UP",
-    "cancelled": "CANCELLED",
+    "released": OrderState.TO_PICK,
+    "ready_for_pickup": OrderState.READY,
+    "picked_up": OrderState.PICKED_UP,
+    "cancelled": OrderState.CANCELLED,
 }
 
 

@@ -29,6 +29,14 @@ from pydantic import (
     model_validator,
 )
 
+from config.vocabulary import (
+    CancelReason,
+    CollectedBy,
+    EventType,
+    IdCheckType,
+    ShortReason,
+    Verification,
+)
 from sync.errors import BadResponseError
 from sync.text import strip_controls, strip_controls_in
 
@@ -152,19 +160,12 @@ _TO_OMS = ConfigDict(extra="forbid", frozen=True)
 API_VERSION = "1.1"
 """Sent as ``Store-Sync-Version`` on every request and as the heartbeat's ``api_version``."""
 
-EventType = Literal[
-    "order.staged", "order.picked_up", "order.cancelled", "order.returned_to_shelf",
-    "order.line_short", "order.hold_extended",
-]
-EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+# The words are config.vocabulary's; these tuples are the lists validators and screens offer.
+EVENT_TYPES: tuple[EventType, ...] = tuple(EventType)
 # Version 1.1 types: an OMS that answers them rejected/unknown_type does not speak 1.1.
-EVENT_TYPES_1_1: frozenset[str] = frozenset({"order.line_short", "order.hold_extended"})
-CancelReason = Literal["customer_refused", "no_show", "item_unavailable", "damaged", "other"]
-ShortReason = Literal["not_found", "damaged", "expired", "other"]
-SHORT_REASONS: tuple[str, ...] = ShortReason.__args__  # type: ignore[attr-defined]
-IdCheckType = Literal["drivers_license", "passport", "national_id", "other"]
-ID_CHECK_TYPES: tuple[str, ...] = IdCheckType.__args__  # type: ignore[attr-defined]
-CollectedBy = Literal["customer", "alternate"]
+EVENT_TYPES_1_1: frozenset[EventType] = frozenset({EventType.LINE_SHORT, EventType.HOLD_EXTENDED})
+SHORT_REASONS: tuple[ShortReason, ...] = tuple(ShortReason)
+ID_CHECK_TYPES: tuple[IdCheckType, ...] = tuple(IdCheckType)
 BinId = Field(min_length=1, max_length=32)
 LineId = Field(min_length=1, max_length=64)
 
@@ -248,7 +249,7 @@ class PickedUpData(BaseModel):
 
     model_config = _TO_OMS
 
-    verification: Literal["pickup_code", "manager_override"]
+    verification: Verification
     bin: str | None = Field(default=None, max_length=32)
     lines: list[HandedOverLine] | None = Field(default=None, min_length=1)
     collected_by: CollectedBy | None = None
@@ -299,13 +300,14 @@ class HoldExtendedData(BaseModel):
 
 EventData = (StagedData | PickedUpData | CancelledData | ReturnedData | LineShortData
              | HoldExtendedData)
-DATA_MODELS: dict[str, type[BaseModel]] = {
-    "order.staged": StagedData,
-    "order.picked_up": PickedUpData,
-    "order.cancelled": CancelledData,
-    "order.returned_to_shelf": ReturnedData,
-    "order.line_short": LineShortData,
-    "order.hold_extended": HoldExtendedData,
+# The event types this agent sends, each with the model its data must fit.
+DATA_MODELS: dict[EventType, type[BaseModel]] = {
+    EventType.STAGED: StagedData,
+    EventType.PICKED_UP: PickedUpData,
+    EventType.CANCELLED: CancelledData,
+    EventType.RETURNED_TO_SHELF: ReturnedData,
+    EventType.LINE_SHORT: LineShortData,
+    EventType.HOLD_EXTENDED: HoldExtendedData,
 }
 
 
@@ -334,6 +336,13 @@ class Event(BaseModel):
             data = value.get("data")
             if model is not None and not isinstance(data, BaseModel):
                 value = {**value, "data": model.model_validate(data)}
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _type_has_a_data_model(cls, value: EventType) -> EventType:
+        if value not in DATA_MODELS:
+            raise ValueError(f"{value} is not an event this agent sends")
         return value
 
     @model_validator(mode="after")

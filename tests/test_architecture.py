@@ -97,3 +97,14 @@ def test_room_contracts_catch_a_wrong_arrow(tmp_path):
     out = proc.stdout
     assert re.search(r"agent\.store is the floor.*BROKEN", out, re.S), out
     assert re.search(r"ui reaches drivers and sync only where listed BROKEN", out), out
+
+
+def test_only_the_typed_accessors_touch_sync_state():
+    """The key/value table is read and written through agent.store.sync_state only."""
+    allowed = {REPO / "agent" / "store" / "sync_state.py", REPO / "agent" / "store" / "schema.py"}
+    for package in ("agent", "ui", "sync", "drivers", "config"):
+        for path in (REPO / package).rglob("*.py"):
+            if path in allowed:
+                continue
+            text = path.read_text()
+            assert not re.search(r"(FROM|INTO|UPDATE|TABLE)\s+sync_state\b", text, re.I), path

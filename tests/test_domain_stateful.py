@@ -38,11 +38,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from agent.clock import iso, utc_now
+from agent.errors import BusinessRuleError, NeedsPersonError
 from agent.orders.actions import Actions
 from agent.orders.ingest import ingest_snapshots
 from agent.store.connection import Store
 from config import load_settings
-from config.errors import BusinessRuleError, NeedsPersonError
 from tests.factories import snapshot as make_snapshot
 from tests.factories import write_config
 

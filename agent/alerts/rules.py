@@ -23,7 +23,6 @@ injectable so tests can walk the clock instead of waiting.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -37,13 +36,11 @@ from agent.clock import age_s, iso, utc_now
 from agent.orders.snapshots import QUARANTINED_STATUS_SQL
 from agent.store import sync_state
 from agent.store.connection import Store
+from agent.store.sync_state import DeviceKind, SyncKey
 from config.settings import Settings
 
 log = logging.getLogger("store_agent.alerts")
 
-# The feed touches last_contact_at at least every long poll (<= 30 s); 90 s of
-# silence means the OMS is not answering, whatever the last request said.
-REACHABLE_WINDOW_S = 90.0
 # Statuses that do not stop printing, or that say nothing yet (the daemon has not asked).
 PRINTER_FINE = frozenset({"ready", "paper_near_end", "unknown"})
 
@@ -92,13 +89,13 @@ def _dead_letters(conn, settings: Settings, now: datetime) -> Condition:
 def _pending_age(conn, settings: Settings, now: datetime) -> Condition:
     limit_s = settings.alerts.pending_age_min * 60
     oldest = conn.execute("SELECT MIN(occurred_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
-    contact = age_s(sync_state.get(conn, "last_contact_at"), now)
-    reachable = contact is not None and contact <= REACHABLE_WINDOW_S
+    # Pending although the OMS answers recently (whatever the last request said).
+    reachable = sync_state.reachable(sync_state.get(conn, SyncKey.LAST_CONTACT_AT), now)
     age = age_s(oldest, now)
     holds = reachable and age is not None and age > limit_s
     message = ""
     if holds:
-        error = sync_state.get(conn, "last_error")
+        error = sync_state.get(conn, SyncKey.LAST_ERROR)
         message = (f"events are not leaving: the oldest pending event is {_minutes(age)} old although"
                    f" the OMS answers{f' (last error: {error[:200]})' if error else ''};"
                    " see the daemon's log and store-agent status")
@@ -109,8 +106,7 @@ def _printers(conn, settings: Settings, now: datetime) -> list[Condition]:
     limit_s = settings.alerts.printer_not_ready_min * 60
     out = []
     for printer in settings.printers:
-        raw = sync_state.get(conn, f"printer:{printer.id}")
-        state = json.loads(raw) if raw else {}
+        state = sync_state.device_state(conn, DeviceKind.PRINTER, printer.id)
         status = state.get("status", "unknown")
         since = state.get("since")
         down_s = age_s(since, now) if since else None

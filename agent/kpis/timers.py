@@ -24,6 +24,7 @@ from typing import Literal
 from agent.clock import parse_iso, utc_now
 from agent.store.connection import Store
 from config.settings import SlaSettings
+from config.vocabulary import OPEN_STATES, OrderState, sql_in
 
 TimerState = Literal["on_time", "nearing", "late"]
 # Most urgent first, for sorting and for "the worst of these".
@@ -93,7 +94,7 @@ _OPEN_ORDERS_SQL = (
     " COALESCE(t.promised_ready_at, json_extract(o.snapshot, '$.promised_ready_at'))"
     " AS promised_ready_at"
     " FROM orders o LEFT JOIN order_times t ON t.order_id = o.order_id"
-    " WHERE o.state = 'TO_PICK'"
+    f" WHERE o.state = '{OrderState.TO_PICK}'"
 )
 
 
@@ -124,7 +125,7 @@ def arrival_timers(conn: Store | sqlite3.Connection, sla: SlaSettings, *,
     limit_s = sla.curbside_wait_min * 60
     out = []
     for r in db.execute("SELECT order_id, state, arrived_at, arrival_bay, arrival_vehicle"
-                        " FROM orders WHERE state IN ('TO_PICK', 'READY')"
+                        f" FROM orders WHERE state IN {sql_in(OPEN_STATES)}"
                         " AND arrived_at IS NOT NULL ORDER BY arrived_at, order_id"):
         arrived = parse_iso(r["arrived_at"])
         waited = max(0.0, (now - arrived).total_seconds())

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import grp
-import json
 import os
 import pwd
 import shutil
@@ -38,7 +37,9 @@ from agent.alerts.rules import disk_free_pct
 from agent.oms import make_client
 from agent.ops import file_checks
 from agent.ops.maintenance import restore_command
+from agent.store import sync_state
 from agent.store.daemon_lock import daemon_running, lock_path
+from agent.store.sync_state import DeviceKind
 from config.errors import ConfigError, StoreAgentError
 from config.loader import load_settings, resolve_config_path, template_placeholders
 from config.settings import Settings
@@ -547,8 +548,7 @@ def _daemon_printer_states(settings: Settings) -> dict:
     try:
         conn = sqlite3.connect(f"file:{quote(str(db.resolve()))}?mode=rw", uri=True, timeout=5)
         try:
-            rows = conn.execute("SELECT key, value FROM sync_state WHERE key LIKE 'printer:%'")
-            return {k[len("printer:"):]: json.loads(v) for k, v in rows}
+            return sync_state.device_states(conn, DeviceKind.PRINTER)
         finally:
             conn.close()
     except (sqlite3.Error, ValueError):

@@ -47,6 +47,7 @@ from agent.store import sync_state
 from agent.store.connection import BUSY_TIMEOUT_MS, Store
 from agent.store.daemon_lock import DaemonLock
 from agent.store.schema import MIGRATIONS
+from agent.store.sync_state import SyncKey
 from config.loader import DEFAULT_CONFIG_PATH
 from config.settings import Settings
 
@@ -178,7 +179,7 @@ def offsite_copy(settings: Settings, backup: Path, *, now: datetime) -> dict:
 def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> dict:
     """Delete old acknowledged events and applied snapshots; only right after a backup."""
     now = now or utc_now()
-    last = age_s(sync_state.get(store.conn, "last_backup_at"), now)
+    last = age_s(sync_state.get(store.conn, SyncKey.LAST_BACKUP_AT), now)
     if last is None or last > BACKUP_FRESH_S:
         log.warning("retention skipped: no backup in the last %d h", BACKUP_FRESH_S // 3600)
         return {"events": 0, "changes": 0, "skipped": True}
@@ -196,8 +197,8 @@ def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> d
                 was_dead = conn.execute(f"SELECT COUNT(*) FROM outbox WHERE seq IN ({marks})"
                                         " AND resolution IS NOT NULL", seqs).fetchone()[0]
                 conn.execute(f"DELETE FROM outbox WHERE seq IN ({marks})", seqs)
-                _add(conn, "purged_acked_events", len(seqs))
-                _add(conn, "purged_dead_events", was_dead)
+                sync_state.add(conn, SyncKey.PURGED_ACKED_EVENTS, len(seqs))
+                sync_state.add(conn, SyncKey.PURGED_DEAD_EVENTS, was_dead)
             ids = [r[0] for r in conn.execute(
                 "SELECT id FROM received_changes WHERE outcome = 'applied' AND received_at < ?"
                 " ORDER BY id LIMIT ?", (cutoff, PURGE_CHUNK))]
@@ -209,11 +210,6 @@ def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> d
         if len(seqs) < PURGE_CHUNK and len(ids) < PURGE_CHUNK:
             break
     return {"events": events, "changes": changes, "skipped": False}
-
-
-def _add(conn: sqlite3.Connection, key: str, n: int) -> None:
-    if n:
-        sync_state.put(conn, **{key: str(int(sync_state.get(conn, key) or 0) + n)})
 
 
 def verify_backup(path: Path) -> dict:

@@ -18,7 +18,6 @@ still says what is wrong.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sqlite3
@@ -33,13 +32,15 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollec
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from agent.alerts.rules import REACHABLE_WINDOW_S, disk_free_pct
+from agent.alerts.rules import disk_free_pct
 from agent.clock import age_s, iso, parse_iso, utc_now
 from agent.errors import StoreError
 from agent.oms import agent_version
 from agent.ops.kpi_metrics import KpiCollector
 from agent.ops.metrics_http import start_server
+from agent.store import sync_state
 from agent.store.connection import Store
+from agent.store.sync_state import DeviceKind, SyncKey
 from config.settings import Settings
 
 log = logging.getLogger("store_agent.metrics")
@@ -109,8 +110,8 @@ class StoreCollector(Collector):
         f: dict = {"now": now}
         with store.read() as conn:
             one = lambda sql, *a: conn.execute(sql, a).fetchone()  # noqa: E731
-            state = dict(conn.execute("SELECT key, value FROM sync_state").fetchall())
-            f["state"] = state
+            f["state"] = sync_state.get_all(conn)
+            f["printers"] = sync_state.device_states(conn, DeviceKind.PRINTER)
             f["pending"], f["oldest"] = one(
                 "SELECT COUNT(*), MIN(occurred_at) FROM outbox WHERE status IN ('pending', 'held')")
             f["dead"] = one("SELECT COUNT(*) FROM outbox WHERE status = 'dead'"
@@ -131,10 +132,9 @@ class StoreCollector(Collector):
 
     def _families(self, f: dict) -> Iterator:
         state, now = f["state"], f["now"]
-        purged_acked = int(state.get("purged_acked_events") or 0)
-        purged_dead = int(state.get("purged_dead_events") or 0)
-        contact = age_s(state.get("last_contact_at"), now)
-        online = state.get("online") == "1" and contact is not None and contact <= REACHABLE_WINDOW_S
+        purged_acked = int(state.get(SyncKey.PURGED_ACKED_EVENTS) or 0)
+        purged_dead = int(state.get(SyncKey.PURGED_DEAD_EVENTS) or 0)
+        online = sync_state.online_from(state, now)
         yield GaugeMetricFamily("store_agent_online", "1 when the OMS answered within the last 90 s.",
                                 value=int(online))
         yield GaugeMetricFamily("store_agent_outbox_pending",
@@ -153,20 +153,21 @@ class StoreCollector(Collector):
                                 value=f["mismatches"])
         yield from _gauge("store_agent_last_sync_success_timestamp_seconds",
                           "When the OMS last answered a request successfully (Unix time).",
-                          _ts(state.get("last_contact_at")))
+                          _ts(state.get(SyncKey.LAST_CONTACT_AT)))
         yield from _gauge("store_agent_last_feed_success_timestamp_seconds",
                           "When the change feed last succeeded (Unix time).",
-                          _ts(state.get("last_feed_success_at")))
+                          _ts(state.get(SyncKey.LAST_FEED_SUCCESS_AT)))
         yield from _gauge("store_agent_feed_lag_seconds", "Seconds since the change feed last succeeded.",
-                          age_s(state.get("last_feed_success_at"), now))
+                          age_s(state.get(SyncKey.LAST_FEED_SUCCESS_AT), now))
         yield from _gauge("store_agent_last_reconcile_timestamp_seconds",
-                          "When reconciliation last ran (Unix time).", _ts(state.get("last_reconcile_at")))
+                          "When reconciliation last ran (Unix time).",
+                          _ts(state.get(SyncKey.LAST_RECONCILE_AT)))
         yield from _gauge("store_agent_last_backup_timestamp_seconds",
                           "When the last nightly backup was written (Unix time).",
-                          _ts(state.get("last_backup_at")))
+                          _ts(state.get(SyncKey.LAST_BACKUP_AT)))
         yield from _gauge("store_agent_last_offsite_backup_timestamp_seconds",
                           "When a nightly backup last reached its second location (Unix time).",
-                          _ts(state.get("last_offsite_backup_at")))
+                          _ts(state.get(SyncKey.LAST_OFFSITE_BACKUP_AT)))
         created = CounterMetricFamily("store_agent_events_created", "Events created (the highest seq).")
         created.add_metric([], f["created"])
         yield created
@@ -184,18 +185,17 @@ class StoreCollector(Collector):
         for severity in ("warning", "critical"):
             alerts.add_metric([severity], f["alerts"].get(severity, 0))
         yield alerts
-        yield from self._devices(state)
+        yield from self._devices(f["printers"])
         yield from self._files()
 
-    def _devices(self, state: dict) -> Iterator:
+    def _devices(self, printers: dict[str, dict]) -> Iterator:
         ready = GaugeMetricFamily("store_agent_device_ready",
                                   "1 when a configured device can work (printers: as last seen by the"
                                   " daemon's print worker).", labels=["kind", "device"])
         status = GaugeMetricFamily("store_agent_printer_status",
                                    "1 for the printer's current status.", labels=["printer", "status"])
         for printer in self.settings.printers:
-            raw = state.get(f"printer:{printer.id}")
-            current = (json.loads(raw) if raw else {}).get("status", "unknown")
+            current = printers.get(printer.id, {}).get("status", "unknown")
             ready.add_metric(["printer", printer.id], int(current in PRINTER_READY))
             status.add_metric([printer.id, current], 1)
         yield ready

@@ -25,12 +25,14 @@ from agent.orders.outbox import append_event
 from agent.orders.picking import PickingActions
 from agent.orders.pickup import PickupActions
 from agent.orders.staging import StagingActions
+from agent.orders.states import OrderAction, allows
+from config.vocabulary import CancelReason, EventType, OrderState
 from sync.models import ID_CHECK_TYPES, SHORT_REASONS
 
 __all__ = ["CANCEL_REASONS", "ID_CHECK_TYPES", "SHORT_REASONS", "ActionResult", "Actions",
            "open_return_task"]
 
-CANCEL_REASONS = ("customer_refused", "no_show", "item_unavailable", "damaged", "other")
+CANCEL_REASONS: tuple[CancelReason, ...] = tuple(CancelReason)
 
 
 class Actions(PickingActions, StagingActions, PickupActions):
@@ -54,11 +56,11 @@ class Actions(PickingActions, StagingActions, PickupActions):
         stamp = iso(now or utc_now())
         with self.store.write() as conn:
             order = self._order(conn, order_id)
-            if order["state"] not in ("TO_PICK", "READY"):
+            if not allows(OrderAction.CANCEL, order["state"]):
                 raise WrongStateError(f"order {order_id} is {order['state']}; only TO_PICK or"
                                       " READY orders can be cancelled")
             task_id = None
-            if order["state"] == "READY" or has_units_in_hand(conn, order_id):
+            if order["state"] == OrderState.READY or has_units_in_hand(conn, order_id):
                 task_id = open_return_task(conn, order, reason=reason, now=stamp)
                 self._print(conn, "return_slip", order_id, {
                     "store_id": self.settings.store_id, "order_id": order_id,
@@ -67,13 +69,13 @@ class Actions(PickingActions, StagingActions, PickupActions):
                     "items": _task_items(conn, order_id, task_id),
                 }, associate_id)
             conn.execute(
-                "UPDATE orders SET state = 'CANCELLED', state_changed_at = ? WHERE order_id = ?",
-                (stamp, order_id),
+                "UPDATE orders SET state = ?, state_changed_at = ? WHERE order_id = ?",
+                (OrderState.CANCELLED, stamp, order_id),
             )
             event = append_event(
                 conn,
                 order_id=order_id,
-                type="order.cancelled",
+                type=EventType.CANCELLED,
                 data={"reason": reason, "note": note},
                 occurred_at=stamp,
                 associate_id=associate_id,
@@ -82,7 +84,7 @@ class Actions(PickingActions, StagingActions, PickupActions):
             )
         where = f" from bin {order['bin']}" if order["bin"] else ""
         todo = f"; return its items{where} to the shelf" if task_id else ""
-        return ActionResult(order_id, "CANCELLED", event, f"order {order_id} cancelled{todo}",
+        return ActionResult(order_id, OrderState.CANCELLED, event, f"order {order_id} cancelled{todo}",
                             return_task_id=task_id)
 
     # --- return to shelf ------------------------------------------------------
@@ -94,7 +96,7 @@ class Actions(PickingActions, StagingActions, PickupActions):
         with self.store.write() as conn:
             order = self._order(conn, order_id)
             task = self._open_task(conn, order_id)
-            if order["state"] != "CANCELLED" or task is None:
+            if not allows(OrderAction.RETURN_TO_SHELF, order["state"], return_task_open=task is not None):
                 raise WrongStateError(f"order {order_id} has no open return-to-shelf task")
             conn.execute(
                 "UPDATE return_tasks SET state = 'DONE', done_at = ?, done_by = ? WHERE id = ?",
@@ -111,14 +113,14 @@ class Actions(PickingActions, StagingActions, PickupActions):
             event = append_event(
                 conn,
                 order_id=order_id,
-                type="order.returned_to_shelf",
+                type=EventType.RETURNED_TO_SHELF,
                 data={"lines": returned, "bin": task["bin"]},
                 occurred_at=stamp,
                 associate_id=associate_id,
                 device_id=self.device_id,
                 based_on_version=order["version"],
             )
-        return ActionResult(order_id, "CANCELLED", event,
+        return ActionResult(order_id, OrderState.CANCELLED, event,
                             f"order {order_id}: items from bin {task['bin']} are back on the shelf",
                             return_task_id=task["id"])
 

@@ -15,7 +15,9 @@ from typing import Any
 from agent.errors import InvalidActionError, UnknownAssociateError, UnknownOrderError
 from agent.orders.outbox import AppendedEvent
 from agent.printing.queue import enqueue_in
+from agent.store import sync_state
 from agent.store.connection import Store
+from agent.store.sync_state import SyncKey
 from config.settings import Associate, Settings
 
 
@@ -92,5 +94,4 @@ class ActionBase:
 
 
 def last_heard(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute("SELECT value FROM sync_state WHERE key = 'last_feed_success_at'").fetchone()
-    return row[0] if row else None
+    return sync_state.get(conn, SyncKey.LAST_FEED_SUCCESS_AT)

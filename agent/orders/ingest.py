@@ -8,6 +8,7 @@ from typing import Any
 
 from agent.clock import iso, utc_now
 from agent.orders.snapshots import apply_snapshot
+from agent.store import sync_state as sync_facts
 from agent.store.connection import Store
 
 
@@ -34,7 +35,5 @@ def ingest_snapshots(
             result = apply_snapshot(conn, raw, status_map=status_map, now=now, source=source,
                                     change_id=change_id)
             outcomes[result.outcome] += 1
-        for key, value in (sync_state or {}).items():
-            conn.execute("INSERT INTO sync_state (key, value) VALUES (?, ?)"
-                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+        sync_facts.put_all(conn, sync_state or {})
     return outcomes

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from config.vocabulary import OrderState
+
 LINE_COLUMNS = (
     "line_id, position, sku, gtin, description, quantity, quantity_cancelled, quantity_short,"
     " quantity_verified, quantity_picked, quantity_picked_up, quantity_returned, location,"
@@ -122,7 +124,7 @@ def units_to_return(lines: Iterable[Line], *, order_state: str) -> list[dict[str
             units = (ln.picked or 0) - ln.picked_up
         elif picking:
             units = ln.verified
-        elif order_state == "READY":
+        elif order_state == OrderState.READY:
             units = ln.quantity - ln.cancelled - ln.picked_up
         else:
             units = 0

@@ -8,14 +8,9 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-EVENT_TYPES = (
-    "order.staged",
-    "order.picked_up",
-    "order.cancelled",
-    "order.returned_to_shelf",
-    "order.line_short",  # API 1.1
-    "order.hold_extended",  # API 1.1
-)
+from config.vocabulary import EventType
+
+_EVENT_TYPES = frozenset(EventType)  # a member equals its string, so plain str values match too
 
 
 def uuid7() -> str:
@@ -63,7 +58,7 @@ def append_event(
     conn: sqlite3.Connection,
     *,
     order_id: str,
-    type: str,
+    type: EventType,
     data: dict,
     occurred_at: str,
     associate_id: str,
@@ -74,7 +69,7 @@ def append_event(
 ) -> AppendedEvent:
     """Insert one event; ``blocked`` is ORDER_BLOCKED_SQL's answer when the caller
     already read it in this same transaction (None: ask the database)."""
-    if type not in EVENT_TYPES:
+    if type not in _EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
     # The id is minted once, here, and stored: every retry sends the same one.
     event_id = uuid7()

@@ -26,7 +26,10 @@ from agent.errors import InvalidActionError, OrderCancelledError, WrongItemError
 from agent.orders.base import ActionBase, ActionResult, one_line
 from agent.orders.lines import Line, pick_path, read_lines
 from agent.orders.outbox import append_event
-from sync.models import SHORT_REASONS
+from agent.orders.states import OrderAction, allows
+from config.vocabulary import EventType, OrderState, ShortReason
+
+SHORT_REASONS: tuple[ShortReason, ...] = tuple(ShortReason)
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,12 @@ class PickingActions(ActionBase):
 
     def _picking(self, conn: sqlite3.Connection, order_id: str, what: str) -> sqlite3.Row:
         order = self._order(conn, order_id)
-        if order["state"] == "CANCELLED":
+        if order["state"] == OrderState.CANCELLED:
             raise OrderCancelledError(
                 f"order {order_id} was CANCELLED: stop picking"
                 + ("; take what you picked back to the shelf (return task open)"
                    if self._open_task(conn, order_id) else ""))
-        if order["state"] != "TO_PICK":
+        if not allows(OrderAction.PICK, order["state"]):
             raise WrongStateError(f"order {order_id} is {order['state']}: {what} is for orders"
                                   " still TO_PICK")
         return order
@@ -159,7 +162,7 @@ class PickingActions(ActionBase):
                 "UPDATE order_lines SET quantity_short = quantity_short + ? WHERE order_id = ?"
                 " AND line_id = ?", [(qty, order_id, line_id) for line_id, qty in lines.items()])
             event = append_event(
-                conn, order_id=order_id, type="order.line_short",
+                conn, order_id=order_id, type=EventType.LINE_SHORT,
                 data={"lines": [{"line_id": i, "quantity": q, "reason": reason}
                                 for i, q in lines.items()]},
                 occurred_at=stamp, associate_id=associate_id, device_id=self.device_id,
@@ -170,7 +173,7 @@ class PickingActions(ActionBase):
                 [(order_id, i, by_id[i].sku, q, reason, event.seq, associate_id, stamp)
                  for i, q in lines.items()])
         units = sum(lines.values())
-        return ActionResult(order_id, "TO_PICK", event,
+        return ActionResult(order_id, OrderState.TO_PICK, event,
                             f"order {order_id}: {units} unit(s) recorded short ({reason})")
 
     # --- hold -----------------------------------------------------------------------
@@ -195,7 +198,7 @@ class PickingActions(ActionBase):
         stamp, until_text = iso(moment), iso(until)
         with self.store.write() as conn:
             order = self._order(conn, order_id)
-            if order["state"] not in ("TO_PICK", "READY"):
+            if not allows(OrderAction.EXTEND_HOLD, order["state"]):
                 raise WrongStateError(f"order {order_id} is {order['state']}: only open orders"
                                       " have a hold")
             if order["hold_until"] is not None and until_text <= order["hold_until"]:
@@ -205,7 +208,7 @@ class PickingActions(ActionBase):
                          (until_text, order_id))
             resolve_alert(conn, kind="no_show", key=order_id, now=stamp)
             event = append_event(
-                conn, order_id=order_id, type="order.hold_extended",
+                conn, order_id=order_id, type=EventType.HOLD_EXTENDED,
                 data={"until": until_text, "reason": reason}, occurred_at=stamp,
                 associate_id=associate_id, device_id=self.device_id,
                 based_on_version=order["version"])

@@ -34,7 +34,10 @@ from agent.orders.base import ActionBase, ActionResult, last_heard, one_line
 from agent.orders.handoff import OfflineVerdict, decide_offline, require_manager
 from agent.orders.lines import read_lines, receipt_items, short_items
 from agent.orders.outbox import append_event
-from sync.models import ID_CHECK_TYPES
+from agent.orders.states import OrderAction, allows
+from config.vocabulary import EventType, IdCheckType, OrderState, Verification
+
+ID_CHECK_TYPES: tuple[IdCheckType, ...] = tuple(IdCheckType)
 
 
 class PickupActions(ActionBase):
@@ -71,24 +74,24 @@ class PickupActions(ActionBase):
         stamp = iso(moment)
         with self.store.write() as conn:
             order = self._order(conn, order_id)
-            if order["state"] == "CANCELLED":
+            if order["state"] == OrderState.CANCELLED:
                 raise OrderCancelledError(self._cancelled_message(conn, order))
-            if order["state"] == "PICKED_UP":
+            if order["state"] == OrderState.PICKED_UP:
                 raise WrongStateError(f"order {order_id} was already picked up"
                                       f" ({order['state_changed_at']})")
-            if order["state"] != "READY":
+            if not allows(OrderAction.PICKUP, order["state"]):
                 raise WrongStateError(f"order {order_id} is {order['state']}: stage it in a bin"
                                       " before the handoff")
             if code is not None:
                 if not hmac.compare_digest(code.strip().upper().encode(),
                                            order["pickup_code"].upper().encode()):
                     raise WrongPickupCodeError(f"wrong pickup code for order {order_id}")
-                verification = "pickup_code"
+                verification = Verification.PICKUP_CODE
             elif override_id is None:
                 raise WrongPickupCodeError(
                     f"order {order_id}: a pickup code is needed (or a manager's --override-by)")
             else:
-                verification = "manager_override"
+                verification = Verification.MANAGER_OVERRIDE
             if override_id is not None:
                 require_manager(self.settings.associate(override_id), override_id)
 
@@ -142,14 +145,14 @@ class PickupActions(ActionBase):
                     confirmed=confirmed,
                     override_id=override_id,
                 )
-            new_state = "PICKED_UP" if complete else "READY"
+            new_state = OrderState.PICKED_UP if complete else OrderState.READY
             conn.executemany(
                 "UPDATE order_lines SET quantity_picked_up = quantity_picked_up + ?"
                 " WHERE order_id = ? AND line_id = ?",
                 [(q, order_id, i) for i, q in handed.items()])
             if complete:
-                conn.execute("UPDATE orders SET state = 'PICKED_UP', state_changed_at = ?"
-                             " WHERE order_id = ?", (stamp, order_id))
+                conn.execute("UPDATE orders SET state = ?, state_changed_at = ? WHERE order_id = ?",
+                             (OrderState.PICKED_UP, stamp, order_id))
             data: dict[str, Any] = {"verification": verification, "bin": order["bin"],
                                     "collected_by": collected_by}
             if lines is not None or partial_before or not complete:
@@ -161,7 +164,7 @@ class PickupActions(ActionBase):
             if needs_ack:
                 data["acknowledgment"] = {"printed": True, "signed": True}
             event = append_event(
-                conn, order_id=order_id, type="order.picked_up", data=data, occurred_at=stamp,
+                conn, order_id=order_id, type=EventType.PICKED_UP, data=data, occurred_at=stamp,
                 associate_id=associate_id, device_id=self.device_id,
                 based_on_version=order["version"], override_by=override_id)
             conn.execute(

@@ -31,16 +31,17 @@ from pydantic import ValidationError
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso
 from agent.orders.lines import has_units_in_hand, open_return_task
+from config.vocabulary import TERMINAL_STATES, EventType, OrderState
 from sync.models import OrderSnapshot
 from sync.text import strip_controls
 
-TERMINAL = ("PICKED_UP", "CANCELLED")
+TERMINAL = TERMINAL_STATES
 # received_changes outcomes that record a settlement rather than a snapshot.
 QUARANTINE_RESOLVED = "quarantine_resolved"
 CONFLICT_RESOLVED = "conflict_resolved"
 # The OMS status of a quarantined payload, when it is JSON with a string status.
 QUARANTINED_STATUS_SQL = "CASE WHEN json_valid(payload) THEN json_extract(payload, '$.status') END"
-_RANK = {"TO_PICK": 0, "READY": 1, "PICKED_UP": 2, "CANCELLED": 2}
+_RANK = {OrderState.TO_PICK: 0, OrderState.READY: 1, OrderState.PICKED_UP: 2, OrderState.CANCELLED: 2}
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ def _apply_to_existing(conn, snap: OrderSnapshot, current, new_state: str, *, no
     # The OMS now says what the store did: the conflict has nothing left to settle.
     agreed = bool(current["conflict"]) and new_state == state
     if state in TERMINAL:
-        if state == "PICKED_UP" and new_state == "CANCELLED" and "order.picked_up" in unacked:
+        if (state == OrderState.PICKED_UP and new_state == OrderState.CANCELLED
+                and EventType.PICKED_UP in unacked):
             outcome, conflict = "conflict", "cancelled at the OMS after the store handed it over"
             detail = conflict
             raise_alert(conn, kind="conflict", key=order_id, order_id=order_id, now=now,
@@ -168,8 +170,8 @@ def _apply_to_existing(conn, snap: OrderSnapshot, current, new_state: str, *, no
         elif new_state != state:
             outcome, detail = "kept_store_state", f"store keeps {state}; OMS says {new_state}"
         new_state = state
-    elif new_state == "CANCELLED":
-        if state == "TO_PICK" and has_units_in_hand(conn, order_id):
+    elif new_state == OrderState.CANCELLED:
+        if state == OrderState.TO_PICK and has_units_in_hand(conn, order_id):
             # Cancelled online mid-pick: the picker is stopped by the order's state (every
             # pick action refuses it); what they already picked goes back to the shelf.
             open_return_task(conn, _row(conn, order_id), reason="cancelled_online", now=now)
@@ -177,7 +179,7 @@ def _apply_to_existing(conn, snap: OrderSnapshot, current, new_state: str, *, no
                         now=now, severity="critical",
                         message=f"order {order_id} was CANCELLED online while being picked:"
                                 " stop picking; return the picked items to the shelf")
-        if state == "READY":
+        if state == OrderState.READY:
             open_return_task(conn, _row(conn, order_id), reason="cancelled_online", now=now)
             where = f"bin {current['bin']}" if current["bin"] else "its bin"
             raise_alert(conn, kind="cancelled_while_ready", key=order_id, order_id=order_id,

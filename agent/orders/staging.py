@@ -21,6 +21,8 @@ from agent.errors import InvalidActionError, OrderCancelledError, UnknownOrderEr
 from agent.orders.base import ActionBase, ActionResult, one_line
 from agent.orders.lines import read_lines
 from agent.orders.outbox import ORDER_BLOCKED_SQL, append_event
+from agent.orders.states import OrderAction, allows
+from config.vocabulary import EventType, OrderState
 
 MAX_BINS = 50
 
@@ -53,9 +55,9 @@ class StagingActions(ActionBase):
             if row is None:
                 raise UnknownOrderError(f"order {order_id!r} is not known to this store")
             state, was_bin, version, blocked = row
-            if state == "CANCELLED":
+            if state == OrderState.CANCELLED:
                 raise OrderCancelledError(self._cancelled_message(conn, self._order(conn, order_id)))
-            if state not in ("TO_PICK", "READY"):
+            if not allows(OrderAction.STAGE, state):
                 raise WrongStateError(f"order {order_id} is {state}; only TO_PICK or"
                                       " READY orders can be staged")
             lines = read_lines(conn, order_id)
@@ -65,7 +67,7 @@ class StagingActions(ActionBase):
             if unknown:
                 raise InvalidActionError(f"order {order_id} has no line"
                                          f" {one_line(', '.join(unknown))[:100]}")
-            tracked = (state == "TO_PICK" and self.settings.picking.verify != "off"
+            tracked = (state == OrderState.TO_PICK and self.settings.picking.verify != "off"
                        and any(ln.verified for ln in lines))
             quantities: list[tuple[str, int]] = []
             for ln in lines:
@@ -87,7 +89,7 @@ class StagingActions(ActionBase):
             if changed:
                 conn.executemany("UPDATE order_lines SET quantity_picked = ? WHERE order_id = ?"
                                  " AND line_id = ?", changed)
-            sets = "state = 'READY', " if state != "READY" else ""
+            sets = f"state = '{OrderState.READY}', " if state != OrderState.READY else ""
             sets += "bin = :bin, " if was_bin != all_bins[0] else ""
             conn.execute(f"UPDATE orders SET {sets}state_changed_at = :stamp"
                          " WHERE order_id = :order_id",
@@ -98,7 +100,7 @@ class StagingActions(ActionBase):
                 " VALUES (?, ?, ?, ?, ?)",
                 [(order_id, b, n, stamp, associate_id) for n, b in enumerate(all_bins, 1)])
             event = append_event(
-                conn, order_id=order_id, type="order.staged",
+                conn, order_id=order_id, type=EventType.STAGED,
                 data={"bin": all_bins[0], "bins": all_bins,
                       "lines": [{"line_id": i, "quantity_picked": q} for i, q in quantities]},
                 occurred_at=stamp, associate_id=associate_id, device_id=self.device_id,
@@ -110,7 +112,7 @@ class StagingActions(ActionBase):
                         "n": n, "of": len(all_bins)}, associate_id)
         short = sum(by_id[i].quantity - by_id[i].cancelled - q for i, q in quantities)
         note = f" (short pick: {short} unit(s) missing)" if short > 0 else ""
-        moved = " (moved)" if state == "READY" and was_bin != all_bins[0] else ""
+        moved = " (moved)" if state == OrderState.READY and was_bin != all_bins[0] else ""
         where = f"bin {all_bins[0]}" if len(all_bins) == 1 else f"bins {', '.join(all_bins)}"
-        return ActionResult(order_id, "READY", event,
+        return ActionResult(order_id, OrderState.READY, event,
                             f"order {order_id} staged in {where}{moved}{note}")

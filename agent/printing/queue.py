@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 KINDS = ("receipt", "bin_label", "return_slip", "test_page", "shift_summary")
 STATES = ("queued", "printing", "printed", "failed")
-STATE_KEY_PREFIX = "printer:"
 UNKNOWN = "unknown"
 
 

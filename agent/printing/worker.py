@@ -35,9 +35,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from agent.clock import iso, utc_now
-from agent.printing.queue import STATE_KEY_PREFIX, UNKNOWN, configured_printer, render_job
+from agent.printing.queue import UNKNOWN, configured_printer, render_job
 from agent.store import sync_state
 from agent.store.connection import Store
+from agent.store.sync_state import DeviceKind
 from config.settings import Printer, Settings
 from drivers.errors import DeviceConfigError, DeviceError, ReceiptRenderError
 from drivers.printer_transport import PrinterStatus, PrintOutcome, Transport, make_transport
@@ -123,7 +124,7 @@ class PrintWorker:
             if new == old:
                 return
             self._states[printer_id] = new
-        sync_state.put(conn, **{STATE_KEY_PREFIX + printer_id: json.dumps(new.as_json())})
+        sync_state.put_device(conn, DeviceKind.PRINTER, printer_id, new.as_json())
 
     def recover(self, now: datetime | None = None) -> int:
         """Requeue jobs a crash left ``printing``; load and tidy the stored printer states."""
@@ -137,15 +138,11 @@ class PrintWorker:
                 " || ' attempts: ' || ? ELSE ? END WHERE state = 'printing'",
                 (stamp, stamp, self.max_attempts, self.max_attempts, _INTERRUPTED, _INTERRUPTED),
             ).rowcount
-            for key, value in conn.execute(
-                "SELECT key, value FROM sync_state WHERE key LIKE ?", (STATE_KEY_PREFIX + "%",)
-            ).fetchall():
-                printer_id = key[len(STATE_KEY_PREFIX):]
+            for printer_id, stored in sync_state.device_states(conn, DeviceKind.PRINTER).items():
                 if printer_id not in configured:
-                    conn.execute("DELETE FROM sync_state WHERE key = ?", (key,))
+                    sync_state.delete_device(conn, DeviceKind.PRINTER, printer_id)
                     continue
                 with contextlib.suppress(ValueError, TypeError, KeyError), self._lock:
-                    stored = json.loads(value)
                     self._states[printer_id] = PrinterState(stored["status"], stored.get("since"),
                                                             stored.get("reason"))
             for printer_id in sorted(configured - set(self._states)):

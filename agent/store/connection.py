@@ -219,7 +219,7 @@ class Store:
         unknown = self._applied_migrations() - {m.name for m in MIGRATIONS._migrations}
         if not unknown:
             return
-        newer = sync_state.get(self.conn, "schema_migrated_by") or "a newer release"
+        newer = sync_state.get(self.conn, sync_state.SyncKey.SCHEMA_MIGRATED_BY) or "a newer release"
         raise StoreSetupError(
             f"{self.path}: migrated by store-agent {newer} (migrations {', '.join(sorted(unknown))});"
             f" this is store-agent {_installed_version()}, which does not know them: install"

@@ -3,37 +3,28 @@ its printers, and `status`, the heartbeat and metrics read both from here."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from agent.clock import iso
 from agent.store import sync_state
 from agent.store.connection import Store
+from agent.store.sync_state import DeviceKind
 
 if TYPE_CHECKING:
     from drivers.scan_parse import ScanPatterns
 
-SCANNER_PREFIX = "scanner:"
-
-
-def record_scanner(store: Store, station_id: str, *, state: str, port: str, since, error: str | None
-                   ) -> None:
-    value = json.dumps({"status": state, "port": port, "since": iso(since), "reason": error})
+def record_scanner(store: Store, station_id: str, *, state: str, port: str, since: datetime,
+                   error: str | None) -> None:
     with store.write() as conn:
-        sync_state.put(conn, **{f"{SCANNER_PREFIX}{station_id}": value})
+        sync_state.put_device(conn, DeviceKind.SCANNER, station_id,
+                              {"status": state, "port": port, "since": iso(since), "reason": error})
 
 
-def scanners(conn: sqlite3.Connection) -> list[dict]:
-    out = []
-    for key, value in conn.execute("SELECT key, value FROM sync_state WHERE key LIKE 'scanner:%'"
-                                   " ORDER BY key"):
-        try:
-            data = json.loads(value)
-        except (TypeError, ValueError):
-            continue
-        out.append({"id": key[len(SCANNER_PREFIX):], "kind": "scanner", **data})
-    return out
+def scanners(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return [{"id": station_id, "kind": "scanner", **data}
+            for station_id, data in sync_state.device_states(conn, DeviceKind.SCANNER).items()]
 
 
 def scan_patterns(settings) -> ScanPatterns:

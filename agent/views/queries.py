@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from agent.clock import age_s, iso, utc_now
 from agent.errors import UnknownOrderError
 from agent.orders.snapshots import CONFLICT_RESOLVED, QUARANTINE_RESOLVED
+from agent.store import sync_state
 from agent.store.connection import Store
 from agent.store.devices import scanners
+from agent.store.sync_state import DeviceKind, SyncKey
+from config.vocabulary import OPEN_STATES, EventType, OrderState, sql_in
 
-STATES = ("TO_PICK", "READY", "PICKED_UP", "CANCELLED")
-# Longer than the longest long-poll (30 s) plus a request deadline, so a
-# healthy idle daemon never flickers offline.
-ONLINE_WINDOW_S = 90.0
+STATES: tuple[OrderState, ...] = tuple(OrderState)
 _OPEN_EVENT = "status != 'acked' AND NOT (status = 'dead' AND resolved_at IS NOT NULL)"
 
 
@@ -32,7 +32,7 @@ def list_orders(store: Store, *, state: str | None = None, no_shows: bool = Fals
         args.append(state)
     if no_shows:
         # Still open and past the hold the customer was promised.
-        where.append("o.state IN ('TO_PICK', 'READY') AND o.hold_until IS NOT NULL"
+        where.append(f"o.state IN {sql_in(OPEN_STATES)} AND o.hold_until IS NOT NULL"
                      " AND o.hold_until < ?")
         args.append(iso(now or utc_now()))
     if where:
@@ -136,14 +136,14 @@ def event_summary(type_: str, data_json: str) -> str:
         return ""
     if not isinstance(data, dict):
         return ""
-    if type_ == "order.line_short":
+    if type_ == EventType.LINE_SHORT:
         return "short: " + ", ".join(f"{ln.get('line_id')} x{ln.get('quantity')}"
                                      f" ({ln.get('reason')})" for ln in data.get("lines", []))
-    if type_ == "order.staged":
+    if type_ == EventType.STAGED:
         bins = data.get("bins") or [data.get("bin")]
         return f"bins {', '.join(map(str, bins))}: " + _units(data.get("lines", []),
                                                               "quantity_picked")
-    if type_ == "order.picked_up":
+    if type_ == EventType.PICKED_UP:
         parts = [data.get("verification", "")]
         if data.get("lines"):
             parts.append("lines " + _units(data["lines"]))
@@ -154,11 +154,11 @@ def event_summary(type_: str, data_json: str) -> str:
         if data.get("bins_scanned") is not None:
             parts.append(f"bins scanned {', '.join(data['bins_scanned']) or 'none'}")
         return "; ".join(p for p in parts if p)
-    if type_ == "order.returned_to_shelf":
+    if type_ == EventType.RETURNED_TO_SHELF:
         return "returned: " + _units(data.get("lines", []))
-    if type_ == "order.hold_extended":
+    if type_ == EventType.HOLD_EXTENDED:
         return f"hold until {data.get('until')}: {data.get('reason')}"
-    if type_ == "order.cancelled":
+    if type_ == EventType.CANCELLED:
         return str(data.get("reason", ""))
     return ""
 
@@ -190,11 +190,6 @@ def audit(store: Store, order_id: str) -> list[dict]:
     return entries
 
 
-def sync_value(conn, key: str) -> str | None:
-    row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
-    return row[0] if row else None
-
-
 def status(store: Store, *, now: datetime | None = None) -> dict:
     now = now or utc_now()
     with store.read() as conn:
@@ -213,19 +208,14 @@ def status(store: Store, *, now: datetime | None = None) -> dict:
         alerts = [dict(r) for r in conn.execute(
             "SELECT id, kind, severity, order_id, message, raised_at, acknowledged_at"
             " FROM alerts WHERE resolved_at IS NULL ORDER BY id")]
-        # "online" is what the daemon last saw, but only while that is recent:
-        # a stopped daemon must not leave the store claiming it is online.
-        contact_age = age_s(sync_value(conn, "last_contact_at"), now)
-        online = (sync_value(conn, "online") == "1" and contact_age is not None
-                  and contact_age <= ONLINE_WINDOW_S)
-        last_feed = sync_value(conn, "last_feed_success_at")
+        online = sync_state.is_online(conn, now)
+        last_feed = sync_state.get(conn, SyncKey.LAST_FEED_SUCCESS_AT)
         counts = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
         open_tasks = conn.execute(
             "SELECT COUNT(*) FROM return_tasks WHERE state = 'OPEN'").fetchone()[0]
         # Printer states are written by the daemon's print worker (agent/printing/queue.py).
         # A failed job stays failed until retried; only a recent one needs attention.
-        printer_states = {r[0][len("printer:"):]: json.loads(r[1]) for r in conn.execute(
-            "SELECT key, value FROM sync_state WHERE key LIKE 'printer:%'")}
+        printer_states = sync_state.device_states(conn, DeviceKind.PRINTER)
         job_counts = {r[0]: (r[1], r[2]) for r in conn.execute(
             "SELECT printer_id, SUM(state IN ('queued', 'printing')),"
             " SUM(state = 'failed' AND updated_at >= ?) FROM print_jobs"

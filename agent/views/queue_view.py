@@ -14,9 +14,10 @@ from datetime import datetime
 
 from agent.clock import iso, utc_now
 from agent.store.connection import Store
+from config.vocabulary import OPEN_STATES, OrderState, sql_in
 
 SECTIONS = ("to_pick", "ready", "arrived", "returns", "no_shows", "exceptions")
-_OPEN = "o.state IN ('TO_PICK', 'READY')"
+_OPEN = f"o.state IN {sql_in(OPEN_STATES)}"
 _ORDER_COLS = ("o.order_id, o.state, o.bin, o.fulfillment, o.customer_name, o.hold_until,"
                " o.window_start, o.window_end, o.arrived_at, o.arrival_bay, o.arrival_vehicle,"
                " o.conflict")
@@ -54,8 +55,9 @@ def queue(store: Store, *, search: str | None = None, now: datetime | None = Non
     out: dict[str, dict] = {}
     with store.read() as conn:
         specs = {
-            "to_pick": ("o.state = 'TO_PICK'", "o.window_start IS NULL, o.window_start, o.order_id", ()),
-            "ready": ("o.state = 'READY'", "o.bin, o.order_id", ()),
+            "to_pick": (f"o.state = '{OrderState.TO_PICK}'",
+                        "o.window_start IS NULL, o.window_start, o.order_id", ()),
+            "ready": (f"o.state = '{OrderState.READY}'", "o.bin, o.order_id", ()),
             "arrived": (f"{_OPEN} AND o.arrived_at IS NOT NULL", "o.arrived_at", ()),
             "no_shows": (f"{_OPEN} AND o.hold_until IS NOT NULL AND o.hold_until < ?",
                          "o.hold_until", (stamp,)),
@@ -106,21 +108,23 @@ def _exceptions(conn, search: str | None) -> dict:
 def order_in_bin(store: Store, bin_id: str) -> str | None:
     """The order a bin holds: the READY one, else a cancelled one still waiting to go back."""
     row = store.conn.execute(
-        "SELECT order_id FROM orders WHERE bin = ? AND state IN ('READY', 'CANCELLED')"
-        " ORDER BY state = 'READY' DESC, state_changed_at DESC LIMIT 1", (bin_id,)).fetchone()
+        "SELECT order_id FROM orders WHERE bin = ?1 AND state IN (?2, ?3)"
+        " ORDER BY state = ?2 DESC, state_changed_at DESC LIMIT 1",
+        (bin_id, OrderState.READY, OrderState.CANCELLED)).fetchone()
     return row[0] if row else None
 
 
 def ready_orders_with_code(store: Store, code: str) -> list[str]:
     """READY orders whose pickup code is ``code``: codes are short, so more than one may match."""
     return [r[0] for r in store.conn.execute(
-        "SELECT order_id FROM orders WHERE state = 'READY' AND UPPER(pickup_code) = ?"
-        " ORDER BY order_id", (code.strip().upper(),))]
+        "SELECT order_id FROM orders WHERE state = ? AND UPPER(pickup_code) = ?"
+        " ORDER BY order_id", (OrderState.READY, code.strip().upper()))]
 
 
 # A code scanned anywhere: the order it most likely means first. A READY order is the
 # handover; a cancelled one must stop it; one still to pick or already gone is told as such.
-_CODE_RANK = "CASE state WHEN 'READY' THEN 0 WHEN 'CANCELLED' THEN 1 WHEN 'TO_PICK' THEN 2 ELSE 3 END"
+_CODE_RANK = (f"CASE state WHEN '{OrderState.READY}' THEN 0 WHEN '{OrderState.CANCELLED}' THEN 1"
+              f" WHEN '{OrderState.TO_PICK}' THEN 2 ELSE 3 END")
 
 
 def orders_with_code(store: Store, code: str) -> list[dict]:

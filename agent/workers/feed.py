@@ -17,6 +17,7 @@ from agent.clock import iso, utc_now
 from agent.orders.snapshots import apply_snapshot, quarantine
 from agent.store import sync_state
 from agent.store.connection import Store
+from agent.store.sync_state import SyncKey
 from config.settings import Settings
 from sync.client import StoreSyncClient
 from sync.errors import CursorExpiredError
@@ -46,7 +47,7 @@ class FeedPuller:
         self.client = client
 
     def cursor(self) -> str | None:
-        return sync_state.get(self.store.conn, "cursor")
+        return sync_state.get(self.store.conn, SyncKey.CURSOR)
 
     async def pull(self, *, wait: int, limit: int = PAGE_SIZE) -> PullReport:
         """One request. Raises SyncError; CursorExpiredError is handled here (cursor reset)."""
@@ -56,7 +57,7 @@ class FeedPuller:
         except CursorExpiredError:
             log.warning("feed cursor expired (410): starting again from every open order")
             with self.store.write() as conn:
-                conn.execute("DELETE FROM sync_state WHERE key = 'cursor'")
+                sync_state.delete(conn, SyncKey.CURSOR)
                 sync_state.put(conn, reconcile_requested="1")
             return PullReport(0, Counter(), True, cursor_reset=True)
         outcomes: Counter = Counter()
@@ -73,10 +74,11 @@ class FeedPuller:
                                             status_map=status_map, now=now, source="feed",
                                             change_id=change.change_id)
                 outcomes[result.outcome] += 1
-            sync_state.put(conn, cursor=page.cursor, last_feed_success_at=now, online="1",
-                           last_contact_at=now, last_error=None)
+            sync_state.put(conn, cursor=page.cursor, last_feed_success_at=now)
+            sync_state.mark_online(conn, now)
             if page.changes:
                 sync_state.put(conn, last_change_at=now)
-            if not sync_state.get(conn, "credentials_rejected"):  # the sender's to clear, if it raised it
+            # The sender's to clear, if it raised it.
+            if not sync_state.flag(conn, SyncKey.CREDENTIALS_REJECTED):
                 resolve_alert(conn, kind="credentials", key="oms", now=now)
         return PullReport(len(page.changes), outcomes, page.has_more)

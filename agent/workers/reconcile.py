@@ -24,6 +24,7 @@ from agent.orders.snapshots import apply_snapshot, quarantine
 from agent.store import sync_state
 from agent.store.connection import Store
 from config.settings import Settings
+from config.vocabulary import OPEN_STATES, EventType, OrderState, sql_in
 from sync.client import StoreSyncClient
 from sync.models import OrderSnapshot, OrdersPage
 
@@ -39,13 +40,13 @@ PAGE_SIZE = 200
 
 def _effect_missing(event_type: str, oms_state: str | None) -> bool:
     """Does the OMS state lack what an acknowledged event of this type must have done?"""
-    if event_type == "order.picked_up":
-        return oms_state != "PICKED_UP"
-    if event_type == "order.cancelled":
-        return oms_state != "CANCELLED"
-    if event_type == "order.staged":
-        return oms_state == "TO_PICK"
-    return False  # returned_to_shelf changes no OMS status
+    if event_type == EventType.PICKED_UP:
+        return oms_state != OrderState.PICKED_UP
+    if event_type == EventType.CANCELLED:
+        return oms_state != OrderState.CANCELLED
+    if event_type == EventType.STAGED:
+        return oms_state == OrderState.TO_PICK
+    return False  # the other events change no OMS status
 
 
 @dataclass
@@ -85,7 +86,7 @@ async def reconcile(store: Store, settings: Settings, client: StoreSyncClient) -
     now = iso(utc_now())
     with store.write() as conn:
         for (order_id,) in conn.execute(
-                "SELECT order_id FROM orders WHERE state IN ('TO_PICK', 'READY')").fetchall():
+                f"SELECT order_id FROM orders WHERE state IN {sql_in(OPEN_STATES)}").fetchall():
             if order_id not in listed:
                 _finding(conn, report, Finding(order_id, "unknown_to_oms",
                                                "open in the store, not listed by the OMS"), now)

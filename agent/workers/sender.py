@@ -308,7 +308,7 @@ class OutboxSender:
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
                 " WHERE seq = ? AND status = 'pending'",
                 [(error[:500], retry_at, r["seq"]) for rows, error in failed for r in rows])
-            sync_state.put(conn, online="0", last_error=failed[0][1][:500])
+            sync_state.mark_offline(conn, failed[0][1])
 
     def _credentials_rejected(self, error: str) -> None:
         now = iso(utc_now())
@@ -318,14 +318,15 @@ class OutboxSender:
                                 " paused, every event is kept; fix oms.token")
             # Until the sender itself succeeds: a feed that may still read must not
             # resolve what writing proved (that would flap raise/resolve).
-            sync_state.put(conn, online="0", last_error=error[:500], credentials_rejected="1")
+            sync_state.mark_offline(conn, error)
+            sync_state.put(conn, credentials_rejected="1")
         log.error("credentials rejected by the OMS; events kept, retrying every %d s",
                   self.settings.sync.credentials_retry_s)
 
     @staticmethod
     def _mark_online(conn, now: str) -> None:
-        sync_state.put(conn, online="1", last_contact_at=now, last_error=None,
-                       credentials_rejected=None)
+        sync_state.mark_online(conn, now)
+        sync_state.put(conn, credentials_rejected=None)
         resolve_alert(conn, kind="credentials", key="oms", now=now)
 
 

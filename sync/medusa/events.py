@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from config.vocabulary import EventType
 from sync.medusa import items
 from sync.medusa.mapping import check, contract_status, live_fulfillments
 from sync.models import EventResult
@@ -123,11 +124,11 @@ async def _returned(client: MedusaClient, event: Event, order: dict) -> EventRes
 
 
 _HANDLERS = {
-    "order.staged": _staged,
-    "order.picked_up": _picked_up,
-    "order.cancelled": _cancelled,
-    "order.returned_to_shelf": _returned,
-    "order.line_short": items.line_short,
-    "order.hold_extended": items.hold_extended,
+    EventType.STAGED: _staged,
+    EventType.PICKED_UP: _picked_up,
+    EventType.CANCELLED: _cancelled,
+    EventType.RETURNED_TO_SHELF: _returned,
+    EventType.LINE_SHORT: items.line_short,
+    EventType.HOLD_EXTENDED: items.hold_extended,
 }
 

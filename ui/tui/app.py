@@ -31,6 +31,7 @@ from agent.store.devices import scan_patterns
 from agent.views import queries, queue_view
 from config.catalogue import msg
 from config.settings import Associate, Settings
+from config.vocabulary import OrderState
 from drivers.scan_parse import Scan
 from ui.tui.fmt import day_hhmm
 from ui.tui.messages import DataChanged, SyncDone
@@ -310,16 +311,16 @@ class StoreAgentApp(App):
             return
         on_screen = getattr(self.screen, "order_id", None)
         mine = [m for m in matches if m["order_id"] == on_screen]
-        ready = [m for m in matches if m["state"] == "READY"]
+        ready = [m for m in matches if m["state"] == OrderState.READY]
         if not mine and len(ready) > 1:  # codes are short: the order or its bin tells them apart
             self.say(msg("code.many", count=len(ready), code=code), error=True)
             return
         first = (mine or matches)[0]
-        if first["state"] == "PICKED_UP":
+        if first["state"] == OrderState.PICKED_UP:
             self.open_order(first["order_id"])
             self.say(msg("code.picked_up", order=first["order_id"], when=day_hhmm(first["state_changed_at"])),
                      error=True)
-        elif first["state"] == "TO_PICK":
+        elif first["state"] == OrderState.TO_PICK:
             self.open_order(first["order_id"])
             self.say(msg("code.not_staged", order=first["order_id"]), error=True)
         else:  # READY: confirm and hand over; CANCELLED: the pickup flow shows the STOP

@@ -15,15 +15,16 @@ from typing import Any, Literal
 
 from agent.orders.lines import Line
 from agent.orders.picking import PickList
+from config.vocabulary import IdCheckType, ShortReason
 
-# The contract's lists (sync.models), in the order the dialogs offer them; the domain
+# The words (config.vocabulary), in the order the dialogs offer them; the domain
 # refuses anything else.
-SHORT_REASON_TEXT = {"not_found": "Not found", "damaged": "Damaged", "expired": "Expired",
-                     "other": "Other"}
-ID_CHECK_TEXT = {"drivers_license": "Driver's license", "passport": "Passport",
-                 "national_id": "National ID card", "other": "Other photo ID"}
-SHORT_REASONS: tuple[str, ...] = tuple(SHORT_REASON_TEXT)
-ID_CHECK_TYPES: tuple[str, ...] = tuple(ID_CHECK_TEXT)
+SHORT_REASON_TEXT = {ShortReason.NOT_FOUND: "Not found", ShortReason.DAMAGED: "Damaged",
+                     ShortReason.EXPIRED: "Expired", ShortReason.OTHER: "Other"}
+ID_CHECK_TEXT = {IdCheckType.DRIVERS_LICENSE: "Driver's license", IdCheckType.PASSPORT: "Passport",
+                 IdCheckType.NATIONAL_ID: "National ID card", IdCheckType.OTHER: "Other photo ID"}
+SHORT_REASONS: tuple[ShortReason, ...] = tuple(ShortReason)
+ID_CHECK_TYPES: tuple[IdCheckType, ...] = tuple(IdCheckType)
 __all__ = ["ID_CHECK_TYPES", "SHORT_REASONS", "Evidence", "ItemsPort", "Line", "PickList",
            "alternate_of", "bins_of", "port"]
 

@@ -9,13 +9,15 @@ from textual.widgets.option_list import Option
 
 from agent.errors import BusinessRuleError, StoreError
 from agent.orders.actions import CANCEL_REASONS
+from config.vocabulary import CancelReason
 from ui.tui.dialogs.base import Dialog
 from ui.tui.fmt import refusal
 from ui.tui.widgets.plain import Plain
 
 REASON_TEXT = {
-    "customer_refused": "Customer refused", "no_show": "No-show", "item_unavailable":
-    "Item unavailable", "damaged": "Damaged", "other": "Other",
+    CancelReason.CUSTOMER_REFUSED: "Customer refused", CancelReason.NO_SHOW: "No-show",
+    CancelReason.ITEM_UNAVAILABLE: "Item unavailable", CancelReason.DAMAGED: "Damaged",
+    CancelReason.OTHER: "Other",
 }
 
 

@@ -20,8 +20,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from agent.errors import StoreError
-from config.errors import BusinessRuleError, OrderCancelledError, UnknownOrderError, WrongItemError
+from agent.errors import BusinessRuleError, OrderCancelledError, StoreError, UnknownOrderError, WrongItemError
+from config.vocabulary import OrderState
 from ui.tui.dialogs.base import Dialog
 from ui.tui.fmt import refusal
 from ui.tui.items import Line, PickList, port
@@ -135,7 +135,7 @@ class PickDialog(Dialog):
         except StoreError as exc:  # busy or failing disk: keep the list as last read, say why
             self.say(refusal(exc), error=True)
             return
-        if self.pick.state == "CANCELLED":
+        if self.pick.state == OrderState.CANCELLED:
             self._stopped(f"order {self.order_id} was CANCELLED while you picked it:"
                           " stop, do not stage it")
             return

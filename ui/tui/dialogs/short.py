@@ -11,8 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from agent.errors import StoreError
-from config.errors import BusinessRuleError, OrderCancelledError
+from agent.errors import BusinessRuleError, OrderCancelledError, StoreError
 from ui.tui.dialogs.base import Dialog
 from ui.tui.fmt import refusal
 from ui.tui.items import SHORT_REASON_TEXT, SHORT_REASONS, Line, port

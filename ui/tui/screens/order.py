@@ -9,15 +9,21 @@ from textual.geometry import Size
 from textual.widget import Widget
 
 from agent.errors import UnknownOrderError
+from agent.orders.states import OrderAction, allows
 from agent.views import queries
+from config.vocabulary import OrderState
 from drivers.scan_parse import Scan
 from ui.tui.fmt import day_hhmm, hhmm, window
 from ui.tui.items import alternate_of, bins_of
 from ui.tui.screens.order_flows import OrderFlows
 from ui.tui.widgets.columns import Column, table
 
-STATE_STYLE = {"TO_PICK": "bold blue", "READY": "bold green", "PICKED_UP": "bold",
-               "CANCELLED": "bold white on red"}
+STATE_STYLE = {OrderState.TO_PICK: "bold blue", OrderState.READY: "bold green",
+               OrderState.PICKED_UP: "bold", OrderState.CANCELLED: "bold white on red"}
+# The screen's key actions and the order rule each one asks (agent.orders.states).
+_RULE_OF_KEY = {"stage": OrderAction.STAGE, "cancel_order": OrderAction.CANCEL,
+                "pickup": OrderAction.PICKUP, "partial": OrderAction.PICKUP,
+                "return_shelf": OrderAction.RETURN_TO_SHELF}
 
 
 def render_detail(d: dict, audit: list[dict], *, narrow: bool, width: int) -> Content:
@@ -186,26 +192,21 @@ class OrderView(OrderFlows, VerticalScroll):
         return True
 
     def allows(self, action: str) -> bool:
+        rule = _RULE_OF_KEY.get(action)
+        if rule is None:
+            return True  # not an order action (help, back, ...)
         state = self.detail.get("state")
-        if action in ("stage", "cancel_order"):
-            return state in ("TO_PICK", "READY")
-        if action == "pickup":
-            return state == "READY"
-        if action == "partial":
-            return state == "READY"
-        if action == "return_shelf":
-            task = self.detail.get("return_task")
-            return state == "CANCELLED" and bool(task) and task["state"] == "OPEN"
-        return True
+        task = self.detail.get("return_task")
+        return allows(rule, state, return_task_open=bool(task) and task["state"] == "OPEN")
 
     def handle_scan(self, scan: Scan) -> bool:
         state = self.detail.get("state")
         # A pickup code is not claimed here: the app finds the order it belongs to, which
         # may be another than the one on screen (StoreAgentApp.route_scan).
-        if scan.kind == "product" and state in ("TO_PICK", "READY"):
+        if scan.kind == "product" and allows(OrderAction.STAGE, state):
             self.action_stage(first_gtin=scan.gtin)
             return True
-        if scan.kind == "bin" and state == "READY" and scan.value in bins_of(self.detail):
+        if scan.kind == "bin" and allows(OrderAction.PICKUP, state) and scan.value in bins_of(self.detail):
             self.note_bin(scan.value)
             return True
         return False

@@ -20,6 +20,7 @@ from agent.errors import (
     StoreError,
 )
 from config.catalogue import msg
+from config.vocabulary import CancelReason, OrderState
 from ui.tui.fmt import refusal
 from ui.tui.items import Evidence, alternate_of, port
 from ui.tui.messages import LiveChecked
@@ -55,7 +56,7 @@ class OrderFlows:
 
         hold = self.detail.get("hold_until")
         late = hold is not None and hold < iso(utc_now())
-        self.app.push_screen(CancelDialog(self.detail, reason="no_show" if late else None),
+        self.app.push_screen(CancelDialog(self.detail, reason=CancelReason.NO_SHOW if late else None),
                              self._flow_done)
 
     def action_return_shelf(self) -> None:
@@ -79,7 +80,7 @@ class OrderFlows:
 
     def start_pickup(self, code: str | None, *, lines: dict[str, int] | None = None) -> None:
         self.refresh_data()
-        if self.detail.get("state") == "CANCELLED":
+        if self.detail.get("state") == OrderState.CANCELLED:
             self._stop(msg("stop.cancelled", order=self.order_id))
             return
         self._evidence = Evidence(lines=lines, scanned_bins=sorted(self.bins_scanned))
@@ -137,7 +138,7 @@ class OrderFlows:
             self.say(str(message.error), error=True)
             return
         self.refresh_data()  # the live check may have applied a cancellation
-        if self.detail.get("state") == "CANCELLED":
+        if self.detail.get("state") == OrderState.CANCELLED:
             self._stop(msg("stop.cancelled", order=self.order_id))
             return
         self._confirm_handover(message.code, reached=message.reached)
