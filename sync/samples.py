@@ -108,17 +108,32 @@ def sample_pickup_code(rng: random.Random, length: int = 8) -> str:
     return "".join(rng.choice(PICKUP_ALPHABET) for _ in range(length))
 
 
+# Aisle of each department, for the API 1.1 line location ("A12-3": aisle, bay, shelf).
+_AISLES = {"TL": "A", "EL": "B", "GD": "C", "PT": "D", "GR": "E", "AP": "F", "HM": "G",
+           "TY": "H", "PE": "J", "OF": "K"}
+
+
+def sample_location(sku: str) -> str:
+    """Where a sample SKU lives: derived from the SKU, so the same item is always in one place
+    (and no random number is drawn: the samples of a seed stay what they were)."""
+    dept, _, digits = sku.partition("-")
+    number = int(digits) if digits.isdigit() else 0
+    return f"{_AISLES.get(dept, 'Z')}{number % 14 + 1}-{number // 14 % 5 + 1}"
+
+
 def sample_lines(rng: random.Random) -> list[dict[str, Any]]:
     items = rng.sample(_CATALOG, rng.randint(1, 4))
     lines = []
     for number, (description, dept) in enumerate(items, start=1):
+        sku = f"{dept}-{rng.randint(10000, 99999)}"
         lines.append(
             {
                 "line_id": str(number),
-                "sku": f"{dept}-{rng.randint(10000, 99999)}",
+                "sku": sku,
                 "gtin": sample_gtin13(rng),
                 "description": description,
                 "quantity": rng.choices([1, 2, 3, 4], weights=[70, 18, 8, 4])[0],
+                "location": sample_location(sku),
             }
         )
     return lines

@@ -383,3 +383,17 @@ def test_bin_labels_per_tote_n_of_m(tmp_path):
         assert "BIN 2 of 2" in render_job("bin_label", labels[1]).decode("cp437", "replace")
     finally:
         store.close()
+
+
+def test_a_snapshot_from_before_the_extension_does_not_shorten_the_hold(seed, actions, store):
+    seed(items_snapshot(hold_until="2026-11-23T20:00:00Z"))
+    actions.extend_hold("W1001", until=NOW + timedelta(hours=24), reason="asked",
+                        associate_id="A100", now=NOW)
+    extended = store.conn.execute("SELECT hold_until FROM orders").fetchone()[0]
+    seed(items_snapshot(version=2, hold_until="2026-11-23T20:00:00Z"))  # not seen it yet
+    assert store.conn.execute("SELECT hold_until FROM orders").fetchone()[0] == extended
+    with store.write() as conn:  # the OMS acknowledged it; from now on its word counts
+        conn.execute("UPDATE outbox SET status = 'acked'")
+    seed(items_snapshot(version=3, hold_until="2026-11-23T21:00:00Z"))
+    assert store.conn.execute("SELECT hold_until FROM orders").fetchone()[0].startswith(
+        "2026-11-23T21:00:00")

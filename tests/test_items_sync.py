@@ -188,3 +188,20 @@ def test_the_heartbeat_says_api_version_1_1(env):
 
     body = Heartbeat.model_validate(heartbeat_body(env.store))
     assert body.api_version == "1.1"
+
+
+def test_an_oms_that_does_not_speak_1_1_raises_an_alert(env):
+    import json
+
+    from sync.oms_sim import ScriptedAnswer
+
+    result = env.actions.short("W1001", lines={"L3": 1}, reason="other", associate_id="A100")
+    body = {"results": [{"event_id": result.event.event_id, "status": "rejected",
+                         "code": "unknown_type", "message": "unknown event type order.line_short"}]}
+    env.state.script.append(ScriptedAnswer(status=200, body=json.dumps(body), method="POST",
+                                           path_contains="/events"))
+    report = env.sync()
+    assert report.dead == 1
+    alert = env.store.conn.execute("SELECT kind, message FROM alerts WHERE resolved_at IS NULL"
+                                   " AND kind = 'oms_api_version'").fetchone()
+    assert alert is not None and "1.1" in alert[1]

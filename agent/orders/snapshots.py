@@ -276,6 +276,19 @@ def _iso(moment) -> str | None:
     return None if moment is None else iso(moment)
 
 
+def _hold(conn, snap: OrderSnapshot) -> str | None:
+    """The OMS's hold, unless the store extended it and the OMS has not acknowledged that yet:
+    a snapshot from before the extension must not shorten the hold (a false no-show)."""
+    oms = _iso(snap.hold_until)
+    row = conn.execute(
+        "SELECT o.hold_until FROM orders o WHERE o.order_id = ? AND EXISTS (SELECT 1 FROM outbox e"
+        " WHERE e.order_id = o.order_id AND e.type = 'order.hold_extended' AND e.status != 'acked')",
+        (snap.order_id,)).fetchone()
+    if row is None or row[0] is None:
+        return oms
+    return row[0] if oms is None or row[0] > oms else oms
+
+
 def _write_order(conn, snap: OrderSnapshot, *, state: str, now: str, insert: bool,
                  state_changed: bool = True, conflict: str | None = None) -> None:
     window = snap.pickup_window
@@ -290,7 +303,7 @@ def _write_order(conn, snap: OrderSnapshot, *, state: str, now: str, insert: boo
         "pickup_code": snap.pickup_code,
         "window_start": _iso(window.start) if window else None,
         "window_end": _iso(window.end) if window else None,
-        "hold_until": _iso(snap.hold_until),
+        "hold_until": _iso(snap.hold_until) if insert else _hold(conn, snap),
         "arrived_at": _iso(arrival.arrived_at) if arrival else None,
         "arrival_bay": arrival.bay if arrival else None,
         "arrival_vehicle": arrival.vehicle if arrival else None,
