@@ -9,9 +9,11 @@ a silently ignored setting.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +64,8 @@ class OmsSettings(BaseModel):
     """PEM file with this store's client certificate and key, for mutual TLS."""
     medusa: MedusaSettings = Field(default_factory=MedusaSettings)
     """Where this store lives in Medusa; used only when kind is medusa (docs/medusa.md)."""
+    allow_insecure_http: bool = False
+    """Send the token over plain http:// to a non-loopback OMS (a lab only: anyone on the path reads it)."""
 
     @field_validator("url")
     @classmethod
@@ -74,9 +78,24 @@ class OmsSettings(BaseModel):
     def _one_token_source(self) -> OmsSettings:
         if self.token is not None and self.token_file is not None:
             raise ValueError("set oms.token or oms.token_file, not both")
+        if (self.url.startswith("http://") and (self.token or self.token_file)
+                and not self.allow_insecure_http and not _is_loopback_url(self.url)):
+            raise ValueError("oms.url is http:// and would send the token in clear: use https://"
+                             " (or set oms.allow_insecure_http = true for a lab OMS)")
         if self.kind == "medusa" and not (self.medusa.stock_location_id and self.medusa.sales_channel_id):
             raise ValueError("oms.kind = medusa needs oms.medusa.stock_location_id and sales_channel_id")
         return self
+
+
+def _is_loopback_url(url: str) -> bool:
+    """True for http://127.x, [::1] and localhost: a token to this machine crosses no network."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class StorageSettings(BaseModel):
@@ -289,6 +308,32 @@ class UiSettings(BaseModel):
     locale: str = "en_US"
     """How dates and times read on screens and slips (a CLDR locale such as en_GB, de_DE, fr_CA)."""
 
+    max_sessions: int = Field(20, ge=1, le=500)
+    """Most serve-ui sessions at once (each runs its own UI process); a login beyond it is refused."""
+    handheld_ids: list[str] = Field(default_factory=list)
+    """Device ids for serve-ui sessions, in turn (e.g. asset tags); empty: handheld-1, handheld-2, ..."""
+
+
+class SecuritySettings(BaseModel):
+    model_config = _STRICT
+
+    pin_min_length: int = Field(6, ge=4, le=12)
+    """Fewest digits `associate set-pin` accepts for a new PIN (PINs set before keep working)."""
+    pin_max_failures: int = Field(5, ge=1, le=100)
+    """Wrong PINs in a row for one associate id (any terminal, serve-ui, the CLI) before it is locked."""
+    pin_lockout_s: int = Field(60, ge=1, le=86400)
+    """First PIN lockout in seconds; each further one doubles, up to lockout_max_s."""
+    code_max_failures_per_order: int = Field(5, ge=1, le=100)
+    """Wrong pickup codes for one order before its code entry is locked (a manager override still works)."""
+    code_max_failures_per_station: int = Field(10, ge=1, le=1000)
+    """Wrong pickup codes at one station (any order) before code entry there is locked."""
+    code_lockout_s: int = Field(300, ge=1, le=86400)
+    """First pickup-code lockout in seconds; each further one doubles, up to lockout_max_s."""
+    lockout_max_s: int = Field(3600, ge=1, le=7 * 86400)
+    """Longest lockout, in seconds."""
+    forget_after_h: int = Field(24, ge=1, le=24 * 30)
+    """Hours without a wrong attempt after which an id, order or station starts afresh."""
+
 
 ALERT_SEVERITIES = ("warning", "critical")
 _TAGGED_CHANNEL = re.compile(r"^\s*([A-Za-z, ]+?)\s*=\s*([A-Za-z0-9+.-]+://.*)$", re.DOTALL)
@@ -447,6 +492,8 @@ class Settings(BaseSettings):
     """Where alerts go besides the screens and the log."""
     sla: SlaSettings = Field(default_factory=SlaSettings)
     """Service targets: when an open order is nearing or late, and when waits escalate."""
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    """PIN length, and how many wrong PINs and pickup codes lock for how long (docs/security.md)."""
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Settings:

@@ -26,21 +26,23 @@ def _db(config_path):
 def test_set_pin_writes_the_database_never_the_config(cli, config_path):
     config_path.write_text("# keep me\n" + config_path.read_text())
     before = config_path.read_bytes()
-    r = cli("associate", "set-pin", "A100", stdin="4711\n")
+    short = cli("associate", "set-pin", "A100", stdin="4711\n")  # security.pin_min_length = 6
+    assert short.code == 3 and "at least 6 digits" in short.err
+    r = cli("associate", "set-pin", "A100", stdin="471100\n")
     assert r.code == 0, r.err
     assert config_path.read_bytes() == before
     with sqlite3.connect(_db(config_path)) as conn:
         (stored,) = conn.execute("SELECT pin_hash FROM associate_pins WHERE associate_id = 'A100'"
                                  ).fetchone()
-    assert verify_pin("4711", stored) and not verify_pin("4712", stored)
+    assert verify_pin("471100", stored) and not verify_pin("471200", stored)
     settings = load_settings(config_path, environ={})
     assert roster.stored_hash(settings, "A100") == stored
     with Store(_db(config_path)) as store:
-        assert verify_pin("4711", roster.with_stored_pins(store, settings)
+        assert verify_pin("471100", roster.with_stored_pins(store, settings)
                           .associate("A100").pin_hash.get_secret_value())
     assert cli("associate", "set-pin", "A100", stdin="12\n").code == 3
-    assert cli("associate", "set-pin", "GHOST", stdin="4711\n").code == 3
-    r = cli("associate", "set-pin", "A100", "--json", stdin="8642\n")
+    assert cli("associate", "set-pin", "GHOST", stdin="471100\n").code == 3
+    r = cli("associate", "set-pin", "A100", "--json", stdin="864200\n")
     assert r.code == 0 and json.loads(r.out) == {"associate_id": "A100", "pin_set": True}
 
 
@@ -53,7 +55,7 @@ def test_set_pin_as_root_keeps_the_database_owned_by_the_service(cli):
         db = folder / "agent.db"  # not there yet: set-pin creates it, as its folder's owner
         os.chown(folder, nobody, nobody)
         folder.chmod(0o750)
-        r = cli("associate", "set-pin", "A100", stdin="4711\n",
+        r = cli("associate", "set-pin", "A100", stdin="471100\n",
                 env={"STORE_AGENT_STORAGE__PATH": str(db)})
         assert r.code == 0, r.err
         owners = {f.name: f.stat().st_uid for f in folder.glob("agent.db*")}

@@ -31,6 +31,7 @@ from agent.errors import (
     WrongStateError,
 )
 from agent.orders.base import ActionBase, ActionResult, last_heard, one_line
+from agent.orders.code_checks import check_order_code
 from agent.orders.handoff import OfflineVerdict, decide_offline, require_manager
 from agent.orders.lines import read_lines, receipt_items, short_items
 from agent.orders.outbox import append_event
@@ -72,6 +73,12 @@ class PickupActions(ActionBase):
         scanned = [one_line(b).upper() for b in scanned_bins]
         moment = now or utc_now()
         stamp = iso(moment)
+        if code is not None:
+            # Counted in a transaction of its own: the refusal below must not roll the count back.
+            check = check_order_code(self.store, self.settings, order_id, code,
+                                     station=self.device_id, now=moment)
+            if check.locked_for_s is not None:
+                raise WrongPickupCodeError(check.message)
         with self.store.write() as conn:
             order = self._order(conn, order_id)
             if order["state"] == OrderState.CANCELLED:

@@ -494,3 +494,23 @@ def m009_print_shift_summary(db: Database) -> None:
         CREATE INDEX print_jobs_created ON print_jobs(created_at);
         """
     )
+
+
+@MIGRATIONS()
+def m010_attempt_limits(db: Database) -> None:
+    # Wrong PINs and pickup codes, counted per associate id, order and station, so a
+    # lockout holds across terminals, serve-ui sessions, the CLI and restarts.
+    _run_script(
+        db,
+        """
+        CREATE TABLE attempt_limits (
+            scope           TEXT NOT NULL,
+            subject         TEXT NOT NULL,
+            failures        INTEGER NOT NULL DEFAULT 0,
+            lockouts        INTEGER NOT NULL DEFAULT 0,
+            locked_until    TEXT,
+            last_failure_at TEXT,
+            PRIMARY KEY (scope, subject)
+        );
+        """
+    )

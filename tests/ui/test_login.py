@@ -18,7 +18,7 @@ def test_right_pin_opens_the_queue_wrong_pin_does_not(env, size):
         async with app.run_test(size=size) as pilot:
             await login(pilot, pin="0000", expect_ok=False)
             assert isinstance(app.screen, LoginScreen) and app.associate is None
-            assert "wrong PIN" in message(app)
+            assert "wrong id or PIN" in message(app)
             await pilot.press(*PIN, "enter")
             await wait_for(pilot, lambda: queue_loaded(app))
             assert app.associate.id == "A100"

@@ -131,7 +131,7 @@ def test_manager_policy_needs_a_manager_pin(tmp_path, size):
             assert not no_horizontal_overflow(app)
             await burst(pilot, "M1")
             await burst(pilot, "0000")
-            assert "wrong PIN" in message(app)
+            assert "wrong id or PIN" in message(app)
             assert isinstance(app.screen, ManagerDialog)
             await burst(pilot, MANAGER_PIN)
             assert on_order(app)

@@ -214,8 +214,10 @@ def test_rate_limit_on_failed_logins(tmp_path):
     try:
         async def main():
             async with _client() as http:
-                for _ in range(auth.LOGIN_FAILURES):
+                for _ in range(auth.LOGIN_FAILURES - 1):
                     assert (await _login(http, srv.base, pin="0000")).status == 401
+                locking = await _login(http, srv.base, pin="0000")  # the last try says so
+                assert locking.status == 429 and "wait 60 s" in await locking.text()
                 blocked = await _login(http, srv.base)  # the right PIN, too late
                 assert blocked.status == 429 and COOKIE not in blocked.cookies
                 assert int(blocked.headers["Retry-After"]) > 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agent.associates import roster
 from agent.associates.pins import hash_pin
-from agent.errors import ConfigError, UnknownAssociateError, UsageError
+from agent.errors import ConfigError, InvalidActionError, UnknownAssociateError, UsageError
 from agent.orders import dead_letters
 from agent.printing.profiles import unknown_profiles
 from agent.views import queries
@@ -60,7 +60,7 @@ def cmd_config_docs(ctx: Context) -> int:
 
 def _read_pin() -> str:
     if sys.stdin.isatty():
-        first = getpass.getpass("New PIN (4-12 digits): ")
+        first = getpass.getpass("New PIN (digits): ")
         if getpass.getpass("Again: ") != first:
             raise UsageError("the two PINs differ; nothing changed")
         return first
@@ -87,7 +87,12 @@ def cmd_set_pin(ctx: Context) -> int:
     associate_id = ctx.args.associate_id
     if settings.associate(associate_id) is None:
         raise UnknownAssociateError(f"associate {associate_id!r} is not in the roster")
-    pin_hash = hash_pin(_read_pin())
+    pin = _read_pin()
+    shortest = settings.security.pin_min_length
+    if len(pin) < shortest:
+        raise InvalidActionError(f"a new PIN needs at least {shortest} digits"
+                                 " (security.pin_min_length); nothing changed")
+    pin_hash = hash_pin(pin)
     _act_as_database_owner(Path(settings.storage.path))
     roster.set_pin_hash(ctx.store, associate_id, pin_hash)
     if ctx.args.json:

@@ -32,8 +32,8 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
-from agent.associates import roster
-from agent.associates.pins import hash_pin, verify_pin
+from agent.associates.pin_check import PinCheck, check_pin
+from agent.store.connection import Store
 from agent.store.devices import scan_patterns
 from config.errors import ConfigError
 from config.settings import Settings, UiSettings
@@ -131,9 +131,6 @@ class ServeUi:
         config_path = getattr(settings, "source_path", None)
         self.child_env = {"STORE_AGENT_CONFIG": str(Path(config_path).resolve())} if config_path else {}
         self.command = shlex.join([sys.executable, "-m", "ui.serve.session", "--station", station])
-        # Unknown ids are checked against this, so a wrong id costs as long as a wrong PIN
-        # and the answer's timing does not tell which ids are in the roster.
-        self._dummy_hash = hash_pin("000000")
         self._login_lock = asyncio.Lock()
         self._live: dict[str, web.WebSocketResponse] = {}
         self._stopping: set[asyncio.Task] = set()
@@ -211,29 +208,31 @@ class ServeUi:
         pin = str(form.get("pin", ""))[:32]
         scan = classify(raw, self.scan_patterns, expect="badge") if raw else None
         associate_id = scan.value if scan is not None and scan.kind == "badge" else raw
-        keys = (f"id:{associate_id.casefold()}", f"ip:{request.remote}")
+        address = f"ip:{request.remote}"
 
         def refuse(status: int, text: str, **headers: str) -> web.Response:
             return self._html(status, pages.login_page(station=self.station, associate=associate_id,
                                                        message=text), **headers)
 
         # One login at a time: the check, the slow hash and the count of failures are one
-        # step, so parallel guesses cannot all slip under the limit.
+        # step, so parallel guesses cannot all slip under the limit. Wrong PINs count per id
+        # in the store (a lockout holds on every terminal and across restarts, longer each
+        # time); per address here, so one handheld cannot try many ids fast.
         async with self._login_lock:
-            wait = self.limiter.retry_after(*keys)
+            wait = self.limiter.retry_after(address)
             if wait > 0:
                 log.warning("login for %r from %s refused: too many failures", associate_id, request.remote)
                 return refuse(429, f"Too many wrong attempts; wait {int(wait) + 1} s.",
                               **{"Retry-After": str(int(wait) + 1)})
-            who = self.settings.associate(associate_id) if associate_id else None
-            stored = (await asyncio.to_thread(roster.stored_hash, self.settings, associate_id)
-                      if who is not None else None)
-            ok = await asyncio.to_thread(verify_pin, pin, stored or self._dummy_hash)
-            if not ok or who is None or stored is None:
-                self.limiter.failed(*keys)
+            check = await asyncio.to_thread(self._check_pin, associate_id, pin, str(request.remote))
+            who = check.associate
+            if who is None:
+                self.limiter.failed(address)
                 log.warning("failed login for %r from %s", associate_id, request.remote)
+                if check.locked_for_s is not None:
+                    return refuse(429, f"Too many wrong attempts; wait {check.locked_for_s} s.",
+                                  **{"Retry-After": str(check.locked_for_s)})
                 return refuse(401, "Wrong associate id or PIN.")
-            self.limiter.clear(keys[0])
         self.sessions.end(request.cookies.get(COOKIE))  # never keep a token across logins
         session = self.sessions.create(who.id)
         log.info("%s logged in from %s", who.id, request.remote)
@@ -241,6 +240,11 @@ class ServeUi:
         response.set_cookie(COOKIE, session.token, path="/", httponly=True, samesite="Strict",
                             secure=self.tls, max_age=int(self.sessions.max_s))
         return response
+
+    def _check_pin(self, associate_id: str, pin: str, remote: str) -> PinCheck:
+        # The PIN is read from the store now: a PIN changed a moment ago counts, no restart.
+        with Store(Path(self.settings.storage.path), migrate=False) as store:
+            return check_pin(store, self.settings, associate_id, pin, where=f"serve-ui from {remote}")
 
     async def handle_logout(self, request: web.Request) -> web.StreamResponse:
         token = request.cookies.get(COOKIE)

@@ -26,6 +26,7 @@ from agent.associates import roster
 from agent.clock import iso, utc_now
 from agent.errors import StoreAgentError, UnknownOrderError
 from agent.orders.actions import Actions
+from agent.orders.code_checks import check_order_code, find_by_code
 from agent.store.connection import Store
 from agent.store.devices import scan_patterns
 from agent.views import queries, queue_view
@@ -299,15 +300,20 @@ class StoreAgentApp(App):
             except UnknownOrderError:
                 self.say(msg("scan.unknown_order", order=scan.order_id), error=True)
                 return
-            if queue_view.code_matches(self.store, scan.order_id, code):
+            check = check_order_code(self.store, self.settings, scan.order_id, code,
+                                     station=self.station_id)
+            if check.ok:
                 self.open_order(scan.order_id, then="pickup", code=code)
             else:
                 self.open_order(scan.order_id)
-                self.say(msg("code.wrong", order=scan.order_id), error=True)
+                self.say(check.message if check.locked_for_s else msg("code.wrong", order=scan.order_id),
+                         error=True)
             return
-        matches = queue_view.orders_with_code(self.store, code)
+        # Counted per station: codes typed at random until one opens a handoff lock it.
+        found = find_by_code(self.store, self.settings, code, station=self.station_id)
+        matches = found.matches
         if not matches:
-            self.say(msg("code.none", code=code), error=True)
+            self.say(found.message if found.locked_for_s else msg("code.none", code=code), error=True)
             return
         on_screen = getattr(self.screen, "order_id", None)
         mine = [m for m in matches if m["order_id"] == on_screen]

@@ -53,7 +53,7 @@ class DlqDialog(Dialog):
         self.action_decide(event.button.id)
 
     def action_decide(self, what: str) -> None:
-        manager_id, why = check_manager(self.app.settings, self.query_one("#dlq-mgr", Input).value,
+        manager_id, why = check_manager(self.app, self.query_one("#dlq-mgr", Input).value,
                                         self.query_one("#dlq-pin", Input).value)
         if manager_id is None:
             self.query_one("#dlq-pin", Input).value = ""

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input
 
-from agent.associates.pins import verify_pin
+from agent.associates.pin_check import check_pin
 from agent.store.devices import scan_patterns
 from drivers.scan_parse import classify
 from ui.tui.dialogs.base import Dialog
 from ui.tui.widgets.plain import Plain
 
 
-def check_manager(settings, raw_id: str, pin: str) -> tuple[str | None, str]:
-    """(manager id, "") when the PIN is right, else (None, why)."""
-    scan = classify(raw_id, scan_patterns(settings), expect="badge")
+def check_manager(app: Any, raw_id: str, pin: str) -> tuple[str | None, str]:
+    """(manager id, "") when the PIN is a manager's, else (None, why): one message for an
+    unknown id, someone who is not a manager and a wrong PIN, counted towards a lockout."""
+    scan = classify(raw_id, scan_patterns(app.settings), expect="badge")
     ident = scan.value if scan.kind == "badge" else raw_id.strip()
-    who = settings.associate(ident)
-    if who is None:
-        return None, f"{ident!r} is not in the roster"
-    if who.role != "manager":
-        return None, f"{who.name} ({who.id}) is not a manager"
-    if who.pin_hash is None:
-        return None, f"{who.id}: no PIN set: ask a manager to run `store-agent associate set-pin {who.id}`"
-    if not verify_pin(pin, who.pin_hash.get_secret_value()):
-        return None, "wrong PIN"
-    return who.id, ""
+    check = check_pin(app.store, app.settings, ident, pin, manager=True,
+                      where=f"station {app.station_id}")
+    if check.associate is None:
+        return None, check.message
+    return check.associate.id, ""
 
 
 class ManagerDialog(Dialog):
@@ -51,7 +49,7 @@ class ManagerDialog(Dialog):
 
     @on(Input.Submitted, "#mgr-pin")
     def _check(self, event: Input.Submitted) -> None:
-        manager_id, why = check_manager(self.app.settings, self.query_one("#mgr-id", Input).value,
+        manager_id, why = check_manager(self.app, self.query_one("#mgr-id", Input).value,
                                         event.value)
         if manager_id is None:
             event.input.value = ""

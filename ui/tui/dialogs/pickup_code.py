@@ -11,7 +11,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 
-from agent.views import queue_view
+from agent.orders.code_checks import check_order_code
 from config.catalogue import msg
 from ui.tui.dialogs.base import Dialog
 from ui.tui.widgets.plain import Plain
@@ -42,7 +42,11 @@ class PickupCodeDialog(Dialog):
             self.say(msg("code.not_a_code"), error=True)
         elif scan.order_id not in (None, order_id):
             self.say(msg("code.other_order", other=scan.order_id, order=order_id), error=True)
-        elif not queue_view.code_matches(self.app.store, order_id, scan.pickup_code or scan.value):
-            self.say(msg("code.wrong", order=order_id), error=True)
+        elif not (check := check_order_code(self.app.store, self.app.settings, order_id,
+                                            scan.pickup_code or scan.value,
+                                            station=self.app.station_id)).ok:
+            # Counted: a few wrong codes lock this order's (and this station's) code entry.
+            self.say(check.message if check.locked_for_s else msg("code.wrong", order=order_id),
+                     error=True)
         else:
             self.dismiss(scan.pickup_code or scan.value)

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from agent.associates.pins import verify_pin
+from agent.associates.pin_check import check_pin
 from drivers.scan_parse import classify
 from ui.tui.widgets.footer import KeyFooter
 from ui.tui.widgets.plain import Plain
@@ -79,8 +79,11 @@ class LoginScreen(Screen):
         if who is None or who.pin_hash is None:
             self._reset("scan your badge or type your id first")
             return
-        if not verify_pin(event.value, who.pin_hash.get_secret_value()):
+        # Counted per id across every terminal: a few tries, then a lockout and an alert.
+        check = check_pin(self.app.store, self.app.settings, who.id, event.value,
+                          where=f"station {self.app.station_id}")
+        if check.associate is None:
             event.input.value = ""
-            self._say("wrong PIN; try again")
+            self._say(f"{check.message}; try again" if check.locked_for_s is None else check.message)
             return
-        self.app.login(who)
+        self.app.login(check.associate)
