@@ -307,7 +307,6 @@ class UiSettings(BaseModel):
     an order turning late, a new order released to the store. [] keeps the bell for cancellations only."""
     locale: str = "en_US"
     """How dates and times read on screens and slips (a CLDR locale such as en_GB, de_DE, fr_CA)."""
-
     max_sessions: int = Field(20, ge=1, le=500)
     """Most serve-ui sessions at once (each runs its own UI process); a login beyond it is refused."""
     handheld_ids: list[str] = Field(default_factory=list)
