@@ -5,10 +5,19 @@ the boundary between them. Findings:
 - a change the store missed: the OMS holds a newer version; it is applied;
 - an acknowledged store event whose effect the OMS lacks: the event goes back
   to pending with its same event_id, so an OMS that honours the key can
-  apply it once;
+  apply it once (``effect_missing``);
+- ... unless the OMS already answered ``duplicate`` for that id: it says it
+  applied it and resending cannot change that, so the order gets a conflict
+  for a person instead of a resend every run (``effect_refused``);
+- an acknowledged return to the shelf of an order the OMS does not show
+  cancelled: the OMS cannot have put those units back (``return_not_applied``,
+  for a person: resending a return to an open order would be refused);
 - an open store order the OMS does not list: flagged for a person.
-Each finding is written to the order's audit; more than
-alerts.reconcile_mismatches_per_hour (5) in an hour alert.
+A snapshot whose status the map does not know is quarantined once: the next
+runs find the same version already waiting in quarantine and add nothing (no
+new row, no new mismatch), so the hourly alert can clear. Each finding is
+written to the order's audit; more than alerts.reconcile_mismatches_per_hour
+(5) in an hour is a critical alert. The outcomes are listed in docs/cli.md.
 """
 
 from __future__ import annotations
@@ -36,6 +45,10 @@ log = logging.getLogger("store_agent.reconcile")
 # resident size, which CPython rarely gives back) lower and each transaction
 # shorter. Reconciliation is a background check: the extra requests cost nothing.
 PAGE_SIZE = 200
+
+
+# Events whose effect shows in the OMS's status; the last acknowledged one is compared.
+STATUS_EVENTS = (EventType.STAGED, EventType.PICKED_UP, EventType.CANCELLED)
 
 
 def _effect_missing(event_type: str, oms_state: str | None) -> bool:
@@ -133,8 +146,10 @@ def _finding(conn, report: ReconcileReport, finding: Finding, now: str) -> None:
 def _compare(conn, settings: Settings, raw: Any, snap: OrderSnapshot, report: ReconcileReport,
              now: str) -> None:
     order_id = snap.order_id
-    mine = conn.execute("SELECT state, version FROM orders WHERE order_id = ?",
+    mine = conn.execute("SELECT state, version, conflict FROM orders WHERE order_id = ?",
                         (order_id,)).fetchone()
+    if snap.status not in settings.status_map and _already_quarantined(conn, snap):
+        return  # the same unmapped snapshot waits in quarantine since an earlier run
     if mine is None or snap.version > mine["version"]:
         result = apply_snapshot(conn, raw, snapshot=snap, status_map=settings.status_map, now=now,
                                 source="reconcile")
@@ -144,12 +159,48 @@ def _compare(conn, settings: Settings, raw: Any, snap: OrderSnapshot, report: Re
             _finding(conn, report, Finding(order_id, "missed_change",
                                            f"applied OMS v{snap.version} ({result.outcome})"), now)
     oms_state = settings.status_map.get(snap.status)
+    if oms_state is None:
+        return  # quarantined: nothing to compare the store's events with
+    marks = ",".join("?" * len(STATUS_EVENTS))
     last_acked = conn.execute(
-        "SELECT seq, type FROM outbox WHERE order_id = ? AND status = 'acked'"
-        " ORDER BY seq DESC LIMIT 1", (order_id,)).fetchone()
+        "SELECT seq, type, json_extract(oms_result, '$.status') AS answer FROM outbox"
+        f" WHERE order_id = ? AND status = 'acked' AND type IN ({marks})"
+        " ORDER BY seq DESC LIMIT 1", (order_id, *STATUS_EVENTS)).fetchone()
     if last_acked and _effect_missing(last_acked["type"], oms_state):
-        conn.execute("UPDATE outbox SET status = 'pending', acked_at = NULL WHERE seq = ?",
-                     (last_acked["seq"],))
-        _finding(conn, report, Finding(order_id, "effect_missing",
-                                       f"{last_acked['type']} acknowledged but the OMS says"
-                                       f" {snap.status}: sent again"), now)
+        what = f"{last_acked['type']} (seq {last_acked['seq']}) acknowledged but the OMS says {snap.status}"
+        if last_acked["answer"] == "duplicate":
+            _needs_person(conn, report, order_id, "effect_refused", now,
+                          f"{what}, and it answered `duplicate` for that event: resending cannot"
+                          " help; settle it with the OMS team, then `order resolve-conflict`")
+        else:
+            conn.execute("UPDATE outbox SET status = 'pending', acked_at = NULL WHERE seq = ?",
+                         (last_acked["seq"],))
+            _finding(conn, report, Finding(order_id, "effect_missing", f"{what}: sent again"), now)
+    returned = conn.execute(
+        "SELECT seq FROM outbox WHERE order_id = ? AND status = 'acked'"
+        " AND type = ? ORDER BY seq DESC LIMIT 1",
+        (order_id, EventType.RETURNED_TO_SHELF)).fetchone()
+    if returned and oms_state != OrderState.CANCELLED:
+        _needs_person(conn, report, order_id, "return_not_applied", now,
+                      f"order.returned_to_shelf (seq {returned['seq']}) acknowledged but the OMS"
+                      f" says {snap.status}, not cancelled: the units may not be sellable at the"
+                      " OMS; check the order with the OMS team, then `order resolve-conflict`")
+
+
+def _already_quarantined(conn, snap: OrderSnapshot) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM quarantine WHERE order_id = ? AND resolved_at IS NULL"
+        " AND json_extract(payload, '$.version') = ? AND json_extract(payload, '$.status') = ?"
+        " LIMIT 1", (snap.order_id, snap.version, snap.status)).fetchone() is not None
+
+
+def _needs_person(conn, report: ReconcileReport, order_id: str, kind: str, now: str,
+                  detail: str) -> None:
+    """A difference only a person can settle: a conflict on the order, once (not every run)."""
+    current = conn.execute("SELECT conflict FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+    if current is None or current["conflict"] == detail:
+        return
+    conn.execute("UPDATE orders SET conflict = ? WHERE order_id = ?", (detail, order_id))
+    raise_alert(conn, kind="conflict", key=order_id, order_id=order_id, now=now,
+                severity="critical", message=f"order {order_id}: {detail}")
+    _finding(conn, report, Finding(order_id, kind, detail), now)
