@@ -49,8 +49,8 @@ from agent.workers.storage_watch import RETRY_S as STORAGE_RETRY_S
 from agent.workers.storage_watch import StorageWatch
 from config import load_settings
 from config.settings import Settings
-from sync.client import backoff_delay
 from sync.errors import CredentialsError, SyncError
+from sync.retry import backoff_delay
 
 log = logging.getLogger("store_agent.daemon")
 WAKE_POLL_S = 0.05

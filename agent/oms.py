@@ -1,14 +1,17 @@
-"""Building the OMS client from the configuration (the one place that knows both).
+"""Building the OMS adapter from the configuration (the one place that knows both).
 
-``oms.kind`` picks the adapter; both offer the same methods, return types and
-errors, so nothing downstream knows which OMS it talks to.
+``oms.kind`` picks the adapter; both implement ``sync.adapter.OmsAdapter`` (same
+methods, return types and errors, differences as capability attributes), so
+nothing downstream knows which OMS it talks to.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from config.settings import Settings
+from sync.adapter import OmsAdapter
 from sync.client import StoreSyncClient
 from sync.medusa import MedusaClient
 
@@ -20,7 +23,7 @@ def agent_version() -> str:
         return "0+unknown"
 
 
-def make_client(settings: Settings, **kwargs) -> StoreSyncClient | MedusaClient:
+def make_client(settings: Settings, **kwargs: Any) -> OmsAdapter:
     oms = settings.oms
     common = {"timeout_s": oms.timeout_s, "ca_bundle": oms.ca_bundle, "client_cert": oms.client_cert,
               "agent_version": agent_version(), **kwargs}

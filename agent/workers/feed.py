@@ -19,7 +19,7 @@ from agent.store import sync_state
 from agent.store.connection import Store
 from agent.store.sync_state import SyncKey
 from config.settings import Settings
-from sync.client import StoreSyncClient
+from sync.adapter import OmsAdapter
 from sync.errors import CursorExpiredError
 
 log = logging.getLogger("store_agent.feed")
@@ -41,7 +41,7 @@ class PullReport:
 
 
 class FeedPuller:
-    def __init__(self, store: Store, settings: Settings, client: StoreSyncClient):
+    def __init__(self, store: Store, settings: Settings, client: OmsAdapter):
         self.store = store
         self.settings = settings
         self.client = client

@@ -17,6 +17,7 @@ from agent.oms import make_client
 from agent.orders.snapshots import apply_snapshot
 from agent.store.connection import Store
 from config.settings import Settings
+from sync.adapter import OmsAdapter
 from sync.errors import CredentialsError, NotFoundError, SyncError
 
 log = logging.getLogger("store_agent.live_check")
@@ -28,7 +29,8 @@ class LiveCheck:
     detail: str
 
 
-async def check_order(store: Store, settings: Settings, order_id: str, *, client=None) -> LiveCheck:
+async def check_order(store: Store, settings: Settings, order_id: str, *,
+                      client: OmsAdapter | None = None) -> LiveCheck:
     timeout = settings.pickup.live_check_timeout_s
     own = client is None
     client = client or make_client(settings)

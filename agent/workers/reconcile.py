@@ -34,7 +34,7 @@ from agent.store import sync_state
 from agent.store.connection import Store
 from config.settings import Settings
 from config.vocabulary import OPEN_STATES, EventType, OrderState, sql_in
-from sync.client import StoreSyncClient
+from sync.adapter import OmsAdapter
 from sync.models import OrderSnapshot, OrdersPage
 
 log = logging.getLogger("store_agent.reconcile")
@@ -79,7 +79,7 @@ class ReconcileReport:
                 "findings": [f.__dict__ for f in self.findings]}
 
 
-async def reconcile(store: Store, settings: Settings, client: StoreSyncClient) -> ReconcileReport:
+async def reconcile(store: Store, settings: Settings, client: OmsAdapter) -> ReconcileReport:
     """Page by page: each OMS page is compared and repaired in its own short transaction,
     so memory stays flat and associates' actions never wait behind a long reconciliation."""
     now_dt = utc_now()

@@ -40,7 +40,7 @@ from agent.orders.snapshots import apply_snapshot, quarantine
 from agent.store import sync_state
 from agent.store.connection import Store
 from config.settings import Settings
-from sync.client import StoreSyncClient, backoff_delay, retry_after_floor
+from sync.adapter import OmsAdapter
 from sync.errors import (
     BadRequestError,
     CredentialsError,
@@ -49,6 +49,7 @@ from sync.errors import (
     TooLargeError,
 )
 from sync.models import EVENT_TYPES_1_1, Event
+from sync.retry import backoff_delay, retry_after_floor
 
 log = logging.getLogger("store_agent.sender")
 
@@ -87,7 +88,7 @@ class DrainReport:
 
 
 class OutboxSender:
-    def __init__(self, store: Store, settings: Settings, client: StoreSyncClient, *,
+    def __init__(self, store: Store, settings: Settings, client: OmsAdapter, *,
                  rng: random.Random | None = None,
                  on_ack: Callable[[str, str], None] | None = None):
         self.store = store
@@ -96,7 +97,7 @@ class OutboxSender:
         self.rng = rng or random.Random()
         self.batch_limit = settings.sync.batch_size
         # Batches in flight at once; an adapter that says nothing gets one at a time.
-        self.max_in_flight = max(1, int(getattr(client, "max_in_flight", 1)))
+        self.max_in_flight = max(1, client.max_in_flight)
         self.failures = 0  # consecutive transient failures, for the backoff exponent
         # Called with (occurred_at, acked_at) per acknowledged event, after the commit
         # (the daemon's latency histogram, agent/ops/metrics.py).

@@ -12,19 +12,15 @@ Medusa has no change feed, no idempotency keys and no heartbeat:
   it, and only then writes (sync/medusa/events.py);
 - heartbeat is a quiet no-op.
 
-Errors are the tree of sync/errors.py, plus one leaf for Medusa's own refusals:
-
-    UnexpectedStatusError
-    └── MedusaError    a 400/404/409/422 from Medusa, with its ``type`` (not_allowed,
-                       invalid_data, not_found): events.py turns it into that event's
-                       result; on a read it stays transient (retrying is safe)
+Errors are the tree of sync/errors.py, plus one leaf for Medusa's own refusals,
+``MedusaError`` (drawn in sync/medusa/admin.py). The request pipeline (deadline,
+body cap, error translation, redaction, Date) is the one in sync/pipeline.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
 import json
 import logging
 import time
@@ -35,26 +31,15 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr
 
-from sync.client import (
-    MAX_BODY_BYTES,
-    HttpLifecycle,
-    _short_detail,
-    _transport_error,
-    make_ssl_context,
-)
 from sync.errors import (
     BadResponseError,
-    CredentialsError,
     CursorExpiredError,
     NotFoundError,
-    SyncError,
-    TransientError,
-    UnexpectedStatusError,
     error_for_status,
 )
 from sync.medusa import events as medusa_events
+from sync.medusa.admin import MedusaError
 from sync.medusa.mapping import (
     ORDER_FIELDS,
     decode_cursor,
@@ -78,21 +63,18 @@ from sync.models import (
     check_results,
     to_rfc3339,
 )
+from sync.pipeline import PipelineClient, RequestPipeline
 
 log = logging.getLogger(__name__)
 
 
-class MedusaError(UnexpectedStatusError):
-    """A 4xx Medusa answer to one write, which events.py turns into that event's result."""
-
-    def __init__(self, message: str, *, status: int, kind: str, detail: str):
-        super().__init__(message, status=status)
-        self.kind = kind
-        self.detail = detail
-
-
-class MedusaClient(HttpLifecycle):
+class MedusaClient(PipelineClient):
     """Async Medusa v2 admin client of one store. Use ``async with`` or call ``aclose()``."""
+
+    # Events are applied one after another (each reads the order first), so one batch at a time.
+    max_in_flight = 1
+    long_polls = False  # no change feed: get_changes polls every poll_s
+    accepts_heartbeat = False
 
     def __init__(
         self,
@@ -110,8 +92,6 @@ class MedusaClient(HttpLifecycle):
         agent_version: str = "0",
         transport: httpx.AsyncBaseTransport | None = None,
     ):
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
         self.base_url = base_url.rstrip("/")
         self.store_id = store_id
         self.location_id = stock_location_id
@@ -121,19 +101,14 @@ class MedusaClient(HttpLifecycle):
         self._configured_options = set(shipping_option_ids)
         self._pickup_options: set[str] | None = set(shipping_option_ids) or None
         headers = {"User-Agent": f"store-agent/{agent_version}", "Accept": "application/json"}
+        secrets = []
         if token:
             basic = base64.b64encode(f"{token}:".encode()).decode()
-            headers["Authorization"] = f"Basic {basic}"  # httpx.Headers masks it in its repr
-        verify: Any = True
-        if self.base_url.startswith("https:") or ca_bundle or client_cert:
-            verify = make_ssl_context(ca_bundle, client_cert)
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, verify=verify,
-                                       timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-                                       transport=transport, follow_redirects=False)
-        self._secrets = [s for s in (token, headers.get("Authorization", "")[6:]) if s and len(s) >= 8]
-        self._token = SecretStr(token) if token else None
-        self.last_server_date: datetime | None = None
-        self.last_response_at: datetime | None = None
+            headers["Authorization"] = f"Basic {basic}"
+            secrets = [token, basic]
+        self.pipeline = RequestPipeline(self.base_url, headers=headers, secrets=secrets,
+                                        timeout_s=timeout_s, ca_bundle=ca_bundle,
+                                        client_cert=client_cert, transport=transport)
 
     def __repr__(self) -> str:
         return f"MedusaClient(base_url={self.base_url!r}, store_id={self.store_id!r})"
@@ -277,56 +252,18 @@ class MedusaClient(HttpLifecycle):
     # --- one request ----------------------------------------------------------------
 
     async def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                   json_body: Any = None, timeout_s: float | None = None) -> dict:
+                   json_body: Any = None, timeout_s: float | None = None) -> dict[str, Any]:
         """One request; 2xx JSON object back, 4xx of a write as MedusaError, else the error tree."""
-        what = f"{method} {path}"
-        seconds = timeout_s if timeout_s is not None else self.timeout_s
-        try:
-            async with asyncio.timeout(seconds):
-                request = self._http.build_request(method, path, params=params, json=json_body,
-                                                   timeout=httpx.Timeout(seconds, connect=min(seconds, 5.0)))
-                response = await self._http.send(request, stream=True)
-                try:
-                    body = b""
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_BODY_BYTES:
-                            raise TransientError(f"{what}: body larger than {MAX_BODY_BYTES} bytes")
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            raise TransientError(f"{what}: no answer within {seconds:g} s") from None
-        except SyncError:
-            raise
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
-            error = _transport_error(what, exc)
-            raise type(error)(self._redact(str(error)), status=None) from None
-        self._note_date(response.headers.get("date"))
-        status = response.status_code
-        if 200 <= status < 300:
-            data = _json_object(body, what)
-            return data
-        detail = self._redact(_short_detail(body))
-        if status in (401, 403):
-            raise CredentialsError(f"{what} answered {status}: {detail}", status=status)
-        if status in (400, 404, 409, 422):
-            data = _json_object(body, what, strict=False)
-            raise MedusaError(f"{what} answered {status}: {detail}", status=status,
+        reply = await self.pipeline.send(method, path, params=params, json_body=json_body,
+                                         timeout_s=timeout_s)
+        if 200 <= reply.status < 300:
+            return _json_object(reply.body, reply.what)
+        detail = self.pipeline.detail(reply)
+        if reply.status in (400, 404, 409, 422):
+            data = _json_object(reply.body, reply.what, strict=False)
+            raise MedusaError(f"{reply.what} answered {reply.status}: {detail}", status=reply.status,
                               kind=str(data.get("type") or ""), detail=str(data.get("message") or detail))
-        raise error_for_status(status, what, retry_after=response.headers.get("retry-after"), detail=detail)
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[token]")
-        return text
-
-    def _note_date(self, value: str | None) -> None:
-        self.last_response_at = datetime.now(UTC)
-        if value:
-            try:
-                self.last_server_date = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                self.last_server_date = None
+        raise error_for_status(reply.status, reply.what, retry_after=reply.retry_after, detail=detail)
 
 
 def _json_object(body: bytes, what: str, *, strict: bool = True) -> dict:
@@ -341,7 +278,3 @@ def _json_object(body: bytes, what: str, *, strict: bool = True) -> dict:
             return {}
         raise BadResponseError(f"{what}: body is not a JSON object")
     return data
-
-
-def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value).encode()

@@ -11,116 +11,96 @@ the state check turns what was already done into duplicates.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from config.vocabulary import EventType
 from sync.medusa import items
-from sync.medusa.mapping import check, contract_status, live_fulfillments
+from sync.medusa.admin import MedusaAdmin, answer, write
+from sync.medusa.mapping import contract_status, live_fulfillments
 from sync.models import EventResult
 
 if TYPE_CHECKING:
-    from sync.medusa.client import MedusaClient
     from sync.models import Event
 
 
-def _result(event: Event, status: str, code: str | None = None, message: str | None = None,
-            order: dict | None = None) -> EventResult:
-    raw, snapshot, error = (None, None, None) if order is None else check(order)
-    return EventResult(event_id=event.event_id, status=status, code=code, message=message,  # type: ignore[arg-type]
-                       order=snapshot, order_raw=raw, order_error=error)
-
-
-async def apply_event(client: MedusaClient, event: Event) -> EventResult:
+async def apply_event(client: MedusaAdmin, event: Event) -> EventResult:
     order = await client.order(event.order_id)
     if order is None:
-        return _result(event, "rejected", "unknown_order",
+        return answer(event, "rejected", "unknown_order",
                        f"order {event.order_id} is not a pickup order of this store in Medusa")
     handler = _HANDLERS[event.type]
     return await handler(client, event, order)
 
 
-async def _write(client: MedusaClient, event: Event, path: str, body: dict[str, Any]) -> EventResult:
-    """POST a change and answer accepted with the new state, or the refusal in contract terms."""
-    from sync.medusa.client import MedusaError
-
-    try:
-        await client.call("POST", path, json_body=body, params={"fields": "id"})
-    except MedusaError as exc:
-        fresh = await client.order(event.order_id)
-        status = "conflict" if exc.kind == "not_allowed" else "rejected"
-        return _result(event, status, f"medusa_{exc.kind or exc.status}", exc.detail, fresh)
-    return _result(event, "accepted", order=await client.order(event.order_id))
-
-
-async def _staged(client: MedusaClient, event: Event, order: dict) -> EventResult:
+async def _staged(client: MedusaAdmin, event: Event, order: dict) -> EventResult:
     status = contract_status(order)
     if status == "cancelled":
-        return _result(event, "conflict", "order_cancelled", "order has been canceled", order)
+        return answer(event, "conflict", "order_cancelled", "order has been canceled", order)
     if status == "picked_up":
-        return _result(event, "conflict", "already_picked_up", "already marked delivered", order)
+        return answer(event, "conflict", "already_picked_up", "already marked delivered", order)
     if live_fulfillments(order):
         # Ours from this event, or an earlier staging: Medusa has no bins, nothing to move.
-        return _result(event, "duplicate", "already_staged", "a fulfillment already exists", order)
+        return answer(event, "duplicate", "already_staged", "a fulfillment already exists", order)
     known = {item.get("id") for item in order.get("items") or []}
     items = [{"id": line.line_id, "quantity": line.quantity_picked}
              for line in event.data.lines if line.quantity_picked > 0]  # type: ignore[union-attr]
     unknown = [i["id"] for i in items if i["id"] not in known]
     if unknown or not items:
         what = f"unknown line(s) {', '.join(unknown)}" if unknown else "nothing picked"
-        return _result(event, "rejected", "bad_lines", what, order)
-    return await _write(client, event, f"/admin/orders/{order['id']}/fulfillments", {
+        return answer(event, "rejected", "bad_lines", what, order)
+    return await write(client, event, f"/admin/orders/{order['id']}/fulfillments", {
         "items": items, "location_id": client.location_id, "no_notification": True,
         "metadata": {"store_event_id": str(event.event_id), "bin": event.data.bin,  # type: ignore[union-attr]
                      "bins": event.data.bins or [event.data.bin]},  # type: ignore[union-attr]
     })
 
 
-async def _picked_up(client: MedusaClient, event: Event, order: dict) -> EventResult:
+async def _picked_up(client: MedusaAdmin, event: Event, order: dict) -> EventResult:
     status = contract_status(order)
     if status == "cancelled":
-        return _result(event, "conflict", "order_cancelled", "order has been canceled", order)
+        return answer(event, "conflict", "order_cancelled", "order has been canceled", order)
     if status == "picked_up":
-        return _result(event, "duplicate", "already_picked_up", "already marked delivered", order)
+        return answer(event, "duplicate", "already_picked_up", "already marked delivered", order)
     if event.data.lines:  # type: ignore[union-attr]
         return await items.partial_pickup(client, event, order)  # API 1.1
     live = live_fulfillments(order)
     if not live:
-        return _result(event, "conflict", "not_staged", "no fulfillment to mark delivered", order)
+        return answer(event, "conflict", "not_staged", "no fulfillment to mark delivered", order)
     result = None
     for fulfillment in live:  # after a partial pickup, the rest is its own fulfillment
         if fulfillment.get("delivered_at"):
             continue
-        result = await _write(client, event, f"/admin/orders/{order['id']}/fulfillments/"
+        result = await write(client, event, f"/admin/orders/{order['id']}/fulfillments/"
                                              f"{fulfillment['id']}/mark-as-delivered",
                               {"no_notification": True})
         if result.status != "accepted":
             return result
-    return result or _result(event, "duplicate", "already_picked_up", "already marked delivered",
+    return result or answer(event, "duplicate", "already_picked_up", "already marked delivered",
                              order)
 
 
-async def _cancelled(client: MedusaClient, event: Event, order: dict) -> EventResult:
+async def _cancelled(client: MedusaAdmin, event: Event, order: dict) -> EventResult:
     status = contract_status(order)
     if status == "cancelled":
-        return _result(event, "duplicate", "already_cancelled", "order has been canceled", order)
+        return answer(event, "duplicate", "already_cancelled", "order has been canceled", order)
     if status == "picked_up":
-        return _result(event, "conflict", "already_picked_up", "already marked delivered", order)
+        return answer(event, "conflict", "already_picked_up", "already marked delivered", order)
     # Medusa refuses to cancel an order with a live fulfillment: those go first. A failure
     # between the two leaves the fulfillment cancelled and the order open; the retry finishes it.
     for fulfillment in live_fulfillments(order):
         if fulfillment.get("delivered_at"):
             continue  # handed over in a partial pickup: Medusa cannot cancel it
-        result = await _write(client, event,
+        result = await write(client, event,
                               f"/admin/orders/{order['id']}/fulfillments/{fulfillment['id']}/cancel",
                               {"no_notification": True})
         if result.status != "accepted":
             return result
-    return await _write(client, event, f"/admin/orders/{order['id']}/cancel", {"no_notification": True})
+    return await write(client, event, f"/admin/orders/{order['id']}/cancel", {"no_notification": True})
 
 
-async def _returned(client: MedusaClient, event: Event, order: dict) -> EventResult:
+async def _returned(client: MedusaAdmin, event: Event, order: dict) -> EventResult:
     # Goods back on the shelf change nothing Medusa tracks for a cancelled pickup order.
-    return _result(event, "accepted", "noted", "returned to shelf: nothing to change in Medusa", order)
+    return answer(event, "accepted", "noted", "returned to shelf: nothing to change in Medusa", order)
 
 
 _HANDLERS = {

@@ -22,11 +22,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from sync.medusa.admin import MedusaAdmin, answer, write
 from sync.medusa.mapping import contract_status, live_fulfillments
 from sync.models import HoldExtendedData, LineShortData, PickedUpData, to_rfc3339
 
 if TYPE_CHECKING:
-    from sync.medusa.client import MedusaClient
     from sync.models import Event, EventResult
 
 APPLIED_KEY = "store_events"
@@ -44,7 +44,7 @@ def _applied(order: dict[str, Any], event: Event) -> bool:
     return str(event.event_id) in (_meta(order).get(APPLIED_KEY) or [])
 
 
-async def _set_meta(client: MedusaClient, order: dict[str, Any], event: Event, **values: Any) -> None:
+async def _set_meta(client: MedusaAdmin, order: dict[str, Any], event: Event, **values: Any) -> None:
     meta = _meta(order)
     applied = [*(meta.get(APPLIED_KEY) or []), str(event.event_id)][-_KEEP_APPLIED:]
     await client.call("POST", f"/admin/orders/{quote(order['id'], safe='')}",
@@ -52,7 +52,7 @@ async def _set_meta(client: MedusaClient, order: dict[str, Any], event: Event, *
                       params={"fields": "id"})
 
 
-async def _inventory_level(client: MedusaClient, sku: str) -> tuple[str, int] | None:
+async def _inventory_level(client: MedusaAdmin, sku: str) -> tuple[str, int] | None:
     """(inventory item id, stocked quantity at the store's location) of a SKU, or None."""
     body = await client.call("GET", "/admin/inventory-items",
                              params={"sku": sku, "fields": "id,sku,*location_levels"})
@@ -63,20 +63,18 @@ async def _inventory_level(client: MedusaClient, sku: str) -> tuple[str, int] | 
     return None
 
 
-async def line_short(client: MedusaClient, event: Event, order: dict[str, Any]) -> EventResult:
-    from sync.medusa.events import _result
-
+async def line_short(client: MedusaAdmin, event: Event, order: dict[str, Any]) -> EventResult:
     if _applied(order, event):
-        return _result(event, "duplicate", "already_applied", "short pick already recorded", order)
+        return answer(event, "duplicate", "already_applied", "short pick already recorded", order)
     if contract_status(order) in ("cancelled", "picked_up"):
-        return _result(event, "conflict", "order_closed", "the order is no longer open", order)
+        return answer(event, "conflict", "order_closed", "the order is no longer open", order)
     if not isinstance(event.data, LineShortData):
         raise TypeError("line_short needs LineShortData")
     items = {item.get("id"): item for item in order.get("items") or []}
     lines = event.data.lines
     unknown = [ln.line_id for ln in lines if ln.line_id not in items]
     if unknown:
-        return _result(event, "rejected", "bad_lines", f"unknown line(s) {', '.join(unknown)}", order)
+        return answer(event, "rejected", "bad_lines", f"unknown line(s) {', '.join(unknown)}", order)
     for ln in lines:
         sku = items[ln.line_id].get("variant_sku")
         level = await _inventory_level(client, sku) if sku else None
@@ -91,21 +89,19 @@ async def line_short(client: MedusaClient, event: Event, order: dict[str, Any]) 
     for ln in lines:
         short[ln.line_id] = int(short.get(ln.line_id) or 0) + ln.quantity
     await _set_meta(client, order, event, **{SHORT_KEY: short})
-    return _result(event, "accepted", order=await client.order(event.order_id))
+    return answer(event, "accepted", order=await client.order(event.order_id))
 
 
-async def hold_extended(client: MedusaClient, event: Event, order: dict[str, Any]) -> EventResult:
-    from sync.medusa.events import _result
-
+async def hold_extended(client: MedusaAdmin, event: Event, order: dict[str, Any]) -> EventResult:
     if _applied(order, event):
-        return _result(event, "duplicate", "already_applied", "hold already extended", order)
+        return answer(event, "duplicate", "already_applied", "hold already extended", order)
     if contract_status(order) in ("cancelled", "picked_up"):
-        return _result(event, "conflict", "order_closed", "the order is no longer open", order)
+        return answer(event, "conflict", "order_closed", "the order is no longer open", order)
     if not isinstance(event.data, HoldExtendedData):
         raise TypeError("hold_extended needs HoldExtendedData")
     until = to_rfc3339(event.data.until)
     await _set_meta(client, order, event, **{HOLD_KEY: until})
-    return _result(event, "accepted", order=await client.order(event.order_id))
+    return answer(event, "accepted", order=await client.order(event.order_id))
 
 
 def _fulfilled(fulfillment: dict[str, Any]) -> dict[str, int]:
@@ -117,10 +113,8 @@ def _fulfilled(fulfillment: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-async def partial_pickup(client: MedusaClient, event: Event, order: dict[str, Any]) -> EventResult:
+async def partial_pickup(client: MedusaAdmin, event: Event, order: dict[str, Any]) -> EventResult:
     """Split the open fulfillment into what was handed over (delivered) and the rest."""
-    from sync.medusa.events import _result, _write
-
     oid = quote(order["id"], safe="")
     mine = [f for f in order.get("fulfillments") or []
             if (f.get("metadata") or {}).get("store_event_id") == str(event.event_id)]
@@ -129,12 +123,12 @@ async def partial_pickup(client: MedusaClient, event: Event, order: dict[str, An
     handed = {ln.line_id: ln.quantity for ln in event.data.lines or ()}
     if mine and not mine[0].get("canceled_at"):
         if mine[0].get("delivered_at"):
-            return _result(event, "duplicate", "already_picked_up", "already marked delivered", order)
-        return await _write(client, event, f"/admin/orders/{oid}/fulfillments/{mine[0]['id']}"
+            return answer(event, "duplicate", "already_picked_up", "already marked delivered", order)
+        return await write(client, event, f"/admin/orders/{oid}/fulfillments/{mine[0]['id']}"
                                            "/mark-as-delivered", {"no_notification": True})
     open_ones = [f for f in live_fulfillments(order) if not f.get("delivered_at")]
     if not open_ones:
-        return _result(event, "conflict", "not_staged", "no fulfillment to hand over from", order)
+        return answer(event, "conflict", "not_staged", "no fulfillment to hand over from", order)
     resumed = [f for f in open_ones
                if (f.get("metadata") or {}).get("rest_of") == str(event.event_id)]
     if resumed:  # a retry after the split: only the handed-over fulfillment is missing
@@ -146,21 +140,21 @@ async def partial_pickup(client: MedusaClient, event: Event, order: dict[str, An
             staged[line] = staged.get(line, 0) + qty
     too_many = [i for i, q in handed.items() if q > staged.get(i, 0)]
     if too_many:
-        return _result(event, "rejected", "bad_lines",
+        return answer(event, "rejected", "bad_lines",
                         f"more handed over than staged: {', '.join(too_many)}", order)
     bin_ = (open_ones[0].get("metadata") or {}).get("bin")
     if handed == staged and len(open_ones) == 1:  # the rest of the order: no split needed
-        return await _write(client, event, f"/admin/orders/{oid}/fulfillments/"
+        return await write(client, event, f"/admin/orders/{oid}/fulfillments/"
                                            f"{open_ones[0]['id']}/mark-as-delivered",
                             {"no_notification": True})
     for f in open_ones:
-        result = await _write(client, event, f"/admin/orders/{oid}/fulfillments/{f['id']}/cancel",
+        result = await write(client, event, f"/admin/orders/{oid}/fulfillments/{f['id']}/cancel",
                               {"no_notification": True})
         if result.status != "accepted":
             return result
     rest = {i: q - handed.get(i, 0) for i, q in staged.items() if q - handed.get(i, 0) > 0}
     if rest:
-        result = await _write(client, event, f"/admin/orders/{oid}/fulfillments", {
+        result = await write(client, event, f"/admin/orders/{oid}/fulfillments", {
             "items": [{"id": i, "quantity": q} for i, q in rest.items()],
             "location_id": client.location_id, "no_notification": True,
             "metadata": {"bin": bin_, "rest_of": str(event.event_id)}})
@@ -169,10 +163,8 @@ async def partial_pickup(client: MedusaClient, event: Event, order: dict[str, An
     return await _deliver_new(client, event, oid, handed, bin_)
 
 
-async def _deliver_new(client: MedusaClient, event: Event, oid: str, handed: dict[str, int],
+async def _deliver_new(client: MedusaAdmin, event: Event, oid: str, handed: dict[str, int],
                        bin_: Any) -> EventResult:
-    from sync.medusa.events import _result, _write
-
     created = await client.call("POST", f"/admin/orders/{oid}/fulfillments", json_body={
         "items": [{"id": i, "quantity": q} for i, q in handed.items()],
         "location_id": client.location_id, "no_notification": True,
@@ -182,7 +174,7 @@ async def _deliver_new(client: MedusaClient, event: Event, oid: str, handed: dic
     new = [f for f in fresh.get("fulfillments") or []
            if (f.get("metadata") or {}).get("store_event_id") == str(event.event_id)]
     if not new:
-        return _result(event, "rejected", "medusa_no_fulfillment", "the fulfillment was not created",
+        return answer(event, "rejected", "medusa_no_fulfillment", "the fulfillment was not created",
                        await client.order(event.order_id))
-    return await _write(client, event, f"/admin/orders/{oid}/fulfillments/{new[0]['id']}"
+    return await write(client, event, f"/admin/orders/{oid}/fulfillments/{new[0]['id']}"
                                        "/mark-as-delivered", {"no_notification": True})

@@ -63,7 +63,7 @@ from agent.workers.feed import FeedPuller  # noqa: E402
 from agent.workers.sender import OutboxSender  # noqa: E402
 from config import load_settings  # noqa: E402
 from config.settings import Settings  # noqa: E402
-from sync.client import backoff_delay  # noqa: E402
+from sync.retry import backoff_delay  # noqa: E402
 from tests.factories import BASE_CONFIG  # noqa: E402
 
 TARGET_DRAIN_PER_S = 10_000

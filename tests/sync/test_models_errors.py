@@ -13,7 +13,6 @@ from pydantic import ValidationError
 
 from config.errors import StoreAgentError
 from sync import errors
-from sync.client import backoff_delay, retry_after_floor
 from sync.models import (
     Event,
     EventsRequest,
@@ -26,6 +25,7 @@ from sync.models import (
     parse_orders_page,
     parse_snapshot,
 )
+from sync.retry import backoff_delay, retry_after_floor
 from sync.samples import sample_orders
 from tests.sync.conftest import NOW, make_event
 
