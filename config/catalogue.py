@@ -56,6 +56,7 @@ CATALOGUE: dict[str, str] = {
     "kpi.week": "last 7 days",
     "kpi.month": "last 30 days",
     "kpi.year": "last 52 weeks",
+    "kpi.counting": "Store figures: counting...",
     "kpi.orders": "Orders in {released}, ready {ready}, collected {picked_up}",
     "kpi.fulfillment": "Time to ready: average {avg}, slowest tenth {p90} (target {target})",
     "kpi.on_time": "Ready on time: {rate} (target {target})",

@@ -27,10 +27,12 @@ A period is ``[from, to)``. A rate or a summary with nothing to count is null.
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from agent.clock import iso, parse_iso
@@ -41,30 +43,36 @@ from config.settings import SlaSettings
 BUCKETS = ("hour", "day", "week")
 _SECONDS = "(julianday({end}) - julianday({start})) * 86400.0"
 
+# Lines picked short: the same condition as the partial index order_lines_short (m010),
+# so the set of short orders is read from that small index once, not per order.
+SHORT_LINE = "quantity_short > 0 OR (quantity_picked IS NOT NULL AND quantity_picked < quantity)"
+# Rows are plain tuples (row_factory None): a year is half a million rows, and
+# sqlite3.Row costs more than the query. Positions below.
 _READY_SQL = (
-    "SELECT t.order_id, t.ready_at, t.staged_by,"
+    "SELECT t.ready_at, t.staged_by,"
     f" CASE WHEN t.released_at IS NOT NULL THEN {_SECONDS.format(end='t.ready_at', start='t.released_at')}"
     " END AS fulfillment_s,"
     " CASE WHEN t.released_at IS NULL THEN NULL"
     "      WHEN julianday(t.ready_at) <= COALESCE(julianday(t.promised_ready_at),"
     "           julianday(t.released_at) + ? / 1440.0) THEN 1 ELSE 0 END AS on_time,"
-    " EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = t.order_id AND (l.quantity_short > 0"
-    "         OR (l.quantity_picked IS NOT NULL AND l.quantity_picked < l.quantity))) AS short"
+    f" t.order_id IN (SELECT order_id FROM order_lines WHERE {SHORT_LINE}) AS short"
     " FROM order_times t WHERE t.ready_at >= ? AND t.ready_at < ?"
 )
+R_AT, R_BY, R_FULFILLMENT, R_ON_TIME, R_SHORT = range(5)
 # Two index ranges rather than one OR: each end is counted in the period it happened in.
 _CLOSED_SQL = (
-    "SELECT t.order_id, 'picked_up' AS outcome, t.picked_up_at AS at, t.picked_up_by AS who,"
+    "SELECT 'picked_up' AS outcome, t.picked_up_at AS at, t.picked_up_by AS who,"
     f" CASE WHEN t.arrived_at IS NOT NULL THEN {_SECONDS.format(end='t.picked_up_at', start='t.arrived_at')}"
     " END AS curb_wait_s"
     " FROM order_times t WHERE t.picked_up_at >= ? AND t.picked_up_at < ?"
     " UNION ALL "
-    "SELECT t.order_id, CASE WHEN t.cancel_reason = 'no_show' OR (t.cancel_reason IS NULL"
+    "SELECT CASE WHEN t.cancel_reason = 'no_show' OR (t.cancel_reason IS NULL"
     "   AND o.hold_until IS NOT NULL AND julianday(o.hold_until) <= julianday(t.cancelled_at))"
     "   THEN 'no_show' ELSE 'cancelled' END, t.cancelled_at, NULL, NULL"
     " FROM order_times t JOIN orders o ON o.order_id = t.order_id"
     " WHERE t.cancelled_at >= ? AND t.cancelled_at < ? AND t.cancelled_from = 'READY'"
 )
+C_OUTCOME, C_AT, C_WHO, C_CURB = range(4)
 _RETURNS_SQL = (
     f"SELECT done_at, {_SECONDS.format(end='done_at', start='created_at')} AS shelf_s"
     " FROM return_tasks WHERE done_at >= ? AND done_at < ?"
@@ -76,51 +84,52 @@ class Facts:
     """The rows of one period that every KPI is computed from."""
 
     released: list[str]                   # released_at of each order released in the period
-    ready: list[sqlite3.Row]              # order_id, ready_at, staged_by, fulfillment_s, on_time, short
-    closed: list[sqlite3.Row]             # order_id, outcome, at, who, curb_wait_s
-    returns: list[sqlite3.Row]            # done_at, shelf_s
+    ready: list[tuple[Any, ...]]          # ready_at, staged_by, fulfillment_s, on_time, short
+    closed: list[tuple[Any, ...]]         # outcome, at, who, curb_wait_s
+    returns: list[tuple[Any, ...]]        # done_at, shelf_s
 
 
 def load_facts(conn: sqlite3.Connection, start: datetime, end: datetime, sla: SlaSettings) -> Facts:
     a, b = iso(start), iso(end)
-    released = [r[0] for r in conn.execute(
+    cur = conn.cursor()
+    cur.row_factory = None
+    released = [r[0] for r in cur.execute(
         "SELECT released_at FROM order_times WHERE released_at >= ? AND released_at < ?", (a, b))]
     return Facts(
         released=released,
-        ready=conn.execute(_READY_SQL, (sla.ready_within_min, a, b)).fetchall(),
-        closed=conn.execute(_CLOSED_SQL, (a, b, a, b)).fetchall(),
-        returns=conn.execute(_RETURNS_SQL, (a, b)).fetchall(),
+        ready=cur.execute(_READY_SQL, (sla.ready_within_min, a, b)).fetchall(),
+        closed=cur.execute(_CLOSED_SQL, (a, b, a, b)).fetchall(),
+        returns=cur.execute(_RETURNS_SQL, (a, b)).fetchall(),
     )
 
 
 def _kpis(facts: Facts) -> dict[str, Any]:
-    timed = [r for r in facts.ready if r["fulfillment_s"] is not None]
-    outcomes = Counter(r["outcome"] for r in facts.closed)
+    timed = [r for r in facts.ready if r[R_FULFILLMENT] is not None]
+    outcomes = Counter(r[C_OUTCOME] for r in facts.closed)
     ended = outcomes["picked_up"] + outcomes["cancelled"] + outcomes["no_show"]
     return {
         "orders_released": len(facts.released),
         "orders_ready": len(facts.ready),
         "orders_picked_up": outcomes["picked_up"],
-        "fulfillment_time_s": summary([r["fulfillment_s"] for r in timed], 50, 90),
-        "on_time_ready_rate": rate(sum(r["on_time"] for r in timed), len(timed)),
+        "fulfillment_time_s": summary([r[R_FULFILLMENT] for r in timed], 50, 90),
+        "on_time_ready_rate": rate(sum(r[R_ON_TIME] for r in timed), len(timed)),
         "pickup_conversion": rate(outcomes["picked_up"], ended),
         "no_show_rate": rate(outcomes["no_show"], ended),
-        "curb_wait_s": summary([r["curb_wait_s"] for r in facts.closed
-                                if r["curb_wait_s"] is not None], 90),
-        "short_pick_rate": rate(sum(r["short"] for r in facts.ready), len(facts.ready)),
-        "cancel_to_shelf_s": summary([r["shelf_s"] for r in facts.returns], 90),
+        "curb_wait_s": summary([r[C_CURB] for r in facts.closed if r[C_CURB] is not None], 90),
+        "short_pick_rate": rate(sum(r[R_SHORT] for r in facts.ready), len(facts.ready)),
+        "cancel_to_shelf_s": summary([r[1] for r in facts.returns], 90),
     }
 
 
 def _by_associate(facts: Facts) -> list[dict[str, Any]]:
-    staged: dict[str, list[sqlite3.Row]] = defaultdict(list)
+    staged: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for r in facts.ready:
-        if r["staged_by"]:
-            staged[r["staged_by"]].append(r)
-    picked = Counter(r["who"] for r in facts.closed if r["outcome"] == "picked_up" and r["who"])
+        if r[R_BY]:
+            staged[r[R_BY]].append(r)
+    picked = Counter(r[C_WHO] for r in facts.closed if r[C_OUTCOME] == "picked_up" and r[C_WHO])
     out = []
     for who in sorted(set(staged) | set(picked)):
-        times = [r["fulfillment_s"] for r in staged[who] if r["fulfillment_s"] is not None]
+        times = [r[R_FULFILLMENT] for r in staged[who] if r[R_FULFILLMENT] is not None]
         out.append({"associate_id": who, "staged": len(staged[who]), "picked_up": picked[who],
                     "fulfillment_time_s": {"avg": summary(times)["avg"]}})
     return out
@@ -151,26 +160,19 @@ def _split(facts: Facts, start: datetime, end: datetime,
     edges = [start]
     while edges[-1] < end:
         edges.append(min(end, _next_bucket(bucket_start(edges[-1], bucket), bucket)))
-    keys = [iso(e) for e in edges]
-
-    def slot(stamp: str) -> int:
-        lo, hi = 0, len(keys) - 1
-        while hi - lo > 1:  # keys[lo] <= stamp < keys[hi]
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if keys[mid] <= stamp else (lo, mid)
-        return lo
+    keys = [iso(e) for e in edges[1:-1]]  # inner edges: bisect gives the bucket's index
 
     parts: list[dict[str, list[Any]]] = [
         {"released": [], "ready": [], "closed": [], "returns": []} for _ in edges[:-1]]
 
     def spread(name: str, rows: Iterable[Any], when: Callable[[Any], str]) -> None:
         for row in rows:
-            parts[slot(when(row))][name].append(row)
+            parts[bisect_right(keys, when(row))][name].append(row)
 
     spread("released", facts.released, lambda s: s)
-    spread("ready", facts.ready, lambda r: r["ready_at"])
-    spread("closed", facts.closed, lambda r: r["at"])
-    spread("returns", facts.returns, lambda r: r["done_at"])
+    spread("ready", facts.ready, itemgetter(R_AT))
+    spread("closed", facts.closed, itemgetter(C_AT))
+    spread("returns", facts.returns, itemgetter(0))
     return [(edges[i], edges[i + 1], Facts(**p)) for i, p in enumerate(parts)]
 
 

@@ -270,6 +270,8 @@ async def kpi_screen(settings: Settings, period: int, runs: int) -> float:
             t = time.perf_counter()
             screen = KpiScreen(period)
             await app.push_screen(screen)
+            while not screen.drawn:  # counted in a thread, then drawn
+                await asyncio.sleep(0.005)
             await settle(pilot)
             timings.append(time.perf_counter() - t)
             app.pop_screen()

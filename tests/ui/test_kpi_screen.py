@@ -33,7 +33,8 @@ def test_a_manager_opens_the_figures_from_the_queue(env, size):
         async with app.run_test(size=size) as pilot:
             await login(pilot, "M1", MANAGER_PIN)
             await pilot.press("f10")
-            await wait_for(pilot, lambda: _kpi_screen(app) is not None, what="the KPI screen")
+            await wait_for(pilot, lambda: _kpi_screen(app) is not None and _kpi_screen(app).drawn,
+                           what="the KPI screen with its figures")
             screen = _kpi_screen(app)
             figures = text_of(screen.query_one("#kpi-figures"))
             # Seeded: W10001 released to pick; W10002 and W10003 arrived already READY.
@@ -49,7 +50,8 @@ def test_a_manager_opens_the_figures_from_the_queue(env, size):
                 assert not screen.query_one("#kpi-charts").display
                 assert spark.size.width > 20 and list(spark.data)
             await pilot.press("f2")
-            assert "last 7 days" in text_of(screen.query_one("#kpi-title"))
+            await wait_for(pilot, lambda: "last 7 days" in text_of(screen.query_one("#kpi-title")),
+                           what="the 7-day figures")
             await pilot.press("escape")
             await wait_for(pilot, lambda: on_queue(app), what="the queue again")
 
