@@ -12,6 +12,7 @@ import pytest
 
 from agent.errors import (
     BinNotScannedError,
+    BusinessRuleError,
     ConfirmationNeededError,
     IdCheckNeededError,
     InvalidActionError,
@@ -397,3 +398,17 @@ def test_a_snapshot_from_before_the_extension_does_not_shorten_the_hold(seed, ac
     seed(items_snapshot(version=3, hold_until="2026-11-23T21:00:00Z"))
     assert store.conn.execute("SELECT hold_until FROM orders").fetchone()[0].startswith(
         "2026-11-23T21:00:00")
+
+
+def test_a_manager_waives_only_the_missing_bins(seed, actions, store, settings):
+    _ready(seed, actions)
+    _refused(settings, lambda: actions.pickup(
+        "W1001", associate_id="A100", code="K7Q9MX", oms_confirmed=True, scanned_bins=["B-07"],
+        bins_override_by="A100", id_check="passport"), BusinessRuleError)
+    actions.pickup("W1001", associate_id="A100", code="K7Q9MX", oms_confirmed=True,
+                   scanned_bins=["B-07"], bins_override_by="M1", id_check="passport")
+    row = store.conn.execute("SELECT verification, bins_missing, bins_override_by FROM handoffs"
+                             ).fetchone()
+    assert tuple(row) == ("pickup_code", '["B-08"]', "M1")
+    assert store.conn.execute("SELECT override_by FROM outbox WHERE type = 'order.picked_up'"
+                              ).fetchone()[0] == "M1"

@@ -51,6 +51,7 @@ class PickupActions(ActionBase):
         oms_confirmed: bool = False,
         confirmed: bool = False,
         override_id: str | None = None,
+        bins_override_by: str | None = None,
         lines: dict[str, int] | None = None,
         scanned_bins: Sequence[str] = (),
         id_check: str | None = None,
@@ -62,7 +63,8 @@ class PickupActions(ActionBase):
 
         ``oms_confirmed`` says the live check reached the OMS and its answer is already
         applied; otherwise the offline policy decides. ``override_id`` (a manager) stands
-        in for a missing pickup code, for missing bin scans and for the offline policy.
+        in for a missing pickup code, for missing bin scans and for the offline policy;
+        ``bins_override_by`` (a manager) waives missing bin scans only.
         """
         if id_check is not None and id_check not in ID_CHECK_TYPES:
             raise InvalidActionError(f"ID check {one_line(id_check)[:32]!r} is not one of"
@@ -101,6 +103,9 @@ class PickupActions(ActionBase):
                 verification = Verification.MANAGER_OVERRIDE
             if override_id is not None:
                 require_manager(self.settings.associate(override_id), override_id)
+            if bins_override_by is not None:
+                require_manager(self.settings.associate(bins_override_by), bins_override_by)
+            bins_waived_by = bins_override_by or override_id
 
             all_lines = read_lines(conn, order_id)
             remaining = {ln.line_id: ln.remaining_to_hand_over() for ln in all_lines}
@@ -117,7 +122,7 @@ class PickupActions(ActionBase):
                     f"bin {strangers[0][:32]} is not one of order {order_id}'s bins"
                     f" ({', '.join(bins) or 'none recorded'}): wrong tote?")
             missing = [b for b in bins if b not in scanned] if len(bins) > 1 else []
-            if missing and override_id is None:
+            if missing and bins_waived_by is None:
                 raise BinNotScannedError(
                     f"order {order_id} is in {len(bins)} bins; scan {', '.join(missing)} too"
                     " (every tote goes to the customer), or a manager overrides")
@@ -173,7 +178,8 @@ class PickupActions(ActionBase):
             event = append_event(
                 conn, order_id=order_id, type=EventType.PICKED_UP, data=data, occurred_at=stamp,
                 associate_id=associate_id, device_id=self.device_id,
-                based_on_version=order["version"], override_by=override_id)
+                based_on_version=order["version"], override_by=override_id or (
+                    bins_waived_by if missing else None))
             conn.execute(
                 "INSERT INTO handoffs (order_id, event_seq, verification, collected_by,"
                 " id_check_type, bins_scanned, bins_missing, bins_override_by,"
@@ -181,7 +187,7 @@ class PickupActions(ActionBase):
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (order_id, event.seq, verification, collected_by, id_check,
                  json.dumps([b for b in bins if b in scanned]), json.dumps(missing),
-                 override_id if missing else None, (1 if acknowledgment_signed else 0)
+                 bins_waived_by if missing else None, (1 if acknowledgment_signed else 0)
                  if needs_ack else None,
                  json.dumps([{"line_id": i, "quantity": q} for i, q in handed.items()]),
                  int(complete), associate_id, stamp))
