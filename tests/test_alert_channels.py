@@ -127,3 +127,12 @@ def test_apprise_log_lines_are_withheld(caplog):
         logging.getLogger("apprise").info("Sent Email to %s", "manager@store.example")
     (record,) = [r for r in caplog.records if r.name == "apprise"]
     assert SECRET not in record.getMessage() and "withheld" in record.getMessage()
+
+
+def test_channel_urls_are_scrubbed_from_a_support_bundle(tmp_path):
+    from agent.ops.support_bundle import _secrets, scrub
+
+    settings = _settings(tmp_path, 2525, "http://127.0.0.1:8080")
+    secrets = _secrets(settings, tmp_path / "none.db")
+    line = f"a log line that quoted json://agent:{SECRET}@127.0.0.1:8080/hook by mistake"
+    assert SECRET not in scrub(line, secrets)

@@ -75,7 +75,7 @@ def load_channels(settings: Settings) -> list[Channel]:
         channel = Channel(index, scheme, severities, channel_key(url), plugin)
         if plugin is None:
             log.error("alert %s: apprise cannot use this URL (unknown scheme or missing parts);"
-                      " see docs/operations.md#alert-channels", channel.name)
+                      " see docs/monitoring.md#alert-channels", channel.name)
         out.append(channel)
     return out
 

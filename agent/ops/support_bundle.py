@@ -34,6 +34,7 @@ from agent.ops import doctor
 from agent.store.connection import Store
 from agent.views import queries
 from config import ConfigError, Settings, load_settings, resolve_config_path
+from config.settings import split_channel_entry
 
 REDACTED = "[redacted]"
 JOURNAL_LINES = 2000
@@ -46,6 +47,8 @@ def _secrets(settings: Settings, db: Path) -> list[str]:
     with contextlib.suppress(OSError):
         found.append(settings.oms_token())
     found += [a.pin_hash.get_secret_value() for a in settings.associates if a.pin_hash]
+    for channel in settings.alerts.channels:  # apprise URLs: whole, and without their severities
+        found += [channel.get_secret_value(), split_channel_entry(channel.get_secret_value())[1]]
     password = settings.metrics.basic_auth_password_file
     if password is not None:
         with contextlib.suppress(OSError):
