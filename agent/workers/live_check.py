@@ -1,4 +1,4 @@
-"""The live check at handoff: ask the OMS about this order right now, with a short timeout.
+"""The live check at handoff and before staging: ask the OMS about this order now, briefly.
 
 A cancellation made online a minute ago may not be on the feed yet; asking
 directly stops the associate at the counter. The answer is applied like any
@@ -15,6 +15,7 @@ from agent.clock import iso, utc_now
 from agent.errors import UnknownOrderError
 from agent.oms import make_client
 from agent.orders.snapshots import apply_snapshot
+from agent.store import sync_state
 from agent.store.connection import Store
 from config.settings import Settings
 from sync.adapter import OmsAdapter
@@ -51,6 +52,28 @@ async def check_order(store: Store, settings: Settings, order_id: str, *,
         outcome = apply_snapshot(conn, snapshot.model_dump(mode="json"),
                                  status_map=settings.status_map, now=now, source="live_check")
     return LiveCheck(True, f"OMS says {snapshot.status} (v{snapshot.version}, {outcome.outcome})")
+
+
+async def check_before_stage(store: Store, settings: Settings, order_id: str, *,
+                             client=None) -> LiveCheck | None:
+    """Before staging, while the store is online: the same question, the same short timeout.
+
+    A cancellation made online while the associate picked is applied here, and the
+    stage is then refused as for any cancelled order, instead of reaching the OMS as
+    a conflict. Offline (the store's last contact failed), nothing is asked: the
+    stage goes ahead and a conflict answer later settles itself (orders/superseded).
+    None when nothing was asked.
+    """
+    if sync_state.get(store.conn, "online") != "1":
+        return None
+    try:
+        return await check_order(store, settings, order_id, client=client)
+    except UnknownOrderError as exc:  # the stage decides (and reconciliation flags it)
+        return LiveCheck(True, str(exc))
+
+
+def check_before_stage_sync(store: Store, settings: Settings, order_id: str) -> LiveCheck | None:
+    return asyncio.run(check_before_stage(store, settings, order_id))
 
 
 def check_order_sync(store: Store, settings: Settings, order_id: str) -> LiveCheck:

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso, utc_now
+from agent.orders import superseded
 from agent.orders.snapshots import apply_snapshot, quarantine
 from agent.store import sync_state
 from agent.store.connection import Store
@@ -248,7 +249,15 @@ class OutboxSender:
                 conn.execute(_ACK, (now, oms_result, json.dumps(seqs)))
             report.acked += len(occurred)
             for row, result in pairs:
-                if result.status not in _DONE:
+                if result.status in _DONE:
+                    pass
+                elif result.order is not None and superseded.cancelled_at_oms(
+                        row["type"], result.status, result.order.status, status_map):
+                    superseded.settle(conn, row, oms_status=result.order.status,
+                                      oms_version=result.order.version,
+                                      oms_result=_result_json(result), now=now)
+                    report.acked += 1
+                else:
                     self._dead_in(conn, row, kind=result.status, code=result.code,
                                   message=result.message, now=now, oms_result=_result_json(result))
                     report.dead += 1

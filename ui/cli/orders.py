@@ -10,7 +10,7 @@ from agent.oms import agent_version
 from agent.orders import dead_letters
 from agent.orders.actions import CANCEL_REASONS, ID_CHECK_TYPES, SHORT_REASONS, Actions
 from agent.views import queries
-from agent.workers.live_check import check_order_sync
+from agent.workers.live_check import check_before_stage_sync, check_order_sync
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, table
 
@@ -46,8 +46,11 @@ def _done(ctx: Context, result) -> int:
 def cmd_stage(ctx: Context) -> int:
     a = ctx.args
     picked = _line_overrides(a.line)
-    return _done(ctx, _actions(ctx).stage(a.order_id, bins=a.bin, associate_id=a.associate,
-                                          picked=picked))
+    actions = _actions(ctx)
+    actions.associate(a.associate)  # an unknown associate is refused before asking the OMS
+    check_before_stage_sync(ctx.store, ctx.settings, a.order_id)  # applies a cancel made online
+    return _done(ctx, actions.stage(a.order_id, bins=a.bin, associate_id=a.associate,
+                                    picked=picked))
 
 
 def cmd_short(ctx: Context) -> int:
