@@ -48,7 +48,7 @@ def test_stage_by_scanning_items_then_the_bin(env, size):
             assert state_of(env.settings, "W10001") == "TO_PICK"
             for _ in range(3):
                 await scan(pilot, GTIN)
-            assert "all picked" in message(app)
+            assert "All picked" in message(app)
             await pilot.press("f2")
             assert on_order(app)
             assert "DONE: order W10001 staged in bin B-11" in message(app)

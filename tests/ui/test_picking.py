@@ -76,7 +76,7 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
             bells: list[int] = []
             app.bell = lambda: bells.append(1)
             await scan(pilot, NOT_ON_ORDER)
-            assert "WRONG ITEM" in message(app) and "nothing changed" in message(app)
+            assert "WRONG ITEM" in message(app) and "Nothing changed" in message(app)
             assert bells, "a wrong item rings the bell"
             await scan(pilot, GTIN_A)
             await scan(pilot, GTIN_A)
@@ -99,10 +99,10 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
                 {"line_id": "L1", "quantity": 1, "reason": "damaged"}]
             # Two totes: a bin each, then F2 stages into both.
             await pilot.press("f2")
-            assert "scan the bin" in message(app)
+            assert "Scan the bin" in message(app)
             await scan(pilot, "B-21")
             await scan(pilot, "B-22")
-            assert "bins: B-21, B-22" in str(app.screen.query_one("#pick-bins").render())
+            assert "Bins: B-21, B-22" in str(app.screen.query_one("#pick-bins").render())
             await pilot.press("f2")
             await wait_for(pilot, lambda: on_order(app), what="back on the order")
             assert "DONE" in message(app), message(app)
@@ -129,7 +129,7 @@ def test_cancelled_online_mid_pick_stops_the_picker(env):
             # The OMS cancels the order; the feed (another connection) records it.
             seed(env.settings, walk_order(status="cancelled", version=2))
             await wait_for(pilot, lambda: isinstance(app.screen, StopScreen), what="the STOP")
-            assert "CANCELLED" in message(app)
+            assert "was cancelled while you picked it" in message(app)
             # The apple already in hand goes back: a return task, offered on the STOP.
             task = row(env.settings, "SELECT state, lines FROM return_tasks WHERE order_id='W20001'")
             assert task["state"] == "OPEN"
@@ -175,7 +175,7 @@ def test_partial_pickup_two_bins_an_id_check_and_the_alternate_person(tmp_path, 
                 await login(pilot)
                 await scan(pilot, "B-31")  # the first tote leads to its order
                 assert on_order(app, "W20002")
-                assert "also bring B-32" in message(app), message(app)
+                assert "Also bring B-32" in message(app), message(app)
                 await pilot.press("f7")  # partial pickup: one apple stays for later
                 assert isinstance(app.screen, PartialDialog)
                 assert not no_horizontal_overflow(app)

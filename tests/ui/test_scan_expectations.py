@@ -45,7 +45,7 @@ def test_stage_dialog_takes_a_short_bin_id(env):
             for _ in range(4):
                 await scan(pilot, GTIN)
             await scan(pilot, "b7")  # Caps Lock off, a bin the CLI would take
-            assert "bin B7 added" in message(app), message(app)
+            assert "Bin B7 added" in message(app), message(app)
             await pilot.press("f2")
             assert on_order(app)
             assert "staged in bin B7" in message(app), message(app)

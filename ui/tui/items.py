@@ -19,10 +19,11 @@ from config.vocabulary import IdCheckType, ShortReason
 
 # The words (config.vocabulary), in the order the dialogs offer them; the domain
 # refuses anything else.
-SHORT_REASON_TEXT = {ShortReason.NOT_FOUND: "Not found", ShortReason.DAMAGED: "Damaged",
-                     ShortReason.EXPIRED: "Expired", ShortReason.OTHER: "Other"}
-ID_CHECK_TEXT = {IdCheckType.DRIVERS_LICENSE: "Driver's license", IdCheckType.PASSPORT: "Passport",
-                 IdCheckType.NATIONAL_ID: "National ID card", IdCheckType.OTHER: "Other photo ID"}
+# Each value is the catalogue entry (config.catalogue) the associate reads.
+SHORT_REASON_TEXT = {ShortReason.NOT_FOUND: "short.not_found", ShortReason.DAMAGED: "short.damaged",
+                     ShortReason.EXPIRED: "short.expired", ShortReason.OTHER: "short.other"}
+ID_CHECK_TEXT = {IdCheckType.DRIVERS_LICENSE: "id.drivers", IdCheckType.PASSPORT: "id.passport",
+                 IdCheckType.NATIONAL_ID: "id.national", IdCheckType.OTHER: "id.other"}
 SHORT_REASONS: tuple[ShortReason, ...] = tuple(ShortReason)
 ID_CHECK_TYPES: tuple[IdCheckType, ...] = tuple(IdCheckType)
 __all__ = ["ID_CHECK_TYPES", "SHORT_REASONS", "Evidence", "ItemsPort", "Line", "PickList",

@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from config.catalogue import msg
 from ui.tui.dialogs.base import Dialog
 from ui.tui.items import ID_CHECK_TEXT, ID_CHECK_TYPES, Line, bins_of
 from ui.tui.widgets.plain import Plain
@@ -25,7 +26,7 @@ from ui.tui.widgets.scan_input import ScanInput
 class CollectorDialog(Dialog):
     """The order names an alternate pickup person: which of the two is at the counter."""
 
-    TITLE_TEXT = "Who is collecting?"
+    TITLE_TEXT = msg("collect.title")
 
     def __init__(self, detail: dict[str, Any], alternate: str):
         super().__init__()
@@ -33,11 +34,12 @@ class CollectorDialog(Dialog):
         self.alternate = alternate
 
     def compose_dialog(self) -> ComposeResult:
-        yield Plain(Text(f"{self.detail['order_id']}: the customer named someone to collect"),
-                     classes="dialog-text")
+        yield Plain(Text(msg("collect.intro", order=self.detail["order_id"])),
+                    classes="dialog-text")
         # Names come from the OMS: Text, never markup.
-        yield OptionList(Option(Text(f"Customer: {self.detail['customer_name']}"), id="customer"),
-                         Option(Text(f"Alternate: {self.alternate}"), id="alternate"),
+        yield OptionList(Option(Text(msg("collect.customer", name=self.detail["customer_name"])),
+                                id="customer"),
+                         Option(Text(msg("collect.alternate", name=self.alternate)), id="alternate"),
                          id="collectors")
 
     def on_mount(self) -> None:
@@ -53,7 +55,7 @@ class CollectorDialog(Dialog):
 class IdCheckDialog(Dialog):
     """Age-restricted items (or an alternate person, by config): which photo ID was checked."""
 
-    TITLE_TEXT = "ID check: which ID did you see?"
+    TITLE_TEXT = msg("idcheck.title")
 
     def __init__(self, reason: str, lines: list[Line]):
         super().__init__(classes="warn")
@@ -64,9 +66,9 @@ class IdCheckDialog(Dialog):
         restricted = [p.description for p in self.lines if p.age_restricted]
         text = Text(self.reason)
         if restricted:
-            text.append("\nage-restricted: " + ", ".join(restricted))
+            text.append("\n" + msg("idcheck.restricted", items=", ".join(restricted)))
         yield Plain(text, classes="dialog-text")
-        yield OptionList(*(Option(ID_CHECK_TEXT[t], id=t) for t in ID_CHECK_TYPES), id="id-types")
+        yield OptionList(*(Option(msg(ID_CHECK_TEXT[t]), id=t) for t in ID_CHECK_TYPES), id="id-types")
 
     def on_mount(self) -> None:
         options = self.query_one("#id-types", OptionList)
@@ -85,7 +87,7 @@ class BinsDialog(Dialog):
     associate asks for the override (the manager dialog follows), or None.
     """
 
-    TITLE_TEXT = "Handoff: scan every bin of the order"
+    TITLE_TEXT = msg("bins.title")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("f7", "override", "Manager override")]
 
     def __init__(self, detail: dict[str, Any], scanned: list[str], reason: str = ""):
@@ -98,7 +100,7 @@ class BinsDialog(Dialog):
     def compose_dialog(self) -> ComposeResult:
         yield Plain(id="bins-list", classes="dialog-text")
         yield ScanInput(placeholder="bin barcode, Enter", id="bins-scan", expect="bin")
-        yield Plain("F7 manager override (a bin is missing)", classes="dim")
+        yield Plain(msg("bins.override"), classes="dim")
 
     def on_mount(self) -> None:
         self._paint()
@@ -107,10 +109,10 @@ class BinsDialog(Dialog):
             self.say(self.reason)
 
     def _paint(self) -> None:
-        t = Text(f"{self.detail['order_id']} · {len(self.bins)} bin(s)\n")
+        t = Text(msg("bins.head", order=self.detail["order_id"], count=len(self.bins)) + "\n")
         for n, b in enumerate(self.bins, 1):
             done = b in self.scanned
-            t.append(f"{'✓' if done else '·'} {b} ({n} of {len(self.bins)})\n",
+            t.append(f"{'✓' if done else '·'} {msg('bins.row', bin=b, n=n, m=len(self.bins))}\n",
                      style="green" if done else "bold")
         t.rstrip()
         self.query_one("#bins-list", Static).update(t)
@@ -120,12 +122,11 @@ class BinsDialog(Dialog):
         event.stop()
         scan = event.scan
         if scan.kind != "bin":
-            self.say(f"scan a bin ({scan.kind}: {scan.value or scan.reason}); nothing changed",
-                     error=True)
+            self.say(msg("bins.not_a_bin"), error=True)
             return
         if scan.value not in self.bins:
-            self.say(f"bin {scan.value} is not a bin of order {self.detail['order_id']}:"
-                     " leave that tote", error=True)
+            self.say(msg("bins.stranger", bin=scan.value, order=self.detail["order_id"]),
+                     error=True)
             return
         if scan.value not in self.scanned:
             self.scanned.append(scan.value)
@@ -134,7 +135,7 @@ class BinsDialog(Dialog):
         if not left:
             self.dismiss((list(self.scanned), None))
         else:
-            self.say(f"bin {scan.value} ✓; still to scan: {', '.join(left)}")
+            self.say(msg("bins.still", bin=scan.value, bins=", ".join(left)))
 
     def action_override(self) -> None:
         self.dismiss((list(self.scanned), "override"))
@@ -143,7 +144,7 @@ class BinsDialog(Dialog):
 class PartialDialog(Dialog):
     """Partial pickup: how many of each line the customer takes now (the rest stays READY)."""
 
-    TITLE_TEXT = "Partial pickup: what goes now"
+    TITLE_TEXT = msg("partial.title")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
@@ -161,7 +162,7 @@ class PartialDialog(Dialog):
 
     def compose_dialog(self) -> ComposeResult:
         yield Plain(id="partial-lines", classes="dialog-text")
-        yield Plain("↑↓ line · ←/- less · →/+ more · F2 continue", classes="dim")
+        yield Plain(msg("partial.hint"), classes="dim")
 
     def on_mount(self) -> None:
         self._paint()
@@ -195,7 +196,7 @@ class PartialDialog(Dialog):
     def action_done(self) -> None:
         taking = {k: v for k, v in self.taking.items() if v}
         if not taking:
-            self.say("nothing chosen: at least one unit goes, or Escape", error=True)
+            self.say(msg("partial.none"), error=True)
             return
         self.dismiss(taking)
 
@@ -204,7 +205,7 @@ class SignedDialog(Dialog):
     """The customer signs the printed acknowledgment; F2 once it is signed. Nothing here takes
     focus, so a scanner's Enter cannot answer for the associate."""
 
-    TITLE_TEXT = "Signed acknowledgment"
+    TITLE_TEXT = msg("signed.title")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("f2", "signed", "Signed")]
 
     def __init__(self, reason: str):
@@ -213,7 +214,7 @@ class SignedDialog(Dialog):
 
     def compose_dialog(self) -> ComposeResult:
         yield Plain(Text(self.reason), classes="dialog-text")
-        yield Plain("F2: it is signed · Escape: not signed", classes="dim")
+        yield Plain(msg("signed.hint"), classes="dim")
 
     def action_signed(self) -> None:
         self.dismiss(True)

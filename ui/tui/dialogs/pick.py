@@ -21,6 +21,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from agent.errors import BusinessRuleError, OrderCancelledError, StoreError, UnknownOrderError, WrongItemError
+from config.catalogue import msg
 from config.vocabulary import OrderState
 from ui.tui.dialogs.base import Dialog
 from ui.tui.fmt import refusal
@@ -28,11 +29,7 @@ from ui.tui.items import Line, PickList, port
 from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.scan_input import ScanInput
 
-POLICY_TITLE = {
-    "scan": "Pick: scan every item, then the bin(s)",
-    "quantity": "Pick: confirm each line (F4), then the bin(s)",
-    "off": "Pick: take the items, then scan the bin(s)",
-}
+POLICY_TITLE = {"scan": "pick.title_scan", "quantity": "pick.title_quantity", "off": "pick.title_off"}
 
 
 @dataclass(frozen=True)
@@ -80,10 +77,8 @@ class PickDialog(Dialog):
 
     def on_mount(self) -> None:
         self.pick = port(self.app).pick_list(self.order_id)
-        self.query_one(".dialog-title", Static).update(POLICY_TITLE[self.policy])
-        keys = "F2 stage · F3 short · F6 undo bin · ↑↓ line"
-        if self.policy == "quantity":
-            keys = "F4 confirm qty · " + keys
+        self.query_one(".dialog-title", Static).update(msg(POLICY_TITLE[self.policy]))
+        keys = msg("pick.keys_quantity" if self.policy == "quantity" else "pick.keys")
         self.query_one("#pick-keys", Static).update(keys)
         self.query_one("#pick-scan").focus()
         self._paint()
@@ -121,9 +116,9 @@ class PickDialog(Dialog):
         t.rstrip()
         self.query_one("#pick-lines", Static).update(t)
         left = sum(line.to_pick for line in lines)
-        bins = ", ".join(self.bins) if self.bins else "none yet"
+        bins = ", ".join(self.bins) if self.bins else msg("pick.no_bins")
         self.query_one("#pick-bins", Static).update(
-            Text(f"bins: {bins} · {left} unit(s) to pick" if left else f"bins: {bins} · all picked"))
+            Text(msg("pick.left", bins=bins, count=left) if left else msg("pick.all_left", bins=bins)))
 
     def refresh_data(self) -> None:
         """Called by the app on every commit (any process): a cancelled order stops the pick."""
@@ -136,8 +131,7 @@ class PickDialog(Dialog):
             self.say(refusal(exc), error=True)
             return
         if self.pick.state == OrderState.CANCELLED:
-            self._stopped(f"order {self.order_id} was CANCELLED while you picked it:"
-                          " stop, do not stage it")
+            self._stopped(msg("pick.stopped", order=self.order_id))
             return
         self._paint()
 
@@ -161,8 +155,7 @@ class PickDialog(Dialog):
         elif scan.kind == "bin":
             self._add_bin(scan.value)
         else:
-            self.say(f"not an item or a bin ({scan.kind}: {scan.value or scan.reason});"
-                     " nothing changed", error=True)
+            self.say(msg("pick.not_item_or_bin"), error=True)
 
     def _verify(self, gtin: str) -> None:
         lines = self.lines()
@@ -172,7 +165,7 @@ class PickDialog(Dialog):
         if self.policy != "scan":
             self._paint()
             if not matching:
-                self.say(f"item {gtin} is not on order {self.order_id}: put it back", error=True)
+                self.say(msg("pick.not_on_order", gtin=gtin, order=self.order_id), error=True)
             return
         if not self._act(lambda: port(self.app).verify(self.order_id, gtin)):
             return
@@ -181,21 +174,21 @@ class PickDialog(Dialog):
             self.cursor = next((i for i, p in enumerate(lines) if p.to_pick), self.cursor)
             self._paint()
         left = sum(p.to_pick for p in lines)
-        self.say(self._last if left else f"{self._last} · all picked: scan the bin(s), then F2")
+        self.say(self._last if left else msg("pick.all_picked", done=self._last))
 
     def _add_bin(self, bin_id: str) -> None:
         if bin_id in self.bins:
-            self.say(f"bin {bin_id} is already on this order", error=True)
+            self.say(msg("pick.bin_again", bin=bin_id), error=True)
             return
         self.bins.append(bin_id)
         self._paint()
-        self.say(f"bin {bin_id} added ({len(self.bins)} bin(s)): another tote's bin, or F2 to stage")
+        self.say(msg("pick.bin_added", bin=bin_id, count=len(self.bins)))
 
     def action_drop_bin(self) -> None:
         if self.bins:
             dropped = self.bins.pop()
             self._paint()
-            self.say(f"bin {dropped} taken off; nothing was written")
+            self.say(msg("pick.bin_dropped", bin=dropped))
 
     # --- actions --------------------------------------------------------------
     _last = ""
@@ -205,8 +198,8 @@ class PickDialog(Dialog):
         try:
             self._last = call()
         except WrongItemError as exc:
-            why = str(exc).removeprefix("wrong item: ")
-            self.say(f"WRONG ITEM: {why}; nothing changed", error=True)
+            why = str(exc).removeprefix("wrong item: ").rstrip(".")
+            self.say(msg("pick.wrong_item", why=why), error=True)
             return False
         except OrderCancelledError as exc:
             self._stopped(str(exc))
@@ -226,7 +219,7 @@ class PickDialog(Dialog):
 
         line = self._current()
         if line is None or line.to_pick == 0:
-            self.say("nothing left to pick on this line: ↑↓ to choose another", error=True)
+            self.say(msg("pick.line_done"), error=True)
             return
         self.app.push_screen(ShortDialog(self.order_id, line), self._after_line_step)
 
@@ -234,11 +227,11 @@ class PickDialog(Dialog):
         from ui.tui.dialogs.short import ConfirmQuantityDialog
 
         if self.policy != "quantity":
-            self.say("this store verifies by scanning each item", error=True)
+            self.say(msg("pick.scan_policy"), error=True)
             return
         line = self._current()
         if line is None or line.to_pick == 0:
-            self.say("nothing left to confirm on this line: ↑↓ to choose another", error=True)
+            self.say(msg("pick.line_done"), error=True)
             return
         self.app.push_screen(ConfirmQuantityDialog(self.order_id, line), self._after_line_step)
 
@@ -252,7 +245,7 @@ class PickDialog(Dialog):
 
     def action_stage(self) -> None:
         if not self.bins:
-            self.say("scan the bin of each tote first", error=True)
+            self.say(msg("pick.need_bin"), error=True)
             return
         if self._act(lambda: port(self.app).stage(self.order_id, list(self.bins))):
-            self.dismiss(f"DONE: {self._last}")
+            self.dismiss(msg("pick.done", what=self._last))

@@ -12,6 +12,7 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from agent.errors import BusinessRuleError, OrderCancelledError, StoreError
+from config.catalogue import msg
 from ui.tui.dialogs.base import Dialog
 from ui.tui.fmt import refusal
 from ui.tui.items import SHORT_REASON_TEXT, SHORT_REASONS, Line, port
@@ -20,8 +21,8 @@ from ui.tui.widgets.plain import Plain
 
 def _line_text(line: Line) -> Text:
     # Plain Text: the description and location come from the OMS.
-    return Text(f"{line.location or '-'} · {line.description}\n{line.to_pick} of"
-                f" {line.wanted} still to pick")
+    return Text(msg("short.line", where=line.location or "-", item=line.description,
+                    left=line.to_pick, wanted=line.wanted))
 
 
 def _count(raw: str, most: int) -> int | None:
@@ -36,7 +37,7 @@ class ShortDialog(Dialog):
     focus moved would otherwise land in the wrong place.
     """
 
-    TITLE_TEXT = "Short pick: how many, and why"
+    TITLE_TEXT = msg("short.title")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "reason(-1)", "Previous reason", show=False),
         Binding("down", "reason(1)", "Next reason", show=False),
@@ -51,9 +52,9 @@ class ShortDialog(Dialog):
         yield Plain(_line_text(self.line), classes="dialog-text")
         yield Input(str(self.line.to_pick), id="short-qty", compact=True, restrict=r"[0-9]*",
                     max_length=4)
-        yield OptionList(*(Option(SHORT_REASON_TEXT[r], id=r) for r in SHORT_REASONS),
+        yield OptionList(*(Option(msg(SHORT_REASON_TEXT[r]), id=r) for r in SHORT_REASONS),
                          id="short-reasons")
-        yield Plain("count, ↑↓ reason, Enter records it", classes="dim")
+        yield Plain(msg("short.hint"), classes="dim")
 
     def on_mount(self) -> None:
         reasons = self.query_one("#short-reasons", OptionList)
@@ -77,10 +78,10 @@ class ShortDialog(Dialog):
     def _record(self, reason: str) -> None:
         quantity = _count(self.query_one("#short-qty", Input).value, self.line.to_pick)
         if quantity is None:
-            self.say(f"quantity: 1 to {self.line.to_pick}; nothing changed", error=True)
+            self.say(msg("short.range", most=self.line.to_pick), error=True)
             return
         try:
-            message = port(self.app).short(self.order_id, self.line.line_id, quantity, reason)
+            port(self.app).short(self.order_id, self.line.line_id, quantity, reason)
         except OrderCancelledError as exc:
             from ui.tui.dialogs.pick import Stopped
 
@@ -89,13 +90,14 @@ class ShortDialog(Dialog):
         except (BusinessRuleError, StoreError) as exc:  # a store error too: the screen stays up
             self.say(refusal(exc), error=True)
             return
-        self.dismiss(f"SHORT: {message}")
+        self.dismiss(msg("short.done", count=quantity, item=self.line.description,
+                         reason=msg(SHORT_REASON_TEXT[reason]).lower()))
 
 
 class ConfirmQuantityDialog(Dialog):
     """Policy ``quantity``: the picker counts the units into the tote and confirms the count."""
 
-    TITLE_TEXT = "Confirm the count for this line"
+    TITLE_TEXT = msg("count.title")
 
     def __init__(self, order_id: str, line: Line):
         super().__init__()
@@ -114,7 +116,7 @@ class ConfirmQuantityDialog(Dialog):
     def _submitted(self, event: Input.Submitted) -> None:
         quantity = _count(event.value, self.line.to_pick)
         if quantity is None:
-            self.say(f"quantity: 1 to {self.line.to_pick}; nothing changed", error=True)
+            self.say(msg("short.range", most=self.line.to_pick), error=True)
             return
         try:
             message = port(self.app).confirm(self.order_id, self.line.line_id, quantity)

@@ -11,6 +11,7 @@ from textual.widget import Widget
 from agent.errors import UnknownOrderError
 from agent.orders.states import OrderAction, allows
 from agent.views import queries
+from config.catalogue import msg
 from config.vocabulary import OrderState
 from drivers.scan_parse import Scan
 from ui.tui.fmt import day_hhmm, hhmm, window
@@ -41,7 +42,7 @@ def render_detail(d: dict, audit: list[dict], *, narrow: bool, width: int) -> Co
     head.append(f" · {d['fulfillment']}")
     alternate = alternate_of(d)
     if alternate:
-        head.append(f"\nalternate pickup: {alternate}")
+        head.append("\n" + msg("order.alternate", name=alternate))
     win = d["pickup_window"] or {}
     head.append(f"\nwindow {window(win.get('start'), win.get('end'))} · hold until"
                 f" {day_hhmm(d['hold_until'])}")
@@ -218,5 +219,7 @@ class OrderView(OrderFlows, VerticalScroll):
             return
         self.bins_scanned.add(bin_id)
         left = [b for b in bins if b not in self.bins_scanned]
-        self.say(f"bin {bin_id} ✓" + (f"; also bring {', '.join(left)}" if left else
-                                      ("; all bins here" if len(bins) > 1 else "")))
+        if left:
+            self.say(msg("order.also_bring", bin=bin_id, bins=", ".join(left)))
+        else:
+            self.say(msg("order.all_bins" if len(bins) > 1 else "order.bin_seen", bin=bin_id))

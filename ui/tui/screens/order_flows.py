@@ -103,7 +103,7 @@ class OrderFlows:
                     self._evidence.collected_by = "alternate" if who == "alternate" else "customer"
                     self._check_live(code)
                 else:
-                    self.say("handoff not done: nothing changed")
+                    self.say(msg("collect.not_done"))
 
             self.app.push_screen(CollectorDialog(self.detail, alternate), chosen)
             return
@@ -190,7 +190,7 @@ class OrderFlows:
                     self._hand_over(code, reached=reached, confirmed=confirmed,
                                     override_id=override_id)
                 else:
-                    self.say("handoff not done: no ID checked; nothing changed", error=True)
+                    self.say(msg("idcheck.not_done"), error=True)
 
             app.push_screen(IdCheckDialog(str(exc), port(app).pick_list(self.order_id).lines),
                             checked)
@@ -249,8 +249,7 @@ class OrderFlows:
                 evidence.acknowledgment_signed = True
                 self._hand_over(code, reached=reached, confirmed=confirmed, override_id=override_id)
             else:
-                self.say("handoff not done: the acknowledgment is not signed; nothing changed",
-                         error=True)
+                self.say(msg("signed.not_done"), error=True)
 
         self.app.push_screen(SignedDialog(reason), answered)
 
@@ -272,17 +271,16 @@ class OrderFlows:
                 evidence.bins_override_by = manager_id
                 again()
             else:
-                self.say("handoff not done: nothing changed")
+                self.say(msg("handover.not_done"))
 
         def scanned(answer: tuple[list[str], str | None] | None) -> None:
             if answer is None:
-                self.say("handoff not done: nothing changed")
+                self.say(msg("handover.not_done"))
                 return
             evidence.scanned_bins = answer[0]
             self.bins_scanned.update(answer[0])
             if answer[1] == "override":
-                app.push_screen(ManagerDialog(f"hand over without every bin scanned: {reason}"),
-                                waived)
+                app.push_screen(ManagerDialog(msg("bins.waive", why=reason)), waived)
             else:
                 again()
 
