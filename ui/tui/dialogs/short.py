@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from agent.errors import BusinessRuleError, OrderCancelledError, StoreError
 from config.catalogue import msg
+from config.vocabulary import ShortReason
 from ui.tui.dialogs.base import Dialog
 from ui.tui.fmt import refusal
 from ui.tui.items import SHORT_REASON_TEXT, SHORT_REASONS, Line, port
@@ -73,9 +74,9 @@ class ShortDialog(Dialog):
 
     @on(OptionList.OptionSelected, "#short-reasons")
     def _clicked(self, event: OptionList.OptionSelected) -> None:
-        self._record(str(event.option.id))
+        self._record(ShortReason(str(event.option.id)))
 
-    def _record(self, reason: str) -> None:
+    def _record(self, reason: ShortReason) -> None:
         quantity = _count(self.query_one("#short-qty", Input).value, self.line.to_pick)
         if quantity is None:
             self.say(msg("short.range", most=self.line.to_pick), error=True)
