@@ -29,6 +29,14 @@ from tests.test_metrics import samples, value
 
 Usage = namedtuple("Usage", "total used free")
 
+# Manager decisions on the command line need the manager's PIN (ui/cli/manager_pin.py).
+PIN_LINE = "135700\n"
+AS_MANAGER = ("--pin-stdin",)
+
+
+def _manager_pin(cli) -> None:
+    assert cli("associate", "set-pin", "M1", stdin=PIN_LINE).code == 0
+
 
 def open_alerts(db) -> dict[tuple[str, str], dict]:
     conn = sqlite3.connect(db)
@@ -155,6 +163,7 @@ def test_another_orders_snapshot_resolves_nothing(seed, store):
 def test_quarantine_resolve_by_a_manager(cli, tmp_path, settings):
     db = settings.storage.path
     _import(cli, tmp_path, snapshot("W1", status="teleported"), {"order_id": "W2", "version": "x"})
+    _manager_pin(cli)
     rows = cli("quarantine", "list", "--json").json()
     assert [r["order_id"] for r in rows] == ["W1", "W2"]
     first, second = rows[0]["id"], rows[1]["id"]
@@ -162,15 +171,15 @@ def test_quarantine_resolve_by_a_manager(cli, tmp_path, settings):
     for args in (("--reason", "fixed at the OMS", "--as", "A100"),  # not a manager
                  ("--reason", "   ", "--as", "M1"),  # no reason
                  ("--reason", "fixed", "--as", "GHOST")):
-        r = cli("quarantine", "resolve", str(first), *args)
+        r = cli("quarantine", "resolve", str(first), *args, *AS_MANAGER, stdin=PIN_LINE)
         assert r.code == 3 and "Traceback" not in r.err and len(r.err.splitlines()) == 1, r.err
-    r = cli("quarantine", "resolve", "999", "--reason", "fixed", "--as", "M1")
+    r = cli("quarantine", "resolve", "999", "--reason", "fixed", "--as", "M1", *AS_MANAGER, stdin=PIN_LINE)
     assert r.code == 3 and "not an unresolved quarantined snapshot" in r.err
     assert cli("quarantine", "resolve", "one", "--reason", "fixed", "--as", "M1").code == 2
     assert table_dump(db, *GUARDED, "received_changes") == before
 
     r = cli("quarantine", "resolve", str(first), "--reason", "order deleted at the OMS", "--as", "M1",
-            "--json")
+            "--json", *AS_MANAGER, stdin=PIN_LINE)
     assert r.code == 0, r.err
     out = r.json()
     assert (out["id"], out["order_id"], out["resolved_by"], out["resolution"],
@@ -183,9 +192,11 @@ def test_quarantine_resolve_by_a_manager(cli, tmp_path, settings):
     [entry] = [e for e in cli("audit", "W1", "--json").json() if e["direction"] == "resolution"]
     assert entry["outcome"] == "quarantine_resolved" and entry["source"] == "manager"
     assert "resolved by M1: order deleted at the OMS" in entry["detail"]
-    assert cli("quarantine", "resolve", str(first), "--reason", "again", "--as", "M1").code == 3
+    assert cli("quarantine", "resolve", str(first), "--reason", "again", "--as", "M1", *AS_MANAGER,
+               stdin=PIN_LINE).code == 3
 
-    r = cli("quarantine", "resolve", str(second), "--reason", "garbage from a test system", "--as", "M1")
+    r = cli("quarantine", "resolve", str(second), "--reason", "garbage from a test system", "--as", "M1",
+            *AS_MANAGER, stdin=PIN_LINE)
     assert r.code == 0 and "0 left" in r.out, r.err
     assert cli("quarantine", "list", "--json").json() == []
     assert not cli("status", "--json").json()["alerts"]
@@ -233,8 +244,10 @@ def test_resolve_conflict_needs_a_manager_and_a_note(conflicted, store, settings
 
 def test_resolve_conflict_cli(cli, tmp_path, settings):
     _import(cli, tmp_path, snapshot("W1"), snapshot("W2", code="ZZ9ZZ9"))
+    _manager_pin(cli)
     assert cli("order", "stage", "W1", "--bin", "B-07", "--as", "A100").code == 0
-    r = cli("order", "pickup", "W1", "--code", "K7Q9MX", "--as", "A100", "--override-by", "M1")
+    r = cli("order", "pickup", "W1", "--code", "K7Q9MX", "--as", "A100", "--override-by", "M1",
+            *AS_MANAGER, stdin=PIN_LINE)
     assert r.code == 0, r.err
     _import(cli, tmp_path, snapshot("W1", version=2, status="cancelled"))
     assert cli("orders", "--json").json()[0]["conflict"]
@@ -242,13 +255,13 @@ def test_resolve_conflict_cli(cli, tmp_path, settings):
 
     db = settings.storage.path
     before = table_dump(db, *GUARDED, "received_changes")
-    assert cli("order", "resolve-conflict", "W1", "--note", "called", "--as", "A100").code == 3
-    assert cli("order", "resolve-conflict", "W2", "--note", "called", "--as", "M1").code == 3
-    assert cli("order", "resolve-conflict", "W404", "--note", "called", "--as", "M1").code == 3
+    for who, order in (("A100", "W1"), ("M1", "W2"), ("M1", "W404")):  # not a manager, no conflict, unknown
+        assert cli("order", "resolve-conflict", order, "--note", "called", "--as", who, *AS_MANAGER,
+                   stdin=PIN_LINE).code == 3
     assert table_dump(db, *GUARDED, "received_changes") == before
 
     r = cli("order", "resolve-conflict", "W1", "--note", "customer called, charged again",
-            "--as", "M1", "--json")
+            "--as", "M1", "--json", *AS_MANAGER, stdin=PIN_LINE)
     assert r.code == 0, r.err
     assert r.json()["resolved_by"] == "M1" and r.json()["conflict"] is None
     show = cli("order", "show", "W1", "--json").json()

@@ -12,6 +12,7 @@ from tests.conftest import GUARDED, table_dump
 from tests.factories import snapshot
 
 REPO = Path(__file__).resolve().parent.parent
+MANAGER_PIN = "135700"
 
 
 @pytest.fixture
@@ -22,6 +23,7 @@ def seeded(cli, tmp_path):
     path.write_text(json.dumps([snapshot("W1001"), snapshot("W1002", code="ZZ9ZZ9")]))
     r = cli("import-snapshots", str(path))
     assert r.code == 0, r.err
+    assert cli("associate", "set-pin", "M1", stdin=f"{MANAGER_PIN}\n").code == 0
     return cli
 
 
@@ -66,7 +68,8 @@ def test_cancel_from_ready_shows_open_return_task_then_return(seeded):
     ("order", "stage", "W404", "--bin", "B-07", "--as", "A100"),
     ("order", "stage", "W1001", "--bin", "bad bin", "--as", "A100"),
     ("order", "stage", "W1001", "--bin", "B-07", "--as", "NOBODY"),
-    ("order", "pickup", "W1001", "--code", "K7Q9MX", "--as", "A100", "--override-by", "M1"),
+    ("order", "pickup", "W1001", "--code", "K7Q9MX", "--as", "A100", "--override-by", "M1",
+     "--pin-stdin"),
     ("order", "cancel", "W1001", "--reason", "other", "--as", "A100"),
     ("order", "return", "W1001", "--as", "A100"),
     ("order", "stage", "W1001", "--bin", "B-07", "--as", "A100", "--line", "L9=1"),
@@ -75,7 +78,7 @@ def test_business_refusals_exit_3_and_change_nothing(seeded, config_path, args):
     seeded("order", "cancel", "W1001", "--reason", "other", "--as", "A100")
     db = config_path.parent / "agent.db"
     before = table_dump(db, *GUARDED)
-    r = seeded(*args)
+    r = seeded(*args, stdin=f"{MANAGER_PIN}\n")
     assert r.code == 3, (r.code, r.err)
     _no_traceback(r)
     assert table_dump(db, *GUARDED) == before
@@ -93,7 +96,8 @@ def test_offline_pickup_needs_a_person_exit_4(seeded):
     # Never heard from the OMS: older than any staleness limit, so warn needs a manager.
     assert r.code == 4 and "--override-by" in r.err
     _no_traceback(r)
-    r = seeded("order", "pickup", "W1001", "--code", "K7Q9MX", "--as", "A100", "--override-by", "M1")
+    r = seeded("order", "pickup", "W1001", "--code", "K7Q9MX", "--as", "A100", "--override-by", "M1",
+               "--pin-stdin", stdin=f"{MANAGER_PIN}\n")
     assert r.code == 0, r.err
 
 
@@ -166,14 +170,34 @@ def test_dlq_retry_and_discard(seeded, config_path):
     [dead] = seeded("dlq", "list", "--json").json()
     assert {"event_id", "order_id", "type", "kind", "code", "message", "dead_at"} <= set(dead)
     assert seeded("status", "--json").json()["outbox"]["blocked_orders"] == 1
-    r = seeded("dlq", "discard", dead["event_id"], "--reason", "bin fixed by hand", "--as", "A100")
-    assert r.code == 3 and "not a manager" in r.err
-    r = seeded("dlq", "discard", dead["event_id"], "--reason", "bin fixed by hand", "--as", "M1")
+    r = seeded("dlq", "discard", dead["event_id"], "--reason", "bin fixed by hand", "--as", "A100",
+               "--pin-stdin", stdin=f"{MANAGER_PIN}\n")
+    assert r.code == 3 and "wrong id or PIN" in r.err  # never "not a manager"
+    r = seeded("dlq", "discard", dead["event_id"], "--reason", "bin fixed by hand", "--as", "M1",
+               "--pin-stdin", stdin=f"{MANAGER_PIN}\n")
     assert r.code == 0, r.err
     assert seeded("dlq", "list", "--json").json() == []
     events = seeded("order", "show", "W1001", "--json").json()["events"]
     assert [e["status"] for e in events] == ["dead", "pending"]
     assert events[0]["resolution"] == "discarded: bin fixed by hand" and events[0]["resolved_by"] == "M1"
+
+
+def test_a_manager_action_needs_the_managers_pin(seeded, config_path):
+    seeded("order", "stage", "W1001", "--bin", "B-07", "--as", "A100")
+    db = config_path.parent / "agent.db"
+    before = table_dump(db, *GUARDED)
+    override = ("order", "pickup", "W1001", "--as", "A100", "--override-by", "M1", "--yes")
+    r = seeded(*override)  # a name alone: no terminal, no --pin-stdin
+    assert r.code == 2 and "--pin-stdin" in r.err and "PIN" in r.err, (r.code, r.err)
+    r = seeded(*override, "--pin-stdin", stdin="000000\n")
+    assert r.code == 3 and "wrong id or PIN" in r.err, (r.code, r.err)
+    r = seeded("order", "resolve-conflict", "W1001", "--note", "called", "--as", "M1")
+    assert r.code == 2
+    assert table_dump(db, *GUARDED) == before
+    r = seeded(*override, "--pin-stdin", stdin=f"{MANAGER_PIN}\n")
+    assert r.code == 0, r.err
+    audit = seeded("order", "show", "W1001", "--json").json()
+    assert audit["state"] == "PICKED_UP"
 
 
 def test_quarantine_list(cli, tmp_path):

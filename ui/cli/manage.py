@@ -19,6 +19,7 @@ from config.loader import template_placeholders
 from config.template import render_docs, render_template
 from ui.cli.context import Context
 from ui.cli.files import write_file
+from ui.cli.manager_pin import add_pin_flag, authenticate
 from ui.cli.output import emit_json, say, table
 
 
@@ -114,16 +115,17 @@ def cmd_dlq_list(ctx: Context) -> int:
 
 
 def cmd_dlq_retry(ctx: Context) -> int:
-    r = dead_letters.retry(ctx.store, ctx.settings, ctx.args.event_id,
-                           manager_id=ctx.args.associate)
+    manager = authenticate(ctx, ctx.args.associate, flag="--as")
+    r = dead_letters.retry(ctx.store, ctx.settings, ctx.args.event_id, manager_id=manager)
     emit_json(r) if ctx.args.json else say(f"{r['event_id']} will be sent again"
                                            f" (order {r['order_id']})")
     return 0
 
 
 def cmd_dlq_discard(ctx: Context) -> int:
+    manager = authenticate(ctx, ctx.args.associate, flag="--as")
     r = dead_letters.discard(ctx.store, ctx.settings, ctx.args.event_id,
-                             manager_id=ctx.args.associate, reason=ctx.args.reason)
+                             manager_id=manager, reason=ctx.args.reason)
     emit_json(r) if ctx.args.json else say(f"{r['event_id']} discarded; order {r['order_id']}"
                                            " flows again")
     return 0
@@ -139,8 +141,9 @@ def cmd_quarantine_list(ctx: Context) -> int:
 
 
 def cmd_quarantine_resolve(ctx: Context) -> int:
+    manager = authenticate(ctx, ctx.args.associate, flag="--as")
     r = dead_letters.resolve_quarantine(ctx.store, ctx.settings, ctx.args.quarantine_id,
-                                        manager_id=ctx.args.associate, reason=ctx.args.reason)
+                                        manager_id=manager, reason=ctx.args.reason)
     if ctx.args.json:
         emit_json(r)
     else:
@@ -176,11 +179,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = dsub.add_parser("retry", parents=[common], help="send a dead letter again")
     p.add_argument("event_id")
     p.add_argument("--as", dest="associate", required=True, metavar="MANAGER")
+    add_pin_flag(p)
     p.set_defaults(handler=cmd_dlq_retry)
     p = dsub.add_parser("discard", parents=[common], help="give a dead letter up, with a reason")
     p.add_argument("event_id")
     p.add_argument("--reason", required=True)
     p.add_argument("--as", dest="associate", required=True, metavar="MANAGER")
+    add_pin_flag(p)
     p.set_defaults(handler=cmd_dlq_discard)
 
     q = sub.add_parser("quarantine", help="OMS snapshots that were not applied")
@@ -192,4 +197,5 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("quarantine_id", type=int, metavar="ID")
     p.add_argument("--reason", required=True)
     p.add_argument("--as", dest="associate", required=True, metavar="MANAGER")
+    add_pin_flag(p)
     p.set_defaults(handler=cmd_quarantine_resolve)

@@ -12,6 +12,7 @@ from agent.orders.actions import CANCEL_REASONS, ID_CHECK_TYPES, SHORT_REASONS, 
 from agent.views import queries
 from agent.workers.live_check import check_before_stage_sync, check_order_sync
 from ui.cli.context import Context
+from ui.cli.manager_pin import add_pin_flag, authenticate
 from ui.cli.output import emit_json, say, table
 
 
@@ -80,10 +81,11 @@ def cmd_pickup(ctx: Context) -> int:
                          " or --override-by MANAGER when the customer has none")
     actions = _actions(ctx)
     actions.associate(a.associate)  # an unknown associate is refused before asking the OMS
+    manager = authenticate(ctx, a.override_by, flag="--override-by") if a.override_by else None
     check = check_order_sync(ctx.store, ctx.settings, a.order_id)
     result = actions.pickup(a.order_id, associate_id=a.associate, code=a.code,
                             oms_confirmed=check.reached, confirmed=a.yes,
-                            override_id=a.override_by, lines=_line_overrides(a.line),
+                            override_id=manager, lines=_line_overrides(a.line),
                             scanned_bins=a.scan_bin or (), id_check=a.id_check,
                             collected_by=a.collected_by, acknowledgment_signed=a.signed)
     return _done(ctx, result)
@@ -102,7 +104,8 @@ def cmd_return(ctx: Context) -> int:
 
 def cmd_resolve_conflict(ctx: Context) -> int:
     a = ctx.args
-    r = dead_letters.resolve_conflict(ctx.store, ctx.settings, a.order_id, manager_id=a.associate,
+    manager = authenticate(ctx, a.associate, flag="--as")
+    r = dead_letters.resolve_conflict(ctx.store, ctx.settings, a.order_id, manager_id=manager,
                                       note=a.note)
     emit_json(r) if a.json else say(f"order {r['order_id']}: conflict resolved by"
                                     f" {r['resolved_by']}; it stays {r['state']}")
@@ -190,6 +193,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--as", dest="associate", required=True, metavar="ASSOCIATE")
     p.add_argument("--yes", action="store_true", help="confirm an offline handoff (warn policy)")
     p.add_argument("--override-by", metavar="MANAGER", help="a manager approves the handoff")
+    add_pin_flag(p)
     p.add_argument("--line", action="append", metavar="LINE_ID=QTY",
                    help="hand over only these units (a partial pickup); the rest stays READY")
     p.add_argument("--scan-bin", action="append", metavar="BIN",
@@ -233,6 +237,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("order_id")
     p.add_argument("--note", required=True, help="what was done (customer called, ...)")
     p.add_argument("--as", dest="associate", required=True, metavar="MANAGER")
+    add_pin_flag(p)
     p.set_defaults(handler=cmd_resolve_conflict)
 
     p = osub.add_parser("show", parents=[common], help="one order with lines and events")
