@@ -214,3 +214,106 @@ def test_partial_pickup_two_bins_an_id_check_and_the_alternate_person(tmp_path, 
                                                     {"line_id": "L2", "quantity": 1}]
 
         asyncio.run(main())
+
+
+def with_config(tmp_path, extra: str, *, url: str | None = None):
+    """The UI's test configuration plus a section of this store's own."""
+    from config import load_settings
+
+    ui_config(tmp_path, url=url)
+    path = tmp_path / "config.toml"
+    path.write_text(path.read_text() + extra)
+    return load_settings(path, environ={})
+
+
+def test_policy_quantity_counts_a_line_with_f4(tmp_path):
+    settings = with_config(tmp_path, '\n[picking]\nverify = "quantity"\n')
+    seed(settings, walk_order())
+
+    async def main():
+        from ui.tui.dialogs.short import ConfirmQuantityDialog
+
+        app = StoreAgentApp(settings)
+        async with app.run_test(size=(40, 20)) as pilot:
+            await login(pilot)
+            await scan(pilot, "W20001")
+            await pilot.press("f2")
+            assert isinstance(app.screen, PickDialog)
+            assert "count each line" in str(app.screen.query_one(".dialog-title").render())
+            await scan(pilot, GTIN_A)  # under "quantity" a scan only finds the line
+            assert row(settings, "SELECT quantity_verified FROM order_lines WHERE"
+                       " order_id='W20001' AND line_id='L2'") == {"quantity_verified": 0}
+            await pilot.press("f4")
+            assert isinstance(app.screen, ConfirmQuantityDialog)
+            await pilot.press("backspace", "3", "enter")  # more than the line has: refused
+            assert "1 to 2" in message(app)
+            await pilot.press("backspace", "2", "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="the pick list")
+            assert row(settings, "SELECT quantity_verified FROM order_lines WHERE"
+                       " order_id='W20001' AND line_id='L2'") == {"quantity_verified": 2}
+            assert "2/2" in pick_text(app)
+
+    asyncio.run(main())
+
+
+def test_a_missing_tote_waived_by_a_manager_and_the_signed_acknowledgment(tmp_path):
+    from tests.ui.conftest import MANAGER_PIN
+    from ui.tui.dialogs.handoff import SignedDialog
+    from ui.tui.dialogs.manager import ManagerDialog
+
+    state = SimState(token=TOKEN, seed=3)
+    with OmsSimServer(state) as sim:
+        settings = with_config(tmp_path, "\n[handoff]\nsigned_acknowledgment = true\n",
+                               url=sim.url)
+        snap = ready_in_two_bins(settings)
+        state.add_order(STORE_ID, {**snap, "status": "ready_for_pickup", "version": 2})
+
+        async def main():
+            app = StoreAgentApp(settings)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await login(pilot)
+                await scan(pilot, "W20002")
+                await scan(pilot, "K7Q9MX")
+                await wait_for(pilot, lambda: isinstance(app.screen, CollectorDialog),
+                               what="who collects")
+                await pilot.press("enter")  # the customer
+                await confirm_handover(pilot)
+                await wait_for(pilot, lambda: isinstance(app.screen, BinsDialog), what="bins")
+                await scan(pilot, "B-31")
+                await pilot.press("f7")  # B-32 cannot be found: a manager decides
+                await wait_for(pilot, lambda: isinstance(app.screen, ManagerDialog),
+                               what="the manager")
+                await scan(pilot, "M1")
+                await pilot.press(*MANAGER_PIN, "enter")
+                await wait_for(pilot, lambda: isinstance(app.screen, IdCheckDialog), what="ID")
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: isinstance(app.screen, SignedDialog),
+                               what="the signature")
+                await pilot.press("escape")  # not signed: nothing is written
+                assert "not signed" in message(app)
+                assert state_of(settings, "W20002") == "READY"
+                assert row(settings, "SELECT count(*) AS n FROM handoffs") == {"n": 0}
+                await scan(pilot, "K7Q9MX")  # again, and this time it is signed
+                await wait_for(pilot, lambda: isinstance(app.screen, CollectorDialog),
+                               what="who collects")
+                await pilot.press("enter")
+                await confirm_handover(pilot)
+                await wait_for(pilot, lambda: isinstance(app.screen, BinsDialog), what="bins")
+                await pilot.press("f7")
+                await wait_for(pilot, lambda: isinstance(app.screen, ManagerDialog),
+                               what="the manager")
+                await scan(pilot, "M1")
+                await pilot.press(*MANAGER_PIN, "enter")
+                await wait_for(pilot, lambda: isinstance(app.screen, IdCheckDialog), what="ID")
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: isinstance(app.screen, SignedDialog),
+                               what="the signature")
+                await pilot.press("f2")
+                await wait_for(pilot, lambda: "DONE" in message(app), what="the handoff")
+                assert state_of(settings, "W20002") == "PICKED_UP"
+                got = row(settings, "SELECT bins_scanned, bins_missing, bins_override_by,"
+                          " acknowledgment_signed FROM handoffs WHERE order_id='W20002'")
+                assert got["bins_override_by"] == "M1" and got["acknowledgment_signed"] == 1
+                assert json.loads(got["bins_missing"]) == ["B-32"], got
+
+        asyncio.run(main())
