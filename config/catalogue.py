@@ -49,6 +49,30 @@ CATALOGUE: dict[str, str] = {
     "bay.unknown": "bay not given",
     "bay.named": "bay {bay}",
     "vehicle.unknown": "no vehicle given",
+    # --- cancel ----------------------------------------------------------------------------------
+    "cancel.title": "Cancel order: choose a reason",
+    "cancel.note": "note (optional)",
+    "cancel.hint_no_show": "The customer is past the hold time: No-show may be the reason.",
+    "cancel.confirm": "Cancel order {order} as \"{reason}\"? F2 confirms, Esc goes back.",
+    # --- keys, help, quitting -----------------------------------------------------------------
+    "quit.title": "Close the store app on this terminal?",
+    "quit.ask": "F2 closes it. Esc goes back. Orders and scans already saved stay saved.",
+    "help.title": "Keys and scans",
+    "help.scans": ("Scan anything, anywhere: an order number or bin opens the order, a customer's"
+                   " code or QR starts the handover, a badge logs in."),
+    "help.list": "Arrow keys move in the list, Enter opens the highlighted order.",
+    "help.close": "Esc or F1 closes this help.",
+    # --- the banner ----------------------------------------------------------------------------
+    "banner.more_cancelled": "(+{count} more cancelled: F8 for each)",
+    "banner.more_alerts": "(+{count} more for the manager)",
+    "banner.ack": "F8 seen it",
+    "banner.acknowledged": "Marked as seen by {name}. Cancellations still to see: {left}.",
+    "alert.dead_letter": ("Order {order}: head office did not accept a change from this store."
+                          " A manager can send it again in Exceptions."),
+    "alert.conflict": "Order {order}: the store and head office disagree. A manager decides in Exceptions.",
+    "alert.quarantine": "Head office sent an order this store could not read. A manager checks Exceptions.",
+    "alert.unknown_status": "Head office sent an order status this store does not know. Tell store IT.",
+    "alert.oms_api_version": "Head office does not accept this store's version of a change. Tell store IT.",
     "stop.cancelled": "Order {order} was cancelled. Do not hand it over.",
     # --- picking by item (ui/tui/dialogs/pick.py, short.py) --------------------------------------
     "pick.title_scan": "Pick: scan every item, then the bin of each tote",

@@ -115,7 +115,12 @@ def test_cancel_with_a_reason_then_return_to_shelf(env, size):
             await pilot.press("f4")
             assert isinstance(app.screen, CancelDialog)
             assert not no_horizontal_overflow(app)
-            await pilot.press("down", "enter")  # second reason: no_show
+            assert app.screen.query_one("#reasons").highlighted is None  # no reason chosen for you
+            await pilot.press("down", "down", "enter")  # second reason: no_show
+            assert isinstance(app.screen, CancelDialog)  # one more key: it cannot be undone
+            assert 'Cancel order W10002 as "No-show"? F2 confirms' in message(app)
+            assert state_of(env.settings, "W10002") == "READY"
+            await pilot.press("f2")
             assert on_order(app)
             assert "DONE: order W10002 cancelled; return its items from bin B-07" in message(app)
             task = row(env.settings, "SELECT reason FROM return_tasks WHERE order_id='W10002'")
@@ -159,8 +164,9 @@ def test_queue_sections_counts_search_and_no_shows(env):
             await pilot.click("#sec-no_shows")
             await pilot.press("enter")
             assert on_order(app, "W10009")
-            await pilot.press("f4")  # a no-show's cancel starts on the no_show reason
-            assert app.screen.query_one("#reasons").highlighted == 1
+            await pilot.press("f4")  # a no-show's cancel suggests the reason, in words only
+            assert app.screen.query_one("#reasons").highlighted is None
+            assert "No-show may be the reason" in message(app)
             await pilot.press("escape", "escape")
             await pilot.click("#sec-ready")
             await pilot.press("ctrl+f", *"W10003")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import gc
 import importlib
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
 from textual import events, work
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.widgets import Input
@@ -58,7 +60,8 @@ class StoreAgentApp(App):
     # Absolute, so a subclass defined elsewhere (serve-ui, a benchmark) finds the styles.
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "store-agent"
-    ENABLE_COMMAND_PALETTE = False
+    # ctrl+p: Textual's palette, offering this app's own commands (get_system_commands).
+    ENABLE_COMMAND_PALETTE = True
     # Handhelds (40 columns) get the screen class -narrow; see app.tcss.
     HORIZONTAL_BREAKPOINTS: ClassVar[list] = [(0, "-narrow"), (60, "-wide")]
     BINDINGS: ClassVar[list] = [
@@ -66,6 +69,7 @@ class StoreAgentApp(App):
         Binding("f8", "acknowledge", "Ack alert"),
         Binding("f9", "logout", "Logout"),
         Binding("ctrl+q", "quit", "Quit"),
+        Binding("f1", "help", "Help"),
     ]
 
     def __init__(self, settings: Settings, station_id: str | None = None):
@@ -105,9 +109,18 @@ class StoreAgentApp(App):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
             self._last_input = time.monotonic()
+            if isinstance(event, events.Key) and self._asks_for_help(event):
+                self.action_help()
+                return
             if isinstance(event, events.Key) and not self._wedge(event):
                 return
         await super().on_event(event)
+
+    def _asks_for_help(self, event: events.Key) -> bool:
+        """``?`` is help when it cannot be the start of a scan: pressed in an empty scan field."""
+        focused = self.focused
+        return (event.character == "?" and isinstance(focused, ScanInput) and not focused.value
+                and not focused.pending)
 
     def _wedge(self, event: events.Key) -> bool:
         """Keyboard-wedge input reaches the scan field whatever has focus.
@@ -350,11 +363,41 @@ class StoreAgentApp(App):
     def action_acknowledge(self) -> None:
         if self.associate is None or not self.alerts:
             return
-        stamp = iso(utc_now())
+        # Only the one in view: acknowledging what nobody has read would silence it unseen.
+        shown = self.alerts[0]
         with self.store.write() as conn:
-            done = sum(acknowledge_alert(conn, a["id"], self.associate.id, stamp) for a in self.alerts)
+            acknowledge_alert(conn, shown["id"], self.associate.id, iso(self.clock()))
         self.refresh_status()
-        self.say(f"acknowledged {done} alert(s) as {self.associate.id}")
+        self.say(msg("banner.acknowledged", name=self.associate.name, left=len(self.alerts)))
+
+    def action_help(self) -> None:
+        from ui.tui.dialogs.help import HelpDialog
+
+        if not isinstance(self.screen, HelpDialog):
+            self.push_screen(HelpDialog(self.screen))
+
+    async def action_quit(self) -> None:
+        """ctrl+q asks first: a stray chord must not close the terminal mid-shift."""
+        from ui.tui.dialogs.help import QuitDialog
+
+        if isinstance(self.screen, QuitDialog):
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "quit":
+                self.exit()
+
+        self.push_screen(QuitDialog(), answered)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette's commands: this app's, in its words (no theme switcher, no raw quit)."""
+        yield SystemCommand("Help", "Keys and scans on this screen", self.action_help)
+        if self.associate is not None:
+            yield SystemCommand("Sync now", "Send and fetch changes with head office (F5)",
+                                self.action_force_sync)
+            yield SystemCommand("Log out", "End this session (F9)", self.action_logout)
+        yield SystemCommand("Quit", "Close store-agent on this terminal (asks first)",
+                            self.action_quit)
 
     def action_force_sync(self) -> None:
         if self.associate is None:

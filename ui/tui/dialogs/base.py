@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ui.tui.widgets.footer import KeyFooter
 from ui.tui.widgets.plain import Plain
 
 
@@ -22,6 +23,8 @@ class Dialog(ModalScreen):
             yield Plain(self.TITLE_TEXT, classes="dialog-title")
             yield from self.compose_dialog()
             yield Plain("", classes="dialog-message")
+        # The dialog's own keys, over the screen's: F-keys mean what this step makes them mean.
+        yield KeyFooter()
 
     def compose_dialog(self) -> ComposeResult:
         yield from ()

@@ -7,29 +7,40 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from config.catalogue import CATALOGUE, msg
+
 _RANK = {"critical": 0, "warning": 1}
 
 
+def alert_words(alert: dict) -> str:
+    """The alert in an associate's words where the catalogue has them, else as raised."""
+    key = f"alert.{alert.get('kind')}"
+    if key in CATALOGUE:
+        return msg(key, order=alert.get("order_id") or "")
+    return str(alert["message"])
+
+
 def banner_text(cancellations: list[dict], others: list[dict]) -> Text | None:
+    """One cancellation in view (the one F8 acknowledges) and a count of the rest; one other alert."""
     if not cancellations and not others:
         return None
     t = Text()
-    for alert in cancellations[:2]:
+    if cancellations:
         t.append("⚠ ", style="bold")
-        t.append(alert["message"])
+        t.append(cancellations[0]["message"])
+        if len(cancellations) > 1:
+            t.append(" " + msg("banner.more_cancelled", count=len(cancellations) - 1))
         t.append("\n")
-    if len(cancellations) > 2:
-        t.append(f"... and {len(cancellations) - 2} more\n")
     if others:
         worst = sorted(others, key=lambda a: (_RANK.get(a.get("severity"), 2), a["id"]))
         first = worst[0]
         t.append("⚠ ", style="bold")
-        t.append(first["message"], style="bold" if first.get("severity") == "critical" else "")
+        t.append(alert_words(first), style="bold" if first.get("severity") == "critical" else "")
         if len(worst) > 1:
-            t.append(f" (+{len(worst) - 1} more alerts: store IT sees them in `store-agent status`)")
+            t.append(" " + msg("banner.more_alerts", count=len(worst) - 1))
         t.append("\n")
     if cancellations:
-        t.append("F8 acknowledge", style="bold reverse")
+        t.append(msg("banner.ack"), style="bold reverse")
     t.rstrip()
     return t
 

@@ -39,6 +39,11 @@ class ScanInput(Input):
         """What ``raw`` is for this field: the store's [scanning] patterns and the kind it awaits."""
         return classify(raw, getattr(self.app, "scan_patterns", DEFAULT_PATTERNS), expect=self.expect)
 
+    @property
+    def pending(self) -> bool:
+        """Characters taken and not yet inserted (a burst in flight)."""
+        return bool(self._typed)
+
     def take(self, character: str) -> None:
         """A printable key for this field; inserted with the rest of its burst."""
         if not self._typed:
