@@ -47,7 +47,10 @@ def ui_config(tmp: Path, *, policy: str = "warn", url: str | None = None) -> Set
     text = text.replace('role = "associate"\n', f'role = "associate"\npin_hash = "{pin_hash(PIN)}"\n', 1)
     text = text.replace('role = "manager"\n',
                         f'role = "manager"\npin_hash = "{pin_hash(MANAGER_PIN)}"\n', 1)
-    text = text.replace("[pickup]\n", "[pickup]\nlive_check_timeout_s = 1.0\n")
+    # Generous: on a loaded machine the simulator may take seconds to answer, and a timeout
+    # would turn "the OMS says cancelled" into "the OMS is unreachable". Offline tests use a
+    # dead port, refused at once, so they do not wait for it.
+    text = text.replace("[pickup]\n", "[pickup]\nlive_check_timeout_s = 10.0\n")
     if url:
         text = text.replace('url = "http://127.0.0.1:9"', f'url = "{url}"')
     path.write_text(text)

@@ -31,12 +31,12 @@ def test_a_full_disk_is_said_in_the_dialog_which_stays_up_and_resumes(
             await pilot.press("f4")
             assert isinstance(app.screen, CancelDialog)
             tiny_disk.fill()
-            await pilot.press("down", "enter")  # a reason: the cancel is written now
+            await pilot.press("down", "enter", "f2")  # a reason and its confirm: written now
             assert f"the disk holding {db.parent} is full" in message(app), message(app)
             assert isinstance(app.screen, CancelDialog) and app.is_running
             tiny_disk.free()
             assert state_of(settings, "W10001") == "TO_PICK"  # nothing was changed
-            await pilot.press("enter")  # the same step again, with space
+            await pilot.press("f2")  # the same step again, with space
             assert on_order(app)
             assert "DONE: order W10001 cancelled" in message(app), message(app)
         assert state_of(settings, "W10001") == "CANCELLED"

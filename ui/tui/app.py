@@ -17,9 +17,9 @@ from typing import ClassVar
 
 from textual import events, work
 from textual.app import App, SystemCommand
-from textual.screen import Screen
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
