@@ -536,3 +536,18 @@ def m011_kpi_indexes(db: Database) -> None:
             WHERE picked_up_at IS NOT NULL;
         """
     )
+
+
+@MIGRATIONS()
+def m012_queue_indexes(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Every queue refresh and status asks for the few orders in conflict, the
+        -- unresolved dead letters and the open alerts. Without these, each was a
+        -- scan of every order (snapshots included) or event a year leaves behind.
+        CREATE INDEX orders_conflict ON orders(order_id) WHERE conflict IS NOT NULL;
+        CREATE INDEX outbox_dead_open ON outbox(seq) WHERE status = 'dead' AND resolved_at IS NULL;
+        CREATE INDEX alerts_unresolved ON alerts(id) WHERE resolved_at IS NULL;
+        """
+    )
