@@ -144,7 +144,7 @@ class PickupSettings(BaseModel):
     live_check_timeout_s: float = Field(1.5, gt=0, le=30)
     """How long a handoff waits for the OMS to confirm the order, in seconds."""
     bin_pattern: str = r"^[A-Z0-9][A-Z0-9-]{0,15}$"
-    """Regular expression every bin id must match."""
+    """Regular expression every bin id must match, whole (see ``is_bin_id``)."""
     max_hold_extension_h: int = Field(72, ge=0, le=24 * 60)
     """order extend-hold: the new hold may end at most this many hours from now (0: never)."""
 
@@ -156,6 +156,11 @@ class PickupSettings(BaseModel):
         except re.error as exc:
             raise ValueError(f"not a valid regular expression ({exc.msg})") from None
         return value
+
+    def is_bin_id(self, text: str) -> bool:
+        """The one rule for a bin id, wherever it is checked: the whole text matches
+        ``bin_pattern`` (``re.fullmatch``; so "B-07\\n" is no bin, whatever ``$`` allows)."""
+        return re.fullmatch(self.bin_pattern, text) is not None
 
 
 def _regex(value: str) -> str:
@@ -525,6 +530,10 @@ class Settings(BaseSettings):
 
     def associate(self, associate_id: str) -> Associate | None:
         return next((a for a in self.associates if a.id == associate_id), None)
+
+    def station_by_id(self, station_id: str | None) -> Station | None:
+        """The configured station, or None (a CLI or a station not in [[stations]])."""
+        return next((s for s in self.stations if s.id == station_id), None)
 
     def alert_webhook_url(self) -> str | None:
         """The webhook URL: a systemd credential (LoadCredential=webhook_url:...), else the file,

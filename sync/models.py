@@ -12,7 +12,7 @@ quarantined while the rest of the page is applied.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
@@ -631,10 +631,6 @@ def _json_type(value: Any) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def event_ids(events: Iterable[Event]) -> list[UUID]:
-    return [event.event_id for event in events]
 
 
 def to_rfc3339(moment: datetime) -> str:

@@ -17,6 +17,8 @@ import pytest
 from aiohttp import web
 
 from agent.ops import doctor
+from agent.ops.checks import database as database_checks
+from agent.ops.checks import permissions as permission_checks
 from agent.store.connection import Store
 from agent.store.daemon_lock import DaemonLock, lock_path
 from config import load_settings
@@ -189,7 +191,7 @@ def test_cli_json_and_exit_codes(cli, config_path, tmp_path):
 
 
 def test_a_wal_pinned_by_an_open_reader_warns_then_passes_once_checkpointed(cfg, monkeypatch):
-    monkeypatch.setattr(doctor, "WAL_WARN_BYTES", 1 << 20)  # 128 MiB of real WAL is too slow a test
+    monkeypatch.setattr(database_checks, "WAL_WARN_BYTES", 1 << 20)  # 128 MiB of real WAL is too slow a test
     db = cfg.parent / "agent.db"
     wal = Path(f"{db}-wal")
     writer = Store(db)
@@ -352,7 +354,7 @@ def test_the_default_account(monkeypatch):
 
 def fake_device(tmp_path: Path, monkeypatch, mode: int, gid: int | None = None) -> Path:
     """A file standing in for a device node: doctor treats paths under DEVICE_DIRS as devices."""
-    monkeypatch.setattr(doctor, "DEVICE_DIRS", ("/dev/", f"{tmp_path}/"))
+    monkeypatch.setattr(permission_checks, "DEVICE_DIRS", ("/dev/", f"{tmp_path}/"))
     dev = tmp_path / "ttyFAKE0"
     dev.write_bytes(b"")
     if gid is not None:
@@ -470,8 +472,8 @@ def test_a_usb_printer_is_found_through_sysfs(tmp_path, monkeypatch):
         for key, value in (("idVendor", vendor), ("idProduct", product), ("busnum", bus),
                            ("devnum", devnum)):
             (entry / key).write_text(value + "\n")
-    monkeypatch.setattr(doctor, "SYSFS_USB", sysfs)
-    assert doctor._usb_node("04b8:0e15") == "/dev/bus/usb/001/004"
-    assert doctor._usb_node("04B8:0E15") == "/dev/bus/usb/001/004"
-    assert doctor._usb_node("04b8:0202") is None  # not plugged in: the printer check says so
-    assert doctor._usb_node("nonsense") is None
+    monkeypatch.setattr(permission_checks, "SYSFS_USB", sysfs)
+    assert permission_checks.usb_node("04b8:0e15") == "/dev/bus/usb/001/004"
+    assert permission_checks.usb_node("04B8:0E15") == "/dev/bus/usb/001/004"
+    assert permission_checks.usb_node("04b8:0202") is None  # not plugged in: the printer check says so
+    assert permission_checks.usb_node("nonsense") is None

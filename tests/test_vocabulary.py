@@ -103,3 +103,11 @@ def test_online_means_the_oms_answered_recently(store):
         assert sync_state.mark_offline(conn, "HTTP 503") is True
         assert sync_state.get(conn, SyncKey.LAST_ERROR) == "HTTP 503"
     assert not sync_state.is_online(store.conn, now)
+
+
+def test_one_rule_for_a_bin_id(settings):
+    """Staging and the bin label both ask the same rule: the whole text matches (no trailing newline
+    slipping through ``$`` as re.match allowed)."""
+    assert settings.pickup.is_bin_id("B-07")
+    assert not settings.pickup.is_bin_id("B-07\n")
+    assert not settings.pickup.is_bin_id("b 07")

@@ -7,7 +7,6 @@ actions.py); ``agent.orders.actions.Actions`` gathers them into one object.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,6 @@ class ActionBase:
         self.store = store
         self.settings = settings
         self.device_id = device_id or settings.default_station
-        self._bin_re = re.compile(settings.pickup.bin_pattern)
 
     def associate(self, associate_id: str) -> Associate:
         found = self.settings.associate(associate_id)
@@ -78,14 +76,14 @@ class ActionBase:
 
         A station without a printer prints nothing; the action never waits for paper.
         """
-        station = next((st for st in self.settings.stations if st.id == self.device_id), None)
+        station = self.settings.station_by_id(self.device_id)
         if station is not None and station.printer is not None:
             enqueue_in(conn, self.settings, kind, station.printer, payload, order_id=order_id,
                        created_by=associate_id)
 
     def _check_bin(self, bin_id: str) -> str:
         bin_id = bin_id.strip()
-        if not self._bin_re.match(bin_id):
+        if not self.settings.pickup.is_bin_id(bin_id):
             raise InvalidActionError(
                 f"bin {one_line(bin_id)[:40]!r} is not a bin id"
                 f" (expected {self.settings.pickup.bin_pattern})"

@@ -60,8 +60,8 @@ def _release_held(conn, order_id: str) -> None:
         "SELECT 1 FROM outbox WHERE order_id = ? AND status = 'dead' AND resolved_at IS NULL",
         (order_id,)).fetchone()
     if not still_dead:
-        conn.execute("UPDATE outbox SET status = 'pending', next_attempt_at = NULL"
-                     " WHERE order_id = ? AND status = 'held'", (order_id,))
+        conn.execute("UPDATE outbox SET status = 'pending' WHERE order_id = ? AND status = 'held'",
+                     (order_id,))
 
 
 def retry(store: Store, settings: Settings, event_id: str, *, manager_id: str,
@@ -72,7 +72,7 @@ def retry(store: Store, settings: Settings, event_id: str, *, manager_id: str,
         row = _dead_event(conn, event_id)
         # The event keeps its id and seq: the OMS deduplicates, order is preserved.
         conn.execute(
-            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,"
+            "UPDATE outbox SET status = 'pending', attempts = 0,"
             " dead_at = NULL, resolved_by = ?, resolution = 'retried', resolved_at = NULL"
             " WHERE event_id = ?", (manager_id, event_id))
         _release_held(conn, row["order_id"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
@@ -112,7 +111,7 @@ def station_printer(settings: Settings, printer_id: str | None = None) -> str:
     """``printer_id`` when given, else the printer of this PC's station; refused when there is none."""
     if printer_id:
         return printer_id
-    station = next((s for s in settings.stations if s.id == settings.default_station), None)
+    station = settings.station_by_id(settings.default_station)
     if station is None or station.printer is None:
         raise InvalidActionError(f"station {settings.default_station} has no printer:"
                                  " name one with --printer")
@@ -123,7 +122,7 @@ def enqueue_bin_label(store: Store, settings: Settings, bin_id: str, *, printer_
                       created_by: str | None = None, now: datetime | None = None) -> int:
     """A label for a staging bin (large id and a Code 128 the stage dialog scans back)."""
     bin_id = bin_id.strip().upper()
-    if not re.fullmatch(settings.pickup.bin_pattern, bin_id):
+    if not settings.pickup.is_bin_id(bin_id):
         raise InvalidActionError(f"bin {bin_id!r} does not match pickup.bin_pattern"
                                  f" ({settings.pickup.bin_pattern})")
     return enqueue(store, settings, "bin_label", station_printer(settings, printer_id),

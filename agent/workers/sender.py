@@ -30,7 +30,6 @@ import random
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from pydantic import ValidationError
 
@@ -229,7 +228,7 @@ class OutboxSender:
         noted = [(rows, f"rate limited: {exc}" if isinstance(exc, RateLimitedError) else str(exc))
                  for rows, exc in failed if not isinstance(exc, CredentialsError)]
         if noted:
-            self._note_failure(noted, report.wait_s)
+            self._note_failure(noted)
 
     # --- bookkeeping ------------------------------------------------------------
     def _record_results(self, rows, results, report: DrainReport) -> None:
@@ -307,17 +306,16 @@ class OutboxSender:
                 self._dead_in(conn, row, kind=kind, code=code, message=message, now=now)
                 report.dead += 1
 
-    def _note_failure(self, failed: list[tuple[list[sqlite3.Row], str]], wait_s: float) -> None:
+    def _note_failure(self, failed: list[tuple[list[sqlite3.Row], str]]) -> None:
         self.failures += 1
-        now = utc_now()
-        retry_at = iso(now + timedelta(seconds=wait_s))
         with self.store.write() as conn:
             # Only rows still pending: a bisection may have had part of the
-            # batch acknowledged or dead-lettered before the failure.
+            # batch acknowledged or dead-lettered before the failure. When to try again is
+            # the sender's backoff, in memory (outbox.next_attempt_at stays NULL: never read).
             conn.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?"
                 " WHERE seq = ? AND status = 'pending'",
-                [(error[:500], retry_at, r["seq"]) for rows, error in failed for r in rows])
+                [(error[:500], r["seq"]) for rows, error in failed for r in rows])
             sync_state.mark_offline(conn, failed[0][1])
 
     def _credentials_rejected(self, error: str) -> None:

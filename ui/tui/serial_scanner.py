@@ -80,7 +80,7 @@ class StationScanner:
 
 
 def start_station_scanner(app, settings, station_id: str) -> StationScanner | None:
-    station = next((s for s in settings.stations if s.id == station_id), None)
+    station = settings.station_by_id(station_id)
     if station is None or station.scanner == "keyboard":
         return None
     try:

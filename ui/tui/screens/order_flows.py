@@ -300,7 +300,7 @@ class OrderFlows:
 
 def receipt_note(app) -> str:
     """The handoff queued its receipt in its own transaction (agent.orders.actions); say where it goes."""
-    station = next((s for s in app.settings.stations if s.id == app.station_id), None)
+    station = app.settings.station_by_id(app.station_id)
     if station is None or station.printer is None:
         return "No receipt: this station has no printer."
     return f"Receipt queued for {station.printer}."

@@ -8,12 +8,11 @@ import os
 import stat
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from agent.ops.checks import FAIL, PASS, Check
+from agent.ops.checks.accounts import Account, account_allows
 from config.settings import Settings
-
-if TYPE_CHECKING:
-    from agent.ops.doctor import Account, Check
 
 
 def _toml(path: Path) -> dict[str, Any]:
@@ -64,8 +63,6 @@ def needed_files(settings: Settings) -> list[Path]:
 
 
 def check_secret_files(settings: Settings) -> Check:
-    from agent.ops.doctor import FAIL, PASS, Check
-
     loose = []
     for path, what in secret_files(settings):
         try:
@@ -86,16 +83,14 @@ def check_secret_files(settings: Settings) -> Check:
 
 def _reachable(account: Account, path: Path) -> str | None:
     """Why ``account`` cannot read ``path`` (a folder on the way, or the file), or None."""
-    from agent.ops.doctor import _allows
-
     for folder in reversed(path.absolute().parents):
         try:
-            if not _allows(account, folder.stat(), os.X_OK):
+            if not account_allows(account, folder.stat(), os.X_OK):
                 return f"{folder} is not searchable"
         except OSError as exc:
             return f"{folder}: {exc.strerror}"
     try:
-        if not _allows(account, path.stat(), os.R_OK):
+        if not account_allows(account, path.stat(), os.R_OK):
             return f"{path} is not readable"
     except OSError as exc:
         return f"{path}: {exc.strerror}"
@@ -103,8 +98,6 @@ def _reachable(account: Account, path: Path) -> str | None:
 
 
 def check_files_readable(settings: Settings, account: Account) -> Check:
-    from agent.ops.doctor import FAIL, PASS, Check
-
     problems = [(p, why) for p in needed_files(settings) if (why := _reachable(account, p))]
     if problems:
         return Check("files_readable", FAIL,
