@@ -39,7 +39,7 @@ class WorkScreen(BaseScreen):
         Binding("f6", "return_shelf", "Return"),
         Binding("f7", "partial", "Partial"),
         Binding("escape", "back", "Back"),
-        Binding("escape", "clear_search", "Clear search"),
+        Binding("escape", "clear_search", "Clear search", show=False),
         Binding("f10", "kpis", "Figures"),
     ]
 
