@@ -317,3 +317,25 @@ def test_a_missing_tote_waived_by_a_manager_and_the_signed_acknowledgment(tmp_pa
                 assert json.loads(got["bins_missing"]) == ["B-32"], got
 
         asyncio.run(main())
+
+
+def test_cancelled_online_after_the_pick_list_closed_still_stops_the_picker(env):
+    seed(env.settings, walk_order())
+
+    async def main():
+        app = StoreAgentApp(env.settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot)
+            await scan(pilot, "W20001")
+            await scan(pilot, GTIN_A)  # an item scanned on the order opens the pick list
+            assert isinstance(app.screen, PickDialog)
+            await pilot.press("escape")  # one apple in hand, the list closed
+            assert on_order(app, "W20001")
+            seed(env.settings, walk_order(status="cancelled", version=2))
+            await wait_for(pilot, lambda: isinstance(app.screen, StopScreen), what="the STOP")
+            await pilot.press("f6")  # the STOP offers the return of what was picked
+            from ui.tui.dialogs.return_shelf import ReturnDialog
+
+            assert isinstance(app.screen, ReturnDialog)
+
+    asyncio.run(main())

@@ -146,6 +146,7 @@ class OrderView(OrderFlows, VerticalScroll):
         self.order_id: str | None = None
         self.detail: dict = {}
         self._shown_state: str | None = None
+        self._state_of: tuple[str | None, str | None] = (None, None)  # the order last read
         # Bins of this order scanned while it is on screen: a handoff counts them as scanned.
         self.bins_scanned: set[str] = set()
         # Held, not queried: a scan right after login can arrive before it is mounted.
@@ -186,10 +187,18 @@ class OrderView(OrderFlows, VerticalScroll):
             self.say(str(exc), error=True)
             return False
         self._text.show(self.detail, audit)
-        if self.detail["state"] == self._shown_state:
+        state = self.detail["state"]
+        was, self._state_of = self._state_of, (self.order_id, state)
+        if state == self._shown_state:
             return False
-        self._shown_state = self.detail["state"]  # the keys on offer follow the state
+        self._shown_state = state  # the keys on offer follow the state
         self.screen.keys_changed()
+        task = self.detail.get("return_task") or {}
+        if (was == (self.order_id, OrderState.TO_PICK) and state == OrderState.CANCELLED
+                and task.get("state") == "OPEN" and self.showing):
+            # Cancelled online with units already picked (the pick list closed or not):
+            # the picker stops now, and the STOP offers the return.
+            self._stop(msg("pick.stopped", order=self.order_id))
         return True
 
     def allows(self, action: str) -> bool:

@@ -289,6 +289,8 @@ class OrderFlows:
     def _stop(self, message: str) -> None:
         from ui.tui.screens.stop import StopScreen
 
+        if any(isinstance(s, StopScreen) for s in self.app.screen_stack):
+            return  # one STOP at a time: the pick list and the order may both see the cancel
         self.refresh_data()
         self.app.push_screen(StopScreen(message, self.detail), self._after_stop)
 
