@@ -81,11 +81,12 @@ def quarantine(
     return ApplyOutcome("quarantined", order_id, detail=reason)
 
 
-def _record(conn, change_id, source, order_id, version, status, outcome, detail, now) -> None:
+def _record(conn, change_id, source, order_id, version, status, outcome, detail, now,
+            oms_updated_at: str | None = None) -> None:
     conn.execute(
         "INSERT INTO received_changes (change_id, source, order_id, version, oms_status, outcome,"
-        " detail, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (change_id, source, order_id, version, status, outcome, detail, now),
+        " detail, received_at, oms_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (change_id, source, order_id, version, status, outcome, detail, now, oms_updated_at),
     )
 
 
@@ -130,12 +131,12 @@ def apply_snapshot(
     ).fetchone()
     if current is not None and snap.version <= current["version"]:
         _record(conn, change_id, source, snap.order_id, snap.version, snap.status, "older",
-                f"store holds version {current['version']}", now)
+                f"store holds version {current['version']}", now, _iso(snap.updated_at))
         return ApplyOutcome("older", snap.order_id, current["state"])
     if current is None:
         _write_order(conn, snap, state=new_state, now=now, insert=True)
         _record(conn, change_id, source, snap.order_id, snap.version, snap.status, "applied",
-                f"new order, {new_state}", now)
+                f"new order, {new_state}", now, _iso(snap.updated_at))
         result = ApplyOutcome("applied", snap.order_id, new_state)
     else:
         result = _apply_to_existing(conn, snap, current, new_state, now=now, source=source,
@@ -192,7 +193,8 @@ def _apply_to_existing(conn, snap: OrderSnapshot, current, new_state: str, *, no
         new_state = state
     _write_order(conn, snap, state=new_state, now=now, insert=False,
                  state_changed=new_state != state, conflict=conflict)
-    _record(conn, change_id, source, order_id, snap.version, snap.status, outcome, detail, now)
+    _record(conn, change_id, source, order_id, snap.version, snap.status, outcome, detail, now,
+            _iso(snap.updated_at))
     if agreed:
         settle_conflict(conn, order_id, source=source, now=now,
                         detail=f"the OMS now agrees: {snap.status} (v{snap.version}) is {state}")

@@ -551,3 +551,10 @@ def m012_queue_indexes(db: Database) -> None:
         CREATE INDEX alerts_unresolved ON alerts(id) WHERE resolved_at IS NULL;
         """
     )
+
+
+@MIGRATIONS()
+def m013_received_oms_updated_at(db: Database) -> None:
+    # The OMS's own time of each snapshot received, beside the store's received_at:
+    # `audit` shows both sides of the chain (when the OMS changed it, when the store heard).
+    _run_script(db, "ALTER TABLE received_changes ADD COLUMN oms_updated_at TEXT;")

@@ -41,16 +41,26 @@ def list_orders(store: Store, *, state: str | None = None, no_shows: bool = Fals
     return [dict(r) for r in store.conn.execute(sql, args)]
 
 
+def _payload(text: str | None) -> object:
+    """An event's data or the OMS's answer as stored (JSON), for people and scripts."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def _events(conn, order_id: str) -> list[dict]:
-    return [
-        dict(r)
-        for r in conn.execute(
+    out = []
+    for r in conn.execute(
             "SELECT event_id, seq, type, status, occurred_at, acked_at, attempts, last_error,"
-            " dead_kind, result_code, result_message, resolution, resolved_by"
-            " FROM outbox WHERE order_id = ? ORDER BY seq",
-            (order_id,),
-        )
-    ]
+            " dead_kind, result_code, result_message, resolution, resolved_by, data"
+            " FROM outbox WHERE order_id = ? ORDER BY seq", (order_id,)):
+        event = dict(r)
+        event["data"] = _payload(event["data"])  # bin(s), lines, reason, verification
+        out.append(event)
+    return out
 
 
 def order_detail(store: Store, order_id: str) -> dict:
@@ -117,9 +127,14 @@ _RESOLUTIONS = {QUARANTINE_RESOLVED: "quarantined snapshot resolved",
                 CONFLICT_RESOLVED: "conflict resolved"}
 
 
+FINDING = "finding:"
+
+
 def _received(r) -> dict:
     if r["outcome"] in _RESOLUTIONS:
         return {"direction": "resolution", "what": _RESOLUTIONS[r["outcome"]]}
+    if r["outcome"].startswith(FINDING):  # written by reconciliation (docs/cli.md, reconcile)
+        return {"direction": "reconciliation", "what": r["outcome"][len(FINDING):]}
     return {"direction": "received",
             "what": f"snapshot v{r['version']} ({r['oms_status']})" if r["version"] else "snapshot"}
 
@@ -172,7 +187,9 @@ def audit(store: Store, order_id: str) -> list[dict]:
             raise UnknownOrderError(f"order {order_id!r} is not known to this store")
         entries = [
             {"at": r["received_at"], **_received(r), "source": r["source"],
-             "outcome": r["outcome"], "detail": r["detail"], "change_id": r["change_id"]}
+             "outcome": r["outcome"], "detail": r["detail"], "change_id": r["change_id"],
+             "version": r["version"], "oms_status": r["oms_status"],
+             "oms_updated_at": r["oms_updated_at"]}
             for r in conn.execute(
                 "SELECT * FROM received_changes WHERE order_id = ? ORDER BY id", (order_id,))
         ]
@@ -180,6 +197,7 @@ def audit(store: Store, order_id: str) -> list[dict]:
             entries.append({
                 "at": e["occurred_at"], "direction": "store_event", "what": e["type"],
                 "summary": event_summary(e["type"], e["data"]),
+                "data": _payload(e["data"]), "oms_result": _payload(e["oms_result"]),
                 "event_id": e["event_id"], "seq": e["seq"], "associate_id": e["associate_id"],
                 "device_id": e["device_id"], "outcome": e["status"], "attempts": e["attempts"],
                 "acked_at": e["acked_at"], "dead_at": e["dead_at"],

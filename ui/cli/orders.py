@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import datetime
 
 from agent.errors import UsageError
@@ -143,7 +144,9 @@ def cmd_show(ctx: Context) -> int:
     table(d["lines"], ["line_id", "sku", "description", "location", "quantity",
                        "quantity_picked", "quantity_short", "quantity_picked_up"])
     say("")
-    table(d["events"], ["seq", "type", "status", "occurred_at", "acked_at", "event_id"],
+    for e in d["events"]:
+        e["payload"] = json.dumps(e["data"], separators=(",", ":")) if e["data"] else None
+    table(d["events"], ["seq", "type", "status", "occurred_at", "acked_at", "payload", "event_id"],
           empty="no events")
     return 0
 
@@ -153,7 +156,11 @@ def cmd_audit(ctx: Context) -> int:
     if ctx.args.json:
         emit_json(entries)
     else:
-        table(entries, ["at", "direction", "what", "summary", "outcome", "detail"])
+        for e in entries:  # both clocks: the store's `at`, the OMS's updated_at or the ack
+            e["oms_side"] = e.get("oms_updated_at") or e.get("acked_at")
+            e["payload"] = json.dumps(e["data"], separators=(",", ":")) if e.get("data") else None
+        table(entries, ["at", "oms_side", "direction", "what", "outcome", "summary", "payload",
+                        "detail"])
     return 0
 
 
