@@ -73,6 +73,22 @@ CATALOGUE: dict[str, str] = {
     "alert.quarantine": "Head office sent an order this store could not read. A manager checks Exceptions.",
     "alert.unknown_status": "Head office sent an order status this store does not know. Tell store IT.",
     "alert.oms_api_version": "Head office does not accept this store's version of a change. Tell store IT.",
+    # --- exceptions a manager finishes --------------------------------------------------------
+    "exception.manager_id": "manager id or badge",
+    "exception.manager_pin": "manager PIN",
+    "exception.reason": "what was done",
+    "exception.discard_reason": "why give up (needed to give up)",
+    "exception.how_settled": "how it was settled (needed)",
+    "exception.as_manager": "Deciding as {name}.",
+    "exception.dead_title": "{count} change(s) of order {order} not accepted by head office",
+    "exception.conflict_title": "Order {order}: store and head office disagree",
+    "exception.quarantine_title": "An order head office sent could not be read ({order})",
+    "exception.retried": ("DONE: {count} change(s) of order {order} will be sent again."
+                          " This screen says when head office answers."),
+    "exception.discarded": "DONE: {count} change(s) of order {order} given up.",
+    "exception.settled": "DONE: marked as settled ({order}).",
+    "exception.accepted": "Order {order}: head office accepted the change sent again.",
+    "exception.failed_again": "Order {order}: head office refused the change again: {why}",
     "stop.cancelled": "Order {order} was cancelled. Do not hand it over.",
     # --- picking by item (ui/tui/dialogs/pick.py, short.py) --------------------------------------
     "pick.title_scan": "Pick: scan every item, then the bin of each tote",

@@ -90,6 +90,7 @@ class StoreAgentApp(App):
         self._dropped_at = 0.0
         self.serial_scanner = None
         self.clock = utc_now
+        self._retried: dict[str, str] = {}  # event id -> order id, sent again by a manager here
         """Now, for every clock on screen: tests drive it instead of waiting."""
         self.signals = WorkSignals(self.store, settings.sla, settings.ui.bells)
 
@@ -269,7 +270,26 @@ class StoreAgentApp(App):
                     last = version
                     self.post_message(DataChanged())
 
+    def watch_retries(self, event_ids: list[str], order_id: str) -> None:
+        """Tell, once the sender has tried, whether events a manager sent again got through."""
+        self._retried.update(dict.fromkeys(event_ids, order_id))
+
+    def _retries_answered(self) -> None:
+        if not self._retried:
+            return
+        marks = ", ".join("?" for _ in self._retried)
+        rows = self.store.conn.execute(
+            f"SELECT event_id, status, result_message FROM outbox WHERE event_id IN ({marks})"
+            " AND status IN ('acked', 'dead')", list(self._retried)).fetchall()
+        for event_id, status, why in rows:
+            order_id = self._retried.pop(event_id)
+            if status == "acked":
+                self.say(msg("exception.accepted", order=order_id))
+            else:
+                self.say(msg("exception.failed_again", order=order_id, why=why or "-"), error=True)
+
     def on_data_changed(self, _: DataChanged) -> None:
+        self._retries_answered()
         self.refresh_status()
         for screen in reversed(self.screen_stack):
             if hasattr(screen, "refresh_data") and screen.is_mounted:

@@ -230,18 +230,16 @@ class QueueView(Vertical):
         if self.section != "exceptions":
             self.app.open_order(key)
             return
-        kind, _, ident = key.partition(":")
-        if kind == "dead_letter":
-            from ui.tui.dialogs.dlq import DlqDialog
+        from ui.tui.dialogs.dlq import DlqDialog, ResolveDialog
 
-            row = next(r for r in self.data["exceptions"]["rows"] if r["id"] == ident)
-            self.app.push_screen(DlqDialog(row), self._dlq_done)
-        elif kind == "conflict":
-            self.app.open_order(ident)
+        kind, _, ident = key.partition(":")
+        rows = self.data["exceptions"]["rows"]
+        row = next(r for r in rows if r["kind"] == kind and r["id"] == ident)
+        if kind == "dead_letter":  # all of this order's dead letters: they are decided together
+            same = [r for r in rows if r["kind"] == "dead_letter" and r["order_id"] == row["order_id"]]
+            self.app.push_screen(DlqDialog(same), self._dlq_done)
         else:
-            row = next(r for r in self.data["exceptions"]["rows"] if r["id"] == ident)
-            self.screen.say(f"quarantined snapshot {ident} ({row['order_id'] or 'no order id'}):"
-                            f" {row['detail']}")
+            self.app.push_screen(ResolveDialog(row), self._dlq_done)
 
     def _dlq_done(self, result: str | None) -> None:
         if result:
