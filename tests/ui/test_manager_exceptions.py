@@ -70,8 +70,10 @@ def test_a_logged_in_manager_settles_a_conflict_and_a_quarantine_on_screen(env):
                 assert isinstance(app.screen, ResolveDialog) and "nothing changed" in message(app)
                 await pilot.press(*"called the customer", "f2")
                 assert on_queue(app) and "marked as settled" in message(app)
-            assert row(env.settings, "SELECT conflict FROM orders WHERE order_id='W10003'")["conflict"] is None
-            assert row(env.settings, "SELECT COUNT(*) AS n FROM quarantine WHERE resolved_at IS NULL")["n"] == 0
+            conflict = row(env.settings, "SELECT conflict FROM orders WHERE order_id='W10003'")
+            assert conflict["conflict"] is None
+            left = row(env.settings, "SELECT COUNT(*) AS n FROM quarantine WHERE resolved_at IS NULL")
+            assert left["n"] == 0
             assert str(app.screen.query_one("#sec-exceptions").label) == "Exceptions 0"
 
     asyncio.run(main())
