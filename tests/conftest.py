@@ -78,13 +78,20 @@ def cli(config_path: Path):
     return _run
 
 
+def _rows(conn, table: str) -> list[tuple]:
+    try:
+        return conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+    except Exception:  # a WITHOUT ROWID table: its primary key orders it
+        return conn.execute(f"SELECT * FROM {table}").fetchall()
+
+
 def table_dump(path: Path, *tables: str) -> dict[str, list[tuple]]:
     """Every row of the named tables, for 'nothing changed' assertions."""
     import sqlite3
 
     conn = sqlite3.connect(path)
     try:
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+        return {t: _rows(conn, t) for t in tables}
     finally:
         conn.close()
 

@@ -94,11 +94,14 @@ class StagingActions(ActionBase):
             conn.execute(f"UPDATE orders SET {sets}state_changed_at = :stamp"
                          " WHERE order_id = :order_id",
                          {"bin": all_bins[0], "stamp": stamp, "order_id": order_id})
-            conn.execute("DELETE FROM order_bins WHERE order_id = ?", (order_id,))
-            conn.executemany(
-                "INSERT INTO order_bins (order_id, bin, position, staged_at, staged_by)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(order_id, b, n, stamp, associate_id) for n, b in enumerate(all_bins, 1)])
+            stored_bins = [r[0] for r in conn.execute(
+                "SELECT bin FROM order_bins WHERE order_id = ? ORDER BY position", (order_id,))]
+            if stored_bins != all_bins:  # staging again into the same totes writes nothing here
+                conn.execute("DELETE FROM order_bins WHERE order_id = ?", (order_id,))
+                conn.executemany(
+                    "INSERT INTO order_bins (order_id, bin, position, staged_at, staged_by)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(order_id, b, n, stamp, associate_id) for n, b in enumerate(all_bins, 1)])
             event = append_event(
                 conn, order_id=order_id, type=EventType.STAGED,
                 data={"bin": all_bins[0], "bins": all_bins,

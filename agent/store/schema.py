@@ -558,3 +558,29 @@ def m013_received_oms_updated_at(db: Database) -> None:
     # The OMS's own time of each snapshot received, beside the store's received_at:
     # `audit` shows both sides of the chain (when the OMS changed it, when the store heard).
     _run_script(db, "ALTER TABLE received_changes ADD COLUMN oms_updated_at TEXT;")
+
+
+@MIGRATIONS()
+def m014_order_bins_compact(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        -- order_bins as one B-tree keyed by (order_id, position), no other index:
+        -- staging writes one leaf page for its bins instead of a table page and two
+        -- index pages (WAL pages per stage action, docs/benchmarks.md). A bin is
+        -- named once per order by the staging action itself (agent/orders/staging.py);
+        -- nothing looks an order up by a bin here (orders.bin, indexed, is the first).
+        CREATE TABLE order_bins_new (
+            order_id   TEXT NOT NULL REFERENCES orders(order_id),
+            position   INTEGER NOT NULL,
+            bin        TEXT NOT NULL,
+            staged_at  TEXT NOT NULL,
+            staged_by  TEXT NOT NULL,
+            PRIMARY KEY (order_id, position)
+        ) WITHOUT ROWID;
+        INSERT INTO order_bins_new (order_id, position, bin, staged_at, staged_by)
+            SELECT order_id, position, bin, staged_at, staged_by FROM order_bins;
+        DROP TABLE order_bins;
+        ALTER TABLE order_bins_new RENAME TO order_bins;
+        """
+    )
