@@ -205,3 +205,17 @@ def test_an_oms_that_does_not_speak_1_1_raises_an_alert(env):
     alert = env.store.conn.execute("SELECT kind, message FROM alerts WHERE resolved_at IS NULL"
                                    " AND kind = 'oms_api_version'").fetchone()
     assert alert is not None and "1.1" in alert[1]
+
+
+def test_a_short_pick_for_an_order_cancelled_online_meanwhile_still_lowers_stock(env):
+    before = env.availability("SKU-1")["SKU-1"]
+    env.actions.verify_item("W1001", code="SKU-3", associate_id="A100")
+    env.actions.short("W1001", lines={"L1": 1}, reason="not_found", associate_id="A100")
+    env.state.cancel_order(STORE, "W1001")  # online, before the store's events arrive
+    assert env.sync().acked == 1
+    assert env.availability("SKU-1") == {"SKU-1": before - 1}
+    # The feed brought the cancellation: the picker is stopped, what they hold goes back.
+    env.actions.return_to_shelf("W1001", associate_id="A100")
+    report = env.sync()
+    assert (report.acked, report.dead) == (1, 0)
+    assert env.availability("SKU-3")["SKU-3"] == 1001

@@ -41,7 +41,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "order.picked_up": (OPEN_STATUSES, "picked_up"),
     "order.cancelled": (OPEN_STATUSES, "cancelled"),
     "order.returned_to_shelf": (frozenset({"cancelled"}), None),
-    "order.line_short": (OPEN_STATUSES, None),  # API 1.1
+    # API 1.1. A short pick is a fact about the shelf, true whatever became of the order
+    # since (cancelled online while the picker looked): accepted in any status, so the
+    # stock signal is never a dead letter holding the order's return behind it.
+    "order.line_short": (frozenset({*OPEN_STATUSES, "picked_up", "cancelled"}), None),
     "order.hold_extended": (OPEN_STATUSES, None),  # API 1.1
 }
 # Events whose effect goes beyond the status: line quantities, stock (oms_sim/items.py).
