@@ -94,8 +94,6 @@ CATALOGUE: dict[str, str] = {
     "pick.title_scan": "Pick: scan every item, then the bin of each tote",
     "pick.title_quantity": "Pick: count each line (F4), then the bin of each tote",
     "pick.title_off": "Pick: take the items, then scan the bin of each tote",
-    "pick.keys": "F2 stage · F3 short · F6 undo bin · ↑↓ line",
-    "pick.keys_quantity": "F4 count · F2 stage · F3 short · F6 undo bin · ↑↓ line",
     "pick.left": "Bins: {bins} · {count} unit(s) to pick",
     "pick.all_left": "Bins: {bins} · all picked",
     "pick.no_bins": "none yet",

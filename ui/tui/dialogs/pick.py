@@ -50,7 +50,7 @@ class PickDialog(Dialog):
         Binding("down", "cursor(1)", "Down", show=False),
         Binding("f2", "stage", "Stage"),
         Binding("f3", "short", "Short"),
-        Binding("f4", "confirm", "Confirm qty"),
+        Binding("f4", "confirm", "Count"),
         Binding("f6", "drop_bin", "Undo bin"),
     ]
 
@@ -73,13 +73,10 @@ class PickDialog(Dialog):
             yield Plain(id="pick-lines")
         yield Plain(id="pick-bins")
         yield ScanInput(placeholder="item or bin barcode, Enter", id="pick-scan", expect="bin")
-        yield Plain(id="pick-keys", classes="dim")
 
     def on_mount(self) -> None:
         self.pick = port(self.app).pick_list(self.order_id)
         self.query_one(".dialog-title", Static).update(msg(POLICY_TITLE[self.policy]))
-        keys = msg("pick.keys_quantity" if self.policy == "quantity" else "pick.keys")
-        self.query_one("#pick-keys", Static).update(keys)
         self.query_one("#pick-scan").focus()
         self._paint()
         if self.first_gtin:
@@ -140,6 +137,11 @@ class PickDialog(Dialog):
         while self.app.screen is not self and self in self.app.screen_stack:
             self.app.pop_screen()
         self.dismiss(Stopped(message))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "confirm":  # counting a line is the "quantity" policy's step only
+            return self.policy == "quantity"
+        return True
 
     def action_cursor(self, step: int) -> None:
         self.cursor += step
