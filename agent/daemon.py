@@ -91,7 +91,7 @@ def _malloc_trim() -> Callable[[], object] | None:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, client_factory: Callable | None = None):
+    def __init__(self, settings: Settings, *, client_factory: Callable[..., Any] | None = None):
         self.settings = settings
         self.db_path = settings.storage.path
         self._client_factory = client_factory or make_client
@@ -102,7 +102,7 @@ class Daemon:
         # Set (and replaced) on SIGHUP: wakes every worker's pause at once.
         self.hup = asyncio.Event()
         self._credentials_generation = 0  # counts reloads that changed the token or URL
-        self._retired_clients: list = []
+        self._retired_clients: list[Any] = []
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()
         self.rng = random.Random()
@@ -285,7 +285,7 @@ class Daemon:
         self._retired_clients.append(old)
         return True
 
-    def devices(self) -> list[dict]:
+    def devices(self) -> list[dict[str, Any]]:
         printers = self.print_worker.devices() if self.print_worker else []
         return printers + [{"id": s["id"], "kind": "scanner", "status": s["status"]}
                            for s in scanners(self.store.conn)]

@@ -33,7 +33,7 @@ from config.settings import (
 )
 
 
-def resolve_config_path(cli_path: str | os.PathLike | None, environ: Mapping[str, str]) -> Path:
+def resolve_config_path(cli_path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
     if cli_path:
         return Path(cli_path)
     from_env = environ.get(ENV_PREFIX + "CONFIG")
@@ -171,7 +171,7 @@ def _problem_lines(path: Path, error: ValidationError,
 
 
 def load_settings(
-    path: str | os.PathLike | None = None,
+    path: str | os.PathLike[str] | None = None,
     *,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from agent.alerts import raise_alert, resolve_alert
 from agent.alerts.outage_rules import ESCALATING_KINDS, escalate, outage_conditions
@@ -62,7 +63,7 @@ class RuleReport:
     resolved: list[tuple[str, str]] = field(default_factory=list)
 
 
-def disk_free_pct(path: Path, disk_usage: Callable = shutil.disk_usage) -> float:
+def disk_free_pct(path: Path, disk_usage: Callable[..., Any] = shutil.disk_usage) -> float:
     usage = disk_usage(path)
     return 100.0 * usage.free / usage.total if usage.total else 100.0
 
@@ -125,7 +126,7 @@ def _printers(conn, settings: Settings, now: datetime) -> list[Condition]:
     return out
 
 
-def _disk(settings: Settings, disk_usage: Callable) -> Condition:
+def _disk(settings: Settings, disk_usage: Callable[..., Any]) -> Condition:
     directory = Path(settings.storage.path).parent
     try:
         free = disk_free_pct(directory, disk_usage)
@@ -183,7 +184,7 @@ def _outage(conn, settings: Settings, now: datetime) -> list[Condition]:
 
 
 def evaluate(store: Store, settings: Settings, *, now: datetime | None = None,
-             disk_usage: Callable = shutil.disk_usage) -> RuleReport:
+             disk_usage: Callable[..., Any] = shutil.disk_usage) -> RuleReport:
     """Check every rule once, in one transaction; report what was newly raised or resolved."""
     now = now or utc_now()
     stamp = iso(now)

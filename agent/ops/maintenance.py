@@ -39,6 +39,7 @@ import sqlite3
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from agent.clock import age_s, iso, utc_now
@@ -143,7 +144,7 @@ def rotate(directory: Path, keep: int) -> list[Path]:
     return removed
 
 
-def nightly(settings: Settings, *, now: datetime | None = None) -> dict:
+def nightly(settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
     """Back up, rotate, then purge: the daemon's nightly job (run it in a thread)."""
     now = now or utc_now()
     directory = backup_dir(settings)
@@ -161,7 +162,7 @@ def nightly(settings: Settings, *, now: datetime | None = None) -> dict:
             "offsite": offsite}
 
 
-def offsite_copy(settings: Settings, backup: Path, *, now: datetime) -> dict:
+def offsite_copy(settings: Settings, backup: Path, *, now: datetime) -> dict[str, Any]:
     """Copy the night's backup to the second location(s). A failure is logged and remembered
     (doctor and the metrics show it) but never undoes the local backup."""
     from agent.ops import offsite
@@ -176,7 +177,7 @@ def offsite_copy(settings: Settings, backup: Path, *, now: datetime) -> dict:
     return result
 
 
-def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> dict:
+def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
     """Delete old acknowledged events and applied snapshots; only right after a backup."""
     now = now or utc_now()
     last = age_s(sync_state.get(store.conn, SyncKey.LAST_BACKUP_AT), now)
@@ -212,7 +213,7 @@ def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> d
     return {"events": events, "changes": changes, "skipped": False}
 
 
-def verify_backup(path: Path) -> dict:
+def verify_backup(path: Path) -> dict[str, Any]:
     """Is ``path`` a whole store-agent database this version can run? UsageError naming it if not."""
     path = Path(path)
     if not path.is_file():
@@ -241,7 +242,7 @@ def verify_backup(path: Path) -> dict:
     return {"path": str(path), "migrations": len(applied), "orders": orders}
 
 
-def restore(settings: Settings, source: Path) -> dict:
+def restore(settings: Settings, source: Path) -> dict[str, Any]:
     """Put a backup back; refused while the daemon runs. Keeps the old content as .before-restore."""
     info = verify_backup(source)
     db_path = Path(settings.storage.path)

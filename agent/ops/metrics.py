@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -84,7 +85,7 @@ class StoreCollector(Collector):
             self._store.close()
             self._store = None
 
-    def collect(self) -> Iterator:
+    def collect(self) -> Iterator[Any]:
         info = GaugeMetricFamily("store_agent_info", "This agent: store id and version.",
                                  labels=["store_id", "version"])
         info.add_metric([self.settings.store_id, agent_version()], 1)
@@ -106,8 +107,8 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("store_agent_database_up", "1 when the database was read.", value=1)
         yield from self._families(facts)
 
-    def _read(self, store: Store, now: datetime) -> dict:
-        f: dict = {"now": now}
+    def _read(self, store: Store, now: datetime) -> dict[str, Any]:
+        f: dict[str, Any] = {"now": now}
         with store.read() as conn:
             one = lambda sql, *a: conn.execute(sql, a).fetchone()  # noqa: E731
             f["state"] = sync_state.get_all(conn)
@@ -130,7 +131,7 @@ class StoreCollector(Collector):
                                             " WHERE resolved_at IS NULL GROUP BY severity").fetchall())
         return f
 
-    def _families(self, f: dict) -> Iterator:
+    def _families(self, f: dict[str, Any]) -> Iterator[Any]:
         state, now = f["state"], f["now"]
         purged_acked = int(state.get(SyncKey.PURGED_ACKED_EVENTS) or 0)
         purged_dead = int(state.get(SyncKey.PURGED_DEAD_EVENTS) or 0)
@@ -188,7 +189,7 @@ class StoreCollector(Collector):
         yield from self._devices(f["printers"])
         yield from self._files()
 
-    def _devices(self, printers: dict[str, dict]) -> Iterator:
+    def _devices(self, printers: dict[str, dict[str, Any]]) -> Iterator[Any]:
         ready = GaugeMetricFamily("store_agent_device_ready",
                                   "1 when a configured device can work (printers: as last seen by the"
                                   " daemon's print worker).", labels=["kind", "device"])
@@ -201,7 +202,7 @@ class StoreCollector(Collector):
         yield ready
         yield status
 
-    def _files(self) -> Iterator:
+    def _files(self) -> Iterator[Any]:
         for name, doc, path in (
             ("store_agent_database_size_bytes", "Size of the database file.", self.db_path),
             ("store_agent_wal_size_bytes", "Size of the write-ahead log.",

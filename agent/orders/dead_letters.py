@@ -13,6 +13,7 @@ resolved in the same transaction.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from agent.alerts import resolve_alert
 from agent.clock import iso, utc_now
@@ -65,7 +66,7 @@ def _release_held(conn, order_id: str) -> None:
 
 
 def retry(store: Store, settings: Settings, event_id: str, *, manager_id: str,
-          now: datetime | None = None) -> dict:
+          now: datetime | None = None) -> dict[str, Any]:
     _manager(settings, manager_id)
     stamp = iso(now or utc_now())
     with store.write() as conn:
@@ -81,7 +82,7 @@ def retry(store: Store, settings: Settings, event_id: str, *, manager_id: str,
 
 
 def discard(store: Store, settings: Settings, event_id: str, *, manager_id: str, reason: str,
-            now: datetime | None = None) -> dict:
+            now: datetime | None = None) -> dict[str, Any]:
     reason = " ".join(reason.split())
     if not reason:
         raise InvalidActionError("a discard needs a reason")
@@ -105,7 +106,7 @@ def _resolve_if_clear(conn, order_id: str, stamp: str) -> None:
 
 
 def resolve_quarantine(store: Store, settings: Settings, quarantine_id: int, *, manager_id: str,
-                       reason: str, now: datetime | None = None) -> dict:
+                       reason: str, now: datetime | None = None) -> dict[str, Any]:
     """A manager has dealt with a quarantined snapshot (fixed at the OMS, or not needed)."""
     reason = _why(reason, "resolving a quarantined snapshot")
     _manager(settings, manager_id)
@@ -124,7 +125,7 @@ def resolve_quarantine(store: Store, settings: Settings, quarantine_id: int, *, 
 
 
 def resolve_conflict(store: Store, settings: Settings, order_id: str, *, manager_id: str,
-                     note: str, now: datetime | None = None) -> dict:
+                     note: str, now: datetime | None = None) -> dict[str, Any]:
     """A manager has settled a conflict between the store and the OMS (customer called, ...)."""
     note = _why(note, "resolving a conflict")
     _manager(settings, manager_id)

@@ -19,13 +19,13 @@ def ingest_snapshots(
     status_map: dict[str, str],
     source: str,
     sync_state: dict[str, str] | None = None,
-) -> Counter:
+) -> Counter[str]:
     """Apply each snapshot under the store's rules; invalid ones are quarantined, not raised.
 
     ``sync_state`` (e.g. the feed cursor) is written in the same transaction,
     so a crash can never record a cursor past changes that were not applied.
     """
-    outcomes: Counter = Counter()
+    outcomes: Counter[str] = Counter()
     now = iso(utc_now())
     with store.write() as conn:
         for raw in raws:

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from config.vocabulary import EventType
 
@@ -59,7 +60,7 @@ def append_event(
     *,
     order_id: str,
     type: EventType,
-    data: dict,
+    data: dict[str, Any],
     occurred_at: str,
     associate_id: str,
     device_id: str,

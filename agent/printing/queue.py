@@ -136,7 +136,7 @@ def _job(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row:
     return row
 
 
-def _public(row: sqlite3.Row) -> dict:
+def _public(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "id": row["id"], "printer_id": row["printer_id"], "kind": row["kind"],
         "order_id": row["order_id"], "state": row["state"], "attempts": row["attempts"],
@@ -147,12 +147,12 @@ def _public(row: sqlite3.Row) -> dict:
     }
 
 
-def get_job(store: Store, job_id: int) -> dict:
+def get_job(store: Store, job_id: int) -> dict[str, Any]:
     return _public(_job(store.conn, job_id))
 
 
 def list_jobs(store: Store, *, state: str | None = None, printer_id: str | None = None,
-              order_id: str | None = None, limit: int = 100) -> list[dict]:
+              order_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Newest first."""
     where, args = [], []
     for column, value in (("state", state), ("printer_id", printer_id), ("order_id", order_id)):
@@ -164,7 +164,7 @@ def list_jobs(store: Store, *, state: str | None = None, printer_id: str | None 
     return [_public(r) for r in store.conn.execute(sql, (*args, limit))]
 
 
-def retry_job(store: Store, job_id: int, *, now: datetime | None = None) -> dict:
+def retry_job(store: Store, job_id: int, *, now: datetime | None = None) -> dict[str, Any]:
     """A failed job goes back to the queue with a fresh attempt budget."""
     stamp = iso(now or utc_now())
     with store.write() as conn:

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from agent.clock import iso, utc_now
 from agent.printing.queue import UNKNOWN, configured_printer, render_job
@@ -70,7 +71,7 @@ class PrinterState:
     since: str | None
     reason: str | None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"status": self.status, "since": self.since, "reason": self.reason}
 
 
@@ -328,7 +329,7 @@ class PrintWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_event.wait(), interval_s)
 
-    def devices(self) -> list[dict]:
+    def devices(self) -> list[dict[str, Any]]:
         """Printer health for the heartbeat (sync.models.DeviceHealth)."""
         return [{"id": pid, "kind": "printer", "status": st.status}
                 for pid, st in sorted(self.printer_states().items())]

@@ -148,7 +148,7 @@ def _installed_version() -> str:
 class Store:
     """One connection to the store database, with the product's guarantees."""
 
-    def __init__(self, path: str | os.PathLike, *, migrate: bool = True,
+    def __init__(self, path: str | os.PathLike[str], *, migrate: bool = True,
                  interactive: bool = False):
         """``interactive``: a UI's store, which gives up on a lock after a second
         (INTERACTIVE_BUSY_MS) instead of retrying for WRITE_PATIENCE_S."""

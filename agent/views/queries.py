@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from agent.clock import age_s, iso, utc_now
 from agent.errors import UnknownOrderError
@@ -19,7 +20,7 @@ _OPEN_EVENT = "status != 'acked' AND NOT (status = 'dead' AND resolved_at IS NOT
 
 
 def list_orders(store: Store, *, state: str | None = None, no_shows: bool = False,
-                now: datetime | None = None) -> list[dict]:
+                now: datetime | None = None) -> list[dict[str, Any]]:
     sql = (
         "SELECT o.order_id, o.state, o.bin, o.version, o.fulfillment, o.customer_name,"
         " o.hold_until, o.arrived_at, o.arrival_bay, o.conflict,"
@@ -51,7 +52,7 @@ def _payload(text: str | None) -> object:
         return text
 
 
-def _events(conn, order_id: str) -> list[dict]:
+def _events(conn, order_id: str) -> list[dict[str, Any]]:
     out = []
     for r in conn.execute(
             "SELECT event_id, seq, type, status, occurred_at, acked_at, attempts, last_error,"
@@ -63,7 +64,7 @@ def _events(conn, order_id: str) -> list[dict]:
     return out
 
 
-def order_detail(store: Store, order_id: str) -> dict:
+def order_detail(store: Store, order_id: str) -> dict[str, Any]:
     with store.read() as conn:
         row = conn.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
         if row is None:
@@ -130,7 +131,7 @@ _RESOLUTIONS = {QUARANTINE_RESOLVED: "quarantined snapshot resolved",
 FINDING = "finding:"
 
 
-def _received(r) -> dict:
+def _received(r) -> dict[str, Any]:
     if r["outcome"] in _RESOLUTIONS:
         return {"direction": "resolution", "what": _RESOLUTIONS[r["outcome"]]}
     if r["outcome"].startswith(FINDING):  # written by reconciliation (docs/cli.md, reconcile)
@@ -139,7 +140,7 @@ def _received(r) -> dict:
             "what": f"snapshot v{r['version']} ({r['oms_status']})" if r["version"] else "snapshot"}
 
 
-def _units(lines: list[dict], key: str = "quantity") -> str:
+def _units(lines: list[dict[str, Any]], key: str = "quantity") -> str:
     return ", ".join(f"{ln.get('line_id')} x{ln.get(key)}" for ln in lines)
 
 
@@ -178,7 +179,7 @@ def event_summary(type_: str, data_json: str) -> str:
     return ""
 
 
-def audit(store: Store, order_id: str) -> list[dict]:
+def audit(store: Store, order_id: str) -> list[dict[str, Any]]:
     """Everything that crossed the boundary for one order, oldest first."""
     with store.read() as conn:
         if conn.execute("SELECT 1 FROM orders WHERE order_id = ?", (order_id,)).fetchone() is None \
@@ -208,7 +209,7 @@ def audit(store: Store, order_id: str) -> list[dict]:
     return entries
 
 
-def status(store: Store, *, now: datetime | None = None) -> dict:
+def status(store: Store, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or utc_now()
     with store.read() as conn:
         pending = conn.execute(
@@ -266,14 +267,14 @@ def status(store: Store, *, now: datetime | None = None) -> dict:
     }
 
 
-def dead_letters(store: Store) -> list[dict]:
+def dead_letters(store: Store) -> list[dict[str, Any]]:
     return [dict(r) for r in store.conn.execute(
         "SELECT event_id, order_id, type, dead_kind AS kind, result_code AS code,"
         " result_message AS message, dead_at, seq FROM outbox"
         " WHERE status = 'dead' AND resolved_at IS NULL ORDER BY seq")]
 
 
-def quarantined(store: Store) -> list[dict]:
+def quarantined(store: Store) -> list[dict[str, Any]]:
     return [dict(r) for r in store.conn.execute(
         "SELECT id, order_id, reason, received_at, source FROM quarantine"
         " WHERE resolved_at IS NULL ORDER BY id")]

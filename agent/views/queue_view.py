@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 from datetime import datetime
+from typing import Any
 
 from agent.clock import iso, utc_now
 from agent.store.connection import Store
@@ -23,7 +24,7 @@ _ORDER_COLS = ("o.order_id, o.state, o.bin, o.fulfillment, o.customer_name, o.ho
                " o.conflict")
 
 
-def _search_clause(search: str | None) -> tuple[str, tuple]:
+def _search_clause(search: str | None) -> tuple[str, tuple[Any, ...]]:
     if not search:
         return "", ()
     like = f"%{search.strip()}%"
@@ -31,8 +32,8 @@ def _search_clause(search: str | None) -> tuple[str, tuple]:
             (like, like, like))
 
 
-def _section(conn, where: str, order_by: str, args: tuple, search: str | None,
-             limit: int) -> tuple[int, int, list[dict]]:
+def _section(conn, where: str, order_by: str, args: tuple[Any, ...], search: str | None,
+             limit: int) -> tuple[int, int, list[dict[str, Any]]]:
     """(whole count, count matching the search, rows matching it)."""
     extra, sargs = _search_clause(search)
     count = conn.execute(f"SELECT COUNT(*) FROM orders o WHERE {where}", args).fetchone()[0]
@@ -44,7 +45,7 @@ def _section(conn, where: str, order_by: str, args: tuple, search: str | None,
 
 
 def queue(store: Store, *, search: str | None = None, now: datetime | None = None,
-          limit: int = 300) -> dict[str, dict]:
+          limit: int = 300) -> dict[str, dict[str, Any]]:
     """``{section: {"count": n, "matching": m, "rows": [...]}}`` for every section in SECTIONS.
 
     ``count`` is always the whole section: a search narrows the rows, never the
@@ -52,7 +53,7 @@ def queue(store: Store, *, search: str | None = None, now: datetime | None = Non
     is how many of them the search finds.
     """
     stamp = iso(now or utc_now())
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     with store.read() as conn:
         specs = {
             "to_pick": (f"o.state = '{OrderState.TO_PICK}'",
@@ -81,9 +82,9 @@ def queue(store: Store, *, search: str | None = None, now: datetime | None = Non
     return out
 
 
-def _exceptions(conn, search: str | None) -> dict:
+def _exceptions(conn, search: str | None) -> dict[str, Any]:
     needle = (search or "").strip().upper()
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for r in conn.execute(
             "SELECT event_id, order_id, type, dead_kind, result_code, result_message, dead_at"
             " FROM outbox WHERE status = 'dead' AND resolved_at IS NULL ORDER BY seq"):
@@ -127,7 +128,7 @@ _CODE_RANK = (f"CASE state WHEN '{OrderState.READY}' THEN 0 WHEN '{OrderState.CA
               f" WHEN '{OrderState.TO_PICK}' THEN 2 ELSE 3 END")
 
 
-def orders_with_code(store: Store, code: str) -> list[dict]:
+def orders_with_code(store: Store, code: str) -> list[dict[str, Any]]:
     """Every order, in any state, whose pickup code is ``code``: ``[{order_id, state,
     state_changed_at}]``, READY first, then CANCELLED, TO_PICK, PICKED_UP (newest first within)."""
     return [dict(r) for r in store.conn.execute(
@@ -144,7 +145,7 @@ def code_matches(store: Store, order_id: str, code: str) -> bool:
 
 
 def open_alerts(store: Store, kinds: tuple[str, ...] | None = ("cancelled_while_ready",), *,
-                include_acknowledged: bool = False) -> list[dict]:
+                include_acknowledged: bool = False) -> list[dict[str, Any]]:
     """Open alerts, critical first, then oldest first.
 
     By default the open, unacknowledged alerts every terminal must show and

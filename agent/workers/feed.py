@@ -35,7 +35,7 @@ PAGE_SIZE = 200
 @dataclass
 class PullReport:
     changes: int
-    outcomes: Counter
+    outcomes: Counter[str]
     has_more: bool
     cursor_reset: bool = False
 
@@ -60,7 +60,7 @@ class FeedPuller:
                 sync_state.delete(conn, SyncKey.CURSOR)
                 sync_state.put(conn, reconcile_requested="1")
             return PullReport(0, Counter(), True, cursor_reset=True)
-        outcomes: Counter = Counter()
+        outcomes: Counter[str] = Counter()
         now = iso(utc_now())
         status_map = self.settings.status_map
         with self.store.write() as conn:

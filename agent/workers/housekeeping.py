@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso, utc_now
 from agent.oms import agent_version
@@ -13,7 +15,7 @@ from config.vocabulary import OPEN_STATES, sql_in
 from sync.models import API_VERSION
 
 
-def heartbeat_body(store: Store, devices: list[dict] | None = None) -> dict:
+def heartbeat_body(store: Store, devices: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     s = queries.status(store)
     conn = store.conn
     mismatches = sync_state.get(conn, SyncKey.MISMATCHES_LAST_HOUR)

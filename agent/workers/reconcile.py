@@ -74,7 +74,7 @@ class ReconcileReport:
     compared: int = 0
     findings: list[Finding] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"compared": self.compared,
                 "findings": [f.__dict__ for f in self.findings]}
 

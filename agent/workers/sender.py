@@ -30,6 +30,7 @@ import random
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -112,7 +113,7 @@ class OutboxSender:
             _SENDABLE_NOT_BUSY, {"limit": limit, "busy": json.dumps(list(busy))}).fetchall()
 
     @staticmethod
-    def wire_event(row: sqlite3.Row) -> dict:
+    def wire_event(row: sqlite3.Row) -> dict[str, Any]:
         return {
             "event_id": row["event_id"], "seq": row["seq"], "type": row["type"],
             "order_id": row["order_id"], "based_on_version": row["based_on_version"],

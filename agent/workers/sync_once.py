@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from agent.oms import make_client
 from agent.store.connection import Store
@@ -13,9 +14,9 @@ from sync.errors import SyncError
 
 
 async def sync_once(store: Store, settings: Settings, *,
-                    progress: Callable[[int], None] | None = None) -> dict:
+                    progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Returns ``{sent, acked, dead, changes, errors}``; ``progress`` gets events settled so far."""
-    summary: dict = {"sent": 0, "acked": 0, "dead": 0, "changes": 0, "errors": []}
+    summary: dict[str, Any] = {"sent": 0, "acked": 0, "dead": 0, "changes": 0, "errors": []}
     async with make_client(settings) as client:
         sender = OutboxSender(store, settings, client)
         while True:

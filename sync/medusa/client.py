@@ -178,7 +178,7 @@ class MedusaClient(PipelineClient):
 
     # --- reading Medusa ---------------------------------------------------------------
 
-    async def order(self, order_id: str, *, timeout_s: float | None = None) -> dict | None:
+    async def order(self, order_id: str, *, timeout_s: float | None = None) -> dict[str, Any] | None:
         """The order with what a snapshot needs, or None when it is not this store's pickup order."""
         try:
             body = await self.call("GET", f"/admin/orders/{quote(order_id, safe='')}",
@@ -220,11 +220,11 @@ class MedusaClient(PipelineClient):
             cursor = encode_cursor(since_ms, since_id)
         return ChangesPage(changes=changes, cursor=cursor, has_more=len(raw_orders) == limit)
 
-    async def _list(self, params: dict[str, Any], timeout_s: float | None) -> dict:
+    async def _list(self, params: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
         params = {**params, "fields": ORDER_FIELDS, "sales_channel_id[]": [self.sales_channel_id]}
         return await self.call("GET", "/admin/orders", params=params, timeout_s=timeout_s)
 
-    async def _ours(self, orders: list[dict]) -> list[dict]:
+    async def _ours(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """This store's pickup orders among ``orders`` (those with a pickup shipping option)."""
         options = await self.pickup_options()
         if not self._configured_options and any(
@@ -266,7 +266,7 @@ class MedusaClient(PipelineClient):
         raise error_for_status(reply.status, reply.what, retry_after=reply.retry_after, detail=detail)
 
 
-def _json_object(body: bytes, what: str, *, strict: bool = True) -> dict:
+def _json_object(body: bytes, what: str, *, strict: bool = True) -> dict[str, Any]:
     try:
         data = json.loads(body) if body else {}
     except ValueError:

@@ -11,7 +11,7 @@ the state check turns what was already done into duplicates.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from config.vocabulary import EventType
 from sync.medusa import items
@@ -32,7 +32,7 @@ async def apply_event(client: MedusaAdmin, event: Event) -> EventResult:
     return await handler(client, event, order)
 
 
-async def _staged(client: MedusaAdmin, event: Event, order: dict) -> EventResult:
+async def _staged(client: MedusaAdmin, event: Event, order: dict[str, Any]) -> EventResult:
     status = contract_status(order)
     if status == "cancelled":
         return answer(event, "conflict", "order_cancelled", "order has been canceled", order)
@@ -55,7 +55,7 @@ async def _staged(client: MedusaAdmin, event: Event, order: dict) -> EventResult
     })
 
 
-async def _picked_up(client: MedusaAdmin, event: Event, order: dict) -> EventResult:
+async def _picked_up(client: MedusaAdmin, event: Event, order: dict[str, Any]) -> EventResult:
     status = contract_status(order)
     if status == "cancelled":
         return answer(event, "conflict", "order_cancelled", "order has been canceled", order)
@@ -79,7 +79,7 @@ async def _picked_up(client: MedusaAdmin, event: Event, order: dict) -> EventRes
                              order)
 
 
-async def _cancelled(client: MedusaAdmin, event: Event, order: dict) -> EventResult:
+async def _cancelled(client: MedusaAdmin, event: Event, order: dict[str, Any]) -> EventResult:
     status = contract_status(order)
     if status == "cancelled":
         return answer(event, "duplicate", "already_cancelled", "order has been canceled", order)
@@ -98,7 +98,7 @@ async def _cancelled(client: MedusaAdmin, event: Event, order: dict) -> EventRes
     return await write(client, event, f"/admin/orders/{order['id']}/cancel", {"no_notification": True})
 
 
-async def _returned(client: MedusaAdmin, event: Event, order: dict) -> EventResult:
+async def _returned(client: MedusaAdmin, event: Event, order: dict[str, Any]) -> EventResult:
     # Goods back on the shelf change nothing Medusa tracks for a cancelled pickup order.
     return answer(event, "accepted", "noted", "returned to shelf: nothing to change in Medusa", order)
 

@@ -50,15 +50,15 @@ def iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def live_fulfillments(order: dict) -> list[dict]:
+def live_fulfillments(order: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in order.get("fulfillments") or [] if not f.get("canceled_at")]
 
 
-def is_pickup(order: dict, option_ids: set[str]) -> bool:
+def is_pickup(order: dict[str, Any], option_ids: set[str]) -> bool:
     return any(m.get("shipping_option_id") in option_ids for m in order.get("shipping_methods") or [])
 
 
-def contract_status(order: dict) -> str:
+def contract_status(order: dict[str, Any]) -> str:
     """released / ready_for_pickup / picked_up / cancelled, from the order and its fulfillments."""
     if order.get("status") == "canceled" or order.get("canceled_at"):
         return "cancelled"
@@ -73,7 +73,7 @@ def contract_status(order: dict) -> str:
     return "released"
 
 
-def last_change_ms(order: dict) -> int:
+def last_change_ms(order: dict[str, Any]) -> int:
     """The version: the latest timestamp on the order or its fulfillments, in epoch ms.
 
     A fulfillment does bump the order's updated_at in Medusa 2.21, but taking the
@@ -85,7 +85,7 @@ def last_change_ms(order: dict) -> int:
     return max(epoch_ms(parse_time(t)) for t in times if t)
 
 
-def pickup_code(order: dict) -> str | None:
+def pickup_code(order: dict[str, Any]) -> str | None:
     """metadata.pickup_code as the storefront set it, or None: no fallback to anything guessable."""
     meta = order.get("metadata") or {}
     code = meta.get("pickup_code") if isinstance(meta, dict) else None
@@ -94,7 +94,7 @@ def pickup_code(order: dict) -> str | None:
     return None
 
 
-def _customer(order: dict) -> dict:
+def _customer(order: dict[str, Any]) -> dict[str, Any]:
     address = order.get("shipping_address") or {}
     name = " ".join(p for p in (address.get("first_name"), address.get("last_name")) if p).strip()
     digits = re.sub(r"\D", "", address.get("phone") or "")
@@ -102,7 +102,7 @@ def _customer(order: dict) -> dict:
             "phone_last4": digits[-4:] if len(digits) >= 4 else None}
 
 
-def _delivered(order: dict) -> dict[str, int]:
+def _delivered(order: dict[str, Any]) -> dict[str, int]:
     """Units handed over per line: the items of delivered fulfillments not cancelled."""
     out: dict[str, int] = {}
     for f in live_fulfillments(order):
@@ -114,13 +114,13 @@ def _delivered(order: dict) -> dict[str, int]:
     return out
 
 
-def _store_meta(order: dict, key: str) -> Any:
+def _store_meta(order: dict[str, Any], key: str) -> Any:
     meta = order.get("metadata")
     return meta.get(key) if isinstance(meta, dict) else None
 
 
-def _line(item: dict, delivered: dict[str, int] | None = None,
-          short: dict[str, int] | None = None) -> dict:
+def _line(item: dict[str, Any], delivered: dict[str, int] | None = None,
+          short: dict[str, int] | None = None) -> dict[str, Any]:
     barcode = item.get("variant_barcode")
     title = item.get("product_title") or item.get("title") or ""
     variant = item.get("variant_title")
@@ -139,7 +139,7 @@ def _line(item: dict, delivered: dict[str, int] | None = None,
     }
 
 
-def to_snapshot(order: dict) -> dict:
+def to_snapshot(order: dict[str, Any]) -> dict[str, Any]:
     """The contract's order object (still to be validated by sync.models, like any OMS answer)."""
     version = last_change_ms(order)
     delivered = _delivered(order)
@@ -161,7 +161,7 @@ def to_snapshot(order: dict) -> dict:
     }
 
 
-def _hold(order: dict) -> str | None:
+def _hold(order: dict[str, Any]) -> str | None:
     """metadata.store_hold_until (written by order.hold_extended), when it is a timestamp."""
     value = _store_meta(order, "store_hold_until")
     try:
@@ -170,7 +170,7 @@ def _hold(order: dict) -> str | None:
         return None
 
 
-def check(order: dict) -> tuple[dict, OrderSnapshot | None, str | None]:
+def check(order: dict[str, Any]) -> tuple[dict[str, Any], OrderSnapshot | None, str | None]:
     """(raw snapshot, snapshot or None, why not): an order without a pickup code is quarantined."""
     raw = to_snapshot(order)
     if raw["pickup_code"] is None:
@@ -179,7 +179,7 @@ def check(order: dict) -> tuple[dict, OrderSnapshot | None, str | None]:
     return raw, snapshot, error
 
 
-def entry_fields(order: dict) -> dict[str, Any]:
+def entry_fields(order: dict[str, Any]) -> dict[str, Any]:
     """A page entry (sync.models.SnapshotEntry's fields) for one Medusa order."""
     raw, _snapshot, error = check(order)
     fields = _entry_fields(raw)
@@ -188,7 +188,7 @@ def entry_fields(order: dict) -> dict[str, Any]:
     return fields
 
 
-def parse_order(order: dict) -> OrderSnapshot:
+def parse_order(order: dict[str, Any]) -> OrderSnapshot:
     """One order as a snapshot, or BadResponseError saying why not."""
     _raw, snapshot, error = check(order)
     if snapshot is None:

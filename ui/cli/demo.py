@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from agent.associates.pins import hash_pin
 from agent.errors import StoreAgentError
@@ -123,13 +124,13 @@ def _wait_port(port: int, timeout: float) -> bool:
     return False
 
 
-def _spawn(args: list[str], log: Path, env: dict) -> subprocess.Popen:
+def _spawn(args: list[str], log: Path, env: dict[str, Any]) -> subprocess.Popen[bytes]:
     out = open(log, "ab")  # noqa: SIM115 - the child owns it for its whole life
     return subprocess.Popen([sys.executable, "-m", "ui.cli.main", *args], stdout=out,
                             stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -159,7 +160,7 @@ def _associate_step(actions: Actions, store: Store, rng: random.Random) -> str |
     return None
 
 
-def _run_with_ui(settings, a, devices: DemoDevices, running: list) -> int:
+def _run_with_ui(settings, a, devices: DemoDevices, running: list[Any]) -> int:
     """The associate UI in this terminal; a colleague (the simulation) works alongside."""
     import threading
 
@@ -220,8 +221,8 @@ def cmd_demo(ctx: Context) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     with_ui = a.ui and sys.stdin.isatty() and sys.stdout.isatty() and not a.duration
     devices = DemoDevices(directory, scanner=with_ui)
-    procs: list[subprocess.Popen] = []
-    running: list = []  # the associate UI while it runs, so SIGTERM can close it
+    procs: list[subprocess.Popen[bytes]] = []
+    running: list[Any] = []  # the associate UI while it runs, so SIGTERM can close it
     stopping = False
 
     def _on_term(*_):
@@ -285,7 +286,7 @@ def cmd_demo(ctx: Context) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("demo", parents=[common],
                        help="everything at once on the embedded reference OMS with sample orders")
     p.add_argument("--dir", default=".demo", help="where the demo keeps its config, database, logs")

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 from agent.oms import agent_version
 from agent.ops import doctor, maintenance, support_bundle
@@ -71,7 +72,7 @@ def cmd_restore(ctx: Context) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("doctor", parents=[common],
                        help="check config, database, OMS, clock, devices and permissions")
     p.add_argument("--user", metavar="NAME",

@@ -7,6 +7,7 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from agent.associates import roster
 from agent.associates.pins import hash_pin
@@ -152,7 +153,7 @@ def cmd_quarantine_resolve(ctx: Context) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     config = sub.add_parser("config", help="validate or create the configuration")
     csub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     p = csub.add_parser("check", parents=[common], help="validate the configuration")

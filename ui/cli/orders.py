@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime
+from typing import Any
 
 from agent.errors import UsageError
 from agent.oms import agent_version
@@ -181,7 +182,7 @@ def cmd_status(ctx: Context) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     order = sub.add_parser("order", help="act on one order, or show it")
     osub = order.add_subparsers(dest="order_command", required=True, metavar="ACTION")
 

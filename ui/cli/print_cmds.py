@@ -7,6 +7,7 @@ The command line only queues; the daemon's print worker talks to printers
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from agent.errors import UnknownAssociateError
 from agent.printing import queue as printing
@@ -76,7 +77,7 @@ def cmd_print_bin_label(ctx: Context) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     pr = sub.add_parser("print", help="the print queue")
     psub = pr.add_subparsers(dest="print_command", required=True, metavar="ACTION")
     p = psub.add_parser("test", parents=[common], help="queue a test page for a printer")

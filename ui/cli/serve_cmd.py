@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ui.cli.context import Context
 
@@ -26,7 +27,7 @@ def _port(value: str) -> int:
     return int(value)
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve-ui", parents=[common],
                        help="the associate UI for handheld browsers, behind an associate login")
     p.add_argument("--host", metavar="H", help="address to listen on (default: from ui.listen)")

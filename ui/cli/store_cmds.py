@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from agent.errors import UsageError
 from agent.orders.ingest import ingest_snapshots
@@ -12,7 +13,7 @@ from ui.cli.context import Context
 from ui.cli.output import emit_json, say
 
 
-def _read_snapshots(path: Path) -> list:
+def _read_snapshots(path: Path) -> list[Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -43,7 +44,7 @@ def cmd_import(ctx: Context) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("import-snapshots", parents=[common],
                        help="apply OMS order snapshots from a JSON or JSON-lines file")
     p.add_argument("path")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from agent.daemon import run_daemon
 from agent.oms import make_client
@@ -27,7 +28,7 @@ def _progress(done: int, total: int) -> None:
         sys.stderr.flush()
 
 
-async def _sync_once(ctx: Context) -> dict:
+async def _sync_once(ctx: Context) -> dict[str, Any]:
     total = queries.status(ctx.store)["outbox"]["pending"]
     summary = await sync_once(ctx.store, ctx.settings, progress=lambda done: _progress(done, total))
     if sys.stderr.isatty() and total:
@@ -72,7 +73,7 @@ def cmd_oms_sim(ctx: Context) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("run", parents=[common], help="the agent daemon (stops cleanly on SIGTERM)")
     p.set_defaults(handler=cmd_run)
     p = sub.add_parser("sync", parents=[common], help="one drain of the outbox and one pull of the feed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ui.cli.context import Context
 
@@ -15,6 +16,6 @@ def cmd_ui(ctx: Context) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ui", parents=[common], help="the associate's terminal UI")
     p.set_defaults(handler=cmd_ui)

@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import textual_serve
 from aiohttp import WSMsgType, web
@@ -133,7 +134,7 @@ class ServeUi:
         self.command = shlex.join([sys.executable, "-m", "ui.serve.session", "--station", station])
         self._login_lock = asyncio.Lock()
         self._live: dict[str, web.WebSocketResponse] = {}
-        self._stopping: set[asyncio.Task] = set()
+        self._stopping: set[asyncio.Task[Any]] = set()
 
     # --- the application -----------------------------------------------------------------
     def make_app(self) -> web.Application:

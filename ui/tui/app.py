@@ -13,7 +13,7 @@ import importlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events, work
 from textual.app import App, SystemCommand
@@ -56,15 +56,15 @@ BELL_REPEAT_S = 30.0
 SIGNAL_NOTE_S = 6.0
 
 
-class StoreAgentApp(App):
+class StoreAgentApp(App[Any]):
     # Absolute, so a subclass defined elsewhere (serve-ui, a benchmark) finds the styles.
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "store-agent"
     # ctrl+p: Textual's palette, offering this app's own commands (get_system_commands).
     ENABLE_COMMAND_PALETTE = True
     # Handhelds (40 columns) get the screen class -narrow; see app.tcss.
-    HORIZONTAL_BREAKPOINTS: ClassVar[list] = [(0, "-narrow"), (60, "-wide")]
-    BINDINGS: ClassVar[list] = [
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[Any]] = [(0, "-narrow"), (60, "-wide")]
+    BINDINGS: ClassVar[list[Any]] = [
         Binding("f5", "force_sync", "Sync"),
         Binding("f8", "acknowledge", "Ack alert"),
         Binding("f9", "logout", "Logout"),
@@ -81,8 +81,8 @@ class StoreAgentApp(App):
         self.settings = settings = roster.with_stored_pins(self.store, settings)
         self.actions = Actions(self.store, settings, device_id=self.station_id)
         self.associate: Associate | None = None
-        self.status: dict = {}
-        self.alerts: list[dict] = []
+        self.status: dict[str, Any] = {}
+        self.alerts: list[dict[str, Any]] = []
         self._seen_alerts: set[int] = set()
         self._last_bell = 0.0
         self._last_input = time.monotonic()
@@ -159,7 +159,7 @@ class StoreAgentApp(App):
             return True
         return not (event.key == "enter" and time.monotonic() - self._dropped_at < 0.5)
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
         if action == "acknowledge":
             return bool(self.alerts) and self.associate is not None
         if action in ("logout", "force_sync"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
@@ -14,7 +15,7 @@ class DataChanged(Message):
 @dataclass
 class SyncDone(Message):
     generation: int
-    summary: dict
+    summary: dict[str, Any]
 
 
 @dataclass

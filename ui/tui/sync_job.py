@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from agent.store.connection import Store
 from agent.workers import sync_once as one_shot
 from config.settings import Settings
 
 
-async def sync_once(settings: Settings) -> dict:
+async def sync_once(settings: Settings) -> dict[str, Any]:
     # A connection of its own, so the sender's transactions never interleave
     # with a screen's read on the app's connection.
     with Store(settings.storage.path, migrate=False) as store:

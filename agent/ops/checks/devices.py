@@ -29,7 +29,7 @@ def printer_states(settings: Settings) -> dict[str, dict[str, Any]]:
     return _daemon_printer_states(settings) if daemon_up else {}
 
 
-def _daemon_printer_states(settings: Settings) -> dict:
+def _daemon_printer_states(settings: Settings) -> dict[str, Any]:
     db = Path(settings.storage.path)
     try:
         conn = sqlite3.connect(f"file:{quote(str(db.resolve()))}?mode=rw", uri=True, timeout=5)
@@ -52,7 +52,7 @@ def _printer_fix(status: str, kind: str) -> str:
           + ("; add the service user to group dialout (serial) or lp" if kind != "network" else ""))
 
 
-def check_printer(printer, seen: dict | None) -> Check:
+def check_printer(printer, seen: dict[str, Any] | None) -> Check:
     name = f"printer:{printer.id}"
     if seen and seen.get("status") not in (None, "unknown"):
         status, how = seen["status"], f"as seen by the daemon since {seen.get('since')}"

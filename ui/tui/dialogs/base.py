@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,8 +14,8 @@ from ui.tui.widgets.footer import KeyFooter
 from ui.tui.widgets.plain import Plain
 
 
-class Dialog(ModalScreen):
-    BINDINGS: ClassVar[list] = [Binding("escape", "abandon", "Cancel")]
+class Dialog(ModalScreen[Any]):
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "abandon", "Cancel")]
     TITLE_TEXT = ""
 
     def compose(self) -> ComposeResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,7 +15,7 @@ from ui.tui.widgets.plain import Plain
 
 class OfflineWarnDialog(Dialog):
     TITLE_TEXT = "OMS not reachable: confirm the handoff?"
-    BINDINGS: ClassVar[list] = [
+    BINDINGS: ClassVar[list[Any]] = [
         Binding("f2", "confirm", "Confirm"),
         Binding("f3", "manager", "Manager"),
     ]

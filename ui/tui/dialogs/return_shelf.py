@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -19,9 +19,9 @@ from ui.tui.widgets.scan_input import ScanInput
 
 class ReturnDialog(Dialog):
     TITLE_TEXT = "Return to shelf: scan the bin"
-    BINDINGS: ClassVar[list] = [Binding("f2", "confirm", "Items are back")]
+    BINDINGS: ClassVar[list[Any]] = [Binding("f2", "confirm", "Items are back")]
 
-    def __init__(self, detail: dict):
+    def __init__(self, detail: dict[str, Any]):
         super().__init__()
         self.detail = detail
         self.return_task = detail.get("return_task") or {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -15,7 +17,7 @@ from ui.tui.widgets.scan_input import ScanInput
 from ui.tui.widgets.status_bar import StatusBar
 
 
-class BaseScreen(Screen):
+class BaseScreen(Screen[Any]):
     """Subclasses compose their body in ``compose_body`` and may claim scans in ``handle_scan``."""
 
     def compose(self) -> ComposeResult:

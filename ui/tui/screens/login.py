@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -15,7 +17,7 @@ from ui.tui.widgets.plain import Plain
 from ui.tui.widgets.status_bar import StatusBar
 
 
-class LoginScreen(Screen):
+class LoginScreen(Screen[Any]):
     def __init__(self, note: str | None = None):
         super().__init__()
         self.note = note

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -27,10 +29,10 @@ _RULE_OF_KEY = {"stage": OrderAction.STAGE, "cancel_order": OrderAction.CANCEL,
                 "return_shelf": OrderAction.RETURN_TO_SHELF}
 
 
-def render_detail(d: dict, audit: list[dict], *, narrow: bool, width: int) -> Content:
+def render_detail(d: dict[str, Any], audit: list[dict[str, Any]], *, narrow: bool, width: int) -> Content:
     """The order as text laid out for ``width`` columns, padded by hand: Rich tables measured
     and drew every cell twice per order, a large share of a scan's time."""
-    head: list = [(d["order_id"], "bold"), " ", (f" {d['state']} ", STATE_STYLE.get(d["state"], "bold"))]
+    head: list[Any] = [(d["order_id"], "bold"), " ", (f" {d['state']} ", STATE_STYLE.get(d["state"], "bold"))]
     bins = bins_of(d)
     if bins:
         head += ["  bin " if len(bins) == 1 else f"  {len(bins)} bins "]
@@ -95,7 +97,7 @@ def render_detail(d: dict, audit: list[dict], *, narrow: bool, width: int) -> Co
     ])
 
 
-def event_outcome(e: dict) -> str:
+def event_outcome(e: dict[str, Any]) -> str:
     """Where a store event stands: sent and acknowledged when, dead when, or how many tries so far."""
     outcome = str(e["outcome"])
     if e.get("direction") != "store_event":
@@ -115,10 +117,10 @@ class OrderDetail(Widget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._data: tuple[dict, list[dict]] | None = None
+        self._data: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
         self._cache: tuple[int, Content] | None = None
 
-    def show(self, detail: dict, audit: list[dict]) -> None:
+    def show(self, detail: dict[str, Any], audit: list[dict[str, Any]]) -> None:
         self._data = (detail, audit)
         self._cache = None
         self.refresh(layout=True)
@@ -144,7 +146,7 @@ class OrderView(OrderFlows, VerticalScroll):
     def __init__(self) -> None:
         super().__init__(id="order-body")
         self.order_id: str | None = None
-        self.detail: dict = {}
+        self.detail: dict[str, Any] = {}
         self._shown_state: str | None = None
         self._state_of: tuple[str | None, str | None] = (None, None)  # the order last read
         # Bins of this order scanned while it is on screen: a handoff counts them as scanned.

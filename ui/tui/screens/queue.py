@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -50,7 +52,7 @@ def _columns(section: str, narrow: bool) -> list[tuple[str, str]]:
 TIMER_STYLE = {"late": "bold #ffffff on #b00020", "nearing": "bold #000000 on #ffd000", "on_time": ""}
 
 
-def _cell(row: dict, key: str, timers: dict) -> Text:
+def _cell(row: dict[str, Any], key: str, timers: dict[str, Any]) -> Text:
     """A cell as literal text: a DataTable parses markup in a plain str cell."""
     timer = timers.get(row.get("order_id"))
     if key in ("due", "waited"):
@@ -76,7 +78,7 @@ def _cell(row: dict, key: str, timers: dict) -> Text:
     return plain("" if value is None else value)
 
 
-def most_urgent_section(data: dict) -> str:
+def most_urgent_section(data: dict[str, Any]) -> str:
     """Customers outside first, then orders to pick (most urgent on top), returns, READY."""
     for name in ("arrived", "to_pick", "returns", "ready"):
         if data[name]["count"]:
@@ -91,10 +93,10 @@ class QueueView(Vertical):
         super().__init__(id="queue-view")
         self.section = "to_pick"
         self.search = ""
-        self.data: dict = {}
-        self.timers: dict = {}  # order id -> OrderTimer (to pick) or ArrivalTimer (arrived)
+        self.data: dict[str, Any] = {}
+        self.timers: dict[str, Any] = {}  # order id -> OrderTimer (to pick) or ArrivalTimer (arrived)
         self._opened = False
-        self._filled: tuple | None = None  # what the table shows: (section, narrow, rows)
+        self._filled: tuple[Any, ...] | None = None  # what the table shows: (section, narrow, rows)
 
     def compose(self) -> ComposeResult:
         with Grid(id="sections"):

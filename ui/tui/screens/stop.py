@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,12 +14,12 @@ from ui.tui.widgets.plain import Plain
 
 
 class StopScreen(Screen[str | None]):
-    BINDINGS: ClassVar[list] = [
+    BINDINGS: ClassVar[list[Any]] = [
         Binding("f2", "understood", "Understood"),
         Binding("f6", "return_shelf", "Return to shelf"),
     ]
 
-    def __init__(self, message: str, detail: dict):
+    def __init__(self, message: str, detail: dict[str, Any]):
         super().__init__(classes="stop")
         self.message = message
         self.detail = detail

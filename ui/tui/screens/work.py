@@ -10,7 +10,7 @@ queue; dialogs and the STOP are still screens of their own, on top of this one.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,7 +29,7 @@ ORDER_ACTIONS = ("stage", "pickup", "cancel_order", "return_shelf", "partial", "
 class WorkScreen(BaseScreen):
     # F2 and F3 mean one thing on the queue and another on an order: check_action
     # lets through the binding of the body on screen, and the footer shows only it.
-    BINDINGS: ClassVar[list] = [
+    BINDINGS: ClassVar[list[Any]] = [
         Binding("f2", "section(1)", "Next"),
         Binding("f3", "section(-1)", "Prev"),
         Binding("ctrl+f", "search", "Search"),
@@ -60,7 +60,7 @@ class WorkScreen(BaseScreen):
         return self.order.order_id if self._on_order else None
 
     @property
-    def detail(self) -> dict:
+    def detail(self) -> dict[str, Any]:
         """The order on screen as last read ({} on the queue)."""
         return self.order.detail if self._on_order else {}
 
@@ -118,7 +118,7 @@ class WorkScreen(BaseScreen):
         self.query_one(KeyFooter).sync()
 
     # --- keys ---------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
         if action in QUEUE_ACTIONS:
             return not self._on_order
         if action in ORDER_ACTIONS:

@@ -4,6 +4,8 @@ conflicts...) is named on one line until its condition clears by itself."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -12,7 +14,7 @@ from config.catalogue import CATALOGUE, msg
 _RANK = {"critical": 0, "warning": 1}
 
 
-def alert_words(alert: dict) -> str:
+def alert_words(alert: dict[str, Any]) -> str:
     """The alert in an associate's words where the catalogue has them, else as raised."""
     key = f"alert.{alert.get('kind')}"
     if key in CATALOGUE:
@@ -20,7 +22,7 @@ def alert_words(alert: dict) -> str:
     return str(alert["message"])
 
 
-def banner_text(cancellations: list[dict], others: list[dict]) -> Text | None:
+def banner_text(cancellations: list[dict[str, Any]], others: list[dict[str, Any]]) -> Text | None:
     """One cancellation in view (the one F8 acknowledges) and a count of the rest; one other alert."""
     if not cancellations and not others:
         return None
@@ -46,9 +48,9 @@ def banner_text(cancellations: list[dict], others: list[dict]) -> Text | None:
 
 
 class AlertBanner(Static):
-    _shown: tuple | None = None
+    _shown: tuple[Any, ...] | None = None
 
-    def show(self, alerts: list[dict], others: list[dict] | None = None) -> None:
+    def show(self, alerts: list[dict[str, Any]], others: list[dict[str, Any]] | None = None) -> None:
         """``alerts``: unacknowledged cancellations; ``others``: every other open alert."""
         others = others or []
         key = ([a["id"] for a in alerts], [(a["id"], a["message"]) for a in others])

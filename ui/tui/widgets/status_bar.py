@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
 from ui.tui.fmt import ago, hhmm, short_age
 
 
-def status_text(status: dict, *, station: str, associate: str | None) -> Text:
+def status_text(status: dict[str, Any], *, station: str, associate: str | None) -> Text:
     t = Text()
     t.append(f" {station} ", style="bold")
     t.append("│ ")
@@ -44,7 +46,7 @@ class StatusBar(Static):
 
     _shown: Text | None = None
 
-    def show(self, status: dict, *, station: str, associate: str | None) -> None:
+    def show(self, status: dict[str, Any], *, station: str, associate: str | None) -> None:
         text = status_text(status, station=station, associate=associate)
         if text != self._shown:  # painted every second and on every return to a screen
             self._shown = text
