@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 from tests.conftest import REPO
 
@@ -26,17 +27,24 @@ logging.getLogger("httpx").info("noisy library line")
 """
 
 
-def _emit(*args: str, **env: str) -> list[str]:
+def _emit(*args: str, journal: bool = False, **env: str) -> list[str]:
+    """Run the snippet; with ``journal``, its stderr is a file JOURNAL_STREAM names exactly as
+    systemd names the journal's socket (device:inode), so the detection is the real one."""
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith("STORE_AGENT_") and k != "JOURNAL_STREAM"}
     full_env.update(env)
-    proc = subprocess.run([sys.executable, "-c", _EMIT, *args], capture_output=True, text=True,
-                          env=full_env, cwd=REPO, timeout=60, check=True)
-    return proc.stderr.splitlines()
+    with tempfile.TemporaryFile(mode="w+") as err:
+        if journal:
+            st = os.fstat(err.fileno())
+            full_env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+        subprocess.run([sys.executable, "-c", _EMIT, *args], stdout=subprocess.DEVNULL, stderr=err,
+                       text=True, env=full_env, cwd=REPO, timeout=60, check=True)
+        err.seek(0)
+        return err.read().splitlines()
 
 
 def test_under_journald_every_line_carries_its_syslog_priority():
-    lines = _emit("run", JOURNAL_STREAM="8:12345")
+    lines = _emit("run", journal=True)
     assert "<6>agent.test: i-line" in lines
     assert "<4>agent.test: w-line" in lines
     assert "<3>agent.test: e-line" in lines
@@ -48,18 +56,19 @@ def test_under_journald_every_line_carries_its_syslog_priority():
 
 
 def test_debug_level_maps_to_priority_7():
-    lines = _emit("run", JOURNAL_STREAM="8:1", STORE_AGENT_LOG_LEVEL="debug")
+    lines = _emit("run", journal=True, STORE_AGENT_LOG_LEVEL="debug")
     assert "<7>agent.test: d-line" in lines
 
 
 def test_outside_journald_lines_have_no_prefix_and_a_time():
-    lines = _emit("run")
-    warn = next(line for line in lines if "w-line" in line)
-    assert not warn.startswith("<") and " WARNING agent.test: w-line" in warn
+    # Also when JOURNAL_STREAM was inherited but stderr goes elsewhere (a redirect, a pipe).
+    for lines in (_emit("run"), _emit("run", JOURNAL_STREAM="8:12345")):
+        warn = next(line for line in lines if "w-line" in line)
+        assert not warn.startswith("<") and " WARNING agent.test: w-line" in warn
 
 
 def test_json_format_one_object_per_line():
-    lines = _emit("run", "json", JOURNAL_STREAM="8:1")
+    lines = _emit("run", "json", journal=True)
     records = [json.loads(line) for line in lines]
     by_msg = {r["message"]: r for r in records}
     assert by_msg["w-line"]["level"] == "WARNING" and by_msg["w-line"]["priority"] == 4

@@ -1,6 +1,6 @@
 """How store-agent's log lines look: for a terminal, for journald, or as JSON lines.
 
-Under systemd (JOURNAL_STREAM is set) every line starts with its syslog priority,
+Under systemd (stderr is the stream JOURNAL_STREAM names) every line starts with its syslog priority,
 ``<3>`` for an error .. ``<7>`` for debug: journald strips the prefix and files
 the line under that priority, so ``journalctl -p warning`` separates the errors.
 ``--log-format json`` (or STORE_AGENT_LOG_FORMAT=json) writes one JSON object per
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -78,8 +79,22 @@ def resolve_format(flag: str | None, environ: Mapping[str, str]) -> str:
     if raw not in FORMATS:
         raise ConfigError(f"{FORMAT_VAR}={raw!r}: not a log format (one of {', '.join(FORMATS)})")
     if raw == "auto":
-        return "journal" if environ.get("JOURNAL_STREAM") else "text"
+        return "journal" if stderr_is_the_journal(environ) else "text"
     return raw
+
+
+def stderr_is_the_journal(environ: Mapping[str, str]) -> bool:
+    """systemd sets JOURNAL_STREAM=device:inode of the stream it connected; a child whose
+    stderr was redirected elsewhere inherits the variable, so compare (systemd.exec(5))."""
+    value = environ.get("JOURNAL_STREAM", "")
+    device, sep, inode = value.partition(":")
+    if not sep or not device.isdigit() or not inode.isdigit():
+        return False
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+    return (st.st_dev, st.st_ino) == (int(device), int(inode))
 
 
 def make_formatter(fmt: str) -> logging.Formatter:
