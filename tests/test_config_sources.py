@@ -66,6 +66,17 @@ def test_set_pin_as_root_keeps_the_database_owned_by_the_service(cli):
         shutil.rmtree(folder)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the link is only dangerous to root")
+def test_set_pin_as_root_refuses_a_planted_database_link(cli, tmp_path):
+    victim = tmp_path / "roots.db"
+    victim.write_bytes(b"root's own file")
+    link = tmp_path / "agent.db"
+    link.symlink_to(victim)
+    r = cli("associate", "set-pin", "A100", stdin="4711\n", env={"STORE_AGENT_STORAGE__PATH": str(link)})
+    assert r.code == 2 and "symbolic link" in r.err, r.err
+    assert victim.read_bytes() == b"root's own file"
+
+
 def test_config_pins_are_imported_once_and_the_database_wins(config_path):
     old_hash = hash_pin("1111")
     text = config_path.read_text().replace('id = "A100"', f'id = "A100"\npin_hash = "{old_hash}"', 1)

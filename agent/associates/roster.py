@@ -84,7 +84,7 @@ def database_owner(db_path: Path) -> tuple[int, int] | None:
     """uid and gid of the database (or of its folder when it does not exist yet)."""
     for candidate in (db_path, db_path.parent):
         try:
-            st = os.stat(candidate)
+            st = os.lstat(candidate)  # a link's own owner: whoever planted it, never its target's
         except OSError:
             continue
         return st.st_uid, st.st_gid

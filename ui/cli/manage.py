@@ -75,6 +75,10 @@ def _act_as_database_owner(db_path: Path) -> None:
     write it. The configuration was read already, as root."""
     if os.geteuid() != 0:
         return
+    for path in (db_path, *(db_path.with_name(db_path.name + x) for x in ("-wal", "-shm"))):
+        if path.is_symlink():
+            raise UsageError(f"{path} is a symbolic link: refusing to open it as root (was it"
+                             " planted?); remove it and run again")
     owner = roster.database_owner(db_path)
     if owner is None or owner[0] == 0:
         return
