@@ -238,7 +238,9 @@ store_pc_install() {
   need_python
   refuse_links "$etc" "$etc/config.toml" "$data" "$data/backups" "$data/agent.db" \
     "$data/agent.db-wal" "$data/agent.db-shm"
-  mkdir -p "$opt" "$etc" "$data" "$data/backups"
+  refuse_links "$etc/config.d"
+  # config.d/: drop-ins a config-management tool owns (docs/configuration.md), never touched here.
+  mkdir -p "$opt" "$etc" "$etc/config.d" "$data" "$data/backups"
   if [ ! -x "$opt/bin/python" ]; then
     say "creating virtual environment $opt"
     "$python" -m venv "$opt"
@@ -266,7 +268,7 @@ store_pc_install() {
     "$opt/bin/store-agent" config init "$etc/config.toml" >/dev/null
   fi
   # The configuration belongs to root; the service reads it through its group, never writes it.
-  chmod 0750 "$etc"
+  chmod 0750 "$etc" "$etc/config.d"
   chmod 0640 "$etc/config.toml"
   chmod 0750 "$data"
   install_units "$root"
@@ -275,7 +277,7 @@ store_pc_install() {
   if id "$SERVICE_USER" >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
     local group
     group="$(id -gn "$SERVICE_USER")"
-    chown -h "root:$group" "$etc" "$etc/config.toml"
+    chown -h "root:$group" "$etc" "$etc/config.d" "$etc/config.toml"
     own_data_dir "$data" "$SERVICE_USER:$group"
     # The migration opens the service's database: as the service, so nothing it planted
     # is opened or created with root's rights.
@@ -356,10 +358,11 @@ fi
 mkdir -p "$root/var/lib/store-agent/backups"
 chmod 0750 "$root/var/lib/store-agent"
 # The configuration belongs to root; the service reads it through its group (docs/security.md).
-chmod 0750 "$root/etc/store-agent"
+mkdir -p "$root/etc/store-agent/config.d"
+chmod 0750 "$root/etc/store-agent" "$root/etc/store-agent/config.d"
 chmod 0640 "$root/etc/store-agent/config.toml"
 if [ -z "$root" ]; then
-  chown -h "root:$user" /etc/store-agent /etc/store-agent/config.toml
+  chown -h "root:$user" /etc/store-agent /etc/store-agent/config.d /etc/store-agent/config.toml
   # Never follow a link the service user may have planted in its own directory.
   find /var/lib/store-agent -xdev \( -type d -o \( -type f -links 1 \) \) -exec chown -h "$user:$user" {} +
 fi

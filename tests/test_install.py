@@ -53,6 +53,7 @@ def test_staging_root_life_cycle(tmp_path):
     assert on_path.is_symlink() and on_path.resolve() == agent.resolve()
     # The configuration belongs to root; the service reads it through its group only.
     assert _mode(config) == 0o640 and _mode(config.parent) == 0o750 and _mode(data) == 0o750
+    assert _mode(config.parent / "config.d") == 0o750  # for drop-ins
     assert (root / "etc/udev/rules.d/99-store-agent.rules").exists()
     service = (units / "store-agent.service").read_text()
     for line in ("ExecStart=/opt/store-agent/bin/store-agent run", "Restart=always",

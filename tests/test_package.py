@@ -18,6 +18,8 @@ from tests.conftest import REPO
 
 pytestmark = [
     pytest.mark.slow,
+    # Building the bundled environment and two dpkg runs take minutes on a busy 2-core machine.
+    pytest.mark.timeout(1500),
     pytest.mark.skipif(shutil.which("dpkg") is None or shutil.which("dpkg-deb") is None,
                        reason="needs dpkg (a Debian machine) to install the package"),
 ]
@@ -98,6 +100,7 @@ def test_package_installs_upgrades_and_keeps_edited_conffiles(deb, tmp_path):
     assert os.readlink(root / "usr/bin/store-agent") == "/opt/store-agent/bin/store-agent"
     assert _mode(config) == 0o640 and _mode(config.parent) == 0o750
     assert _mode(root / "var/lib/store-agent") == 0o750
+    assert _mode(root / "etc/store-agent/config.d") == 0o750  # for drop-ins
     assert (root / "var/lib/store-agent/backups").is_dir()
     assert (root / "usr/share/doc/store-agent/install.md").exists()
     assert (root / "usr/share/doc/store-agent/grafana/fleet.json").exists()
