@@ -20,7 +20,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from agent.errors import BusinessRuleError, OrderCancelledError, StoreError, UnknownOrderError, WrongItemError
+from agent.errors import (
+    BusinessRuleError,
+    OrderCancelledError,
+    StoreAgentError,
+    StoreError,
+    UnknownOrderError,
+    WrongItemError,
+)
 from config.catalogue import msg
 from config.vocabulary import OrderState
 from ui.tui.dialogs.base import Dialog
@@ -249,5 +256,23 @@ class PickDialog(Dialog):
         if not self.bins:
             self.say(msg("pick.need_bin"), error=True)
             return
-        if self._act(lambda: port(self.app).stage(self.order_id, list(self.bins))):
+        # Online, the OMS is asked first (the handoff's short timeout, in a worker so the
+        # screen stays live): a cancellation made online stops the pick here, before a
+        # stage the OMS would refuse. Offline, the stage goes ahead at once.
+        self.say(msg("handover.asking_oms", order=self.order_id))
+        self.run_worker(self._ask_then_stage(list(self.bins)), group="stage", exclusive=True,
+                        exit_on_error=False)
+
+    async def _ask_then_stage(self, bins: list[str]) -> None:
+        from agent.workers.live_check import check_before_stage
+
+        try:
+            await check_before_stage(self.app.store, self.app.settings, self.order_id)
+        except StoreAgentError as exc:
+            self.say(refusal(exc), error=True)
+            return
+        if not self.is_attached:
+            return  # the associate left the pick meanwhile
+        self.say("")
+        if self._act(lambda: port(self.app).stage(self.order_id, bins)):
             self.dismiss(msg("pick.done", what=self._last))
