@@ -40,6 +40,12 @@ def _apply(store, settings, snap: dict, hhmm: str) -> None:
 
 @pytest.fixture
 def history(store, settings, actions):
+    return build_history(store, settings, actions)
+
+
+def build_history(store, settings, actions):
+    """The history of the table above (also drawn by tests/ui/make_screenshots.py)."""
+
     def release(order_id: str, hhmm: str, **kw) -> None:
         _apply(store, settings, snapshot(order_id, **kw), hhmm)
 

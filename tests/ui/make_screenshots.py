@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from tests.factories import snapshot
-from tests.ui.conftest import _stage_direct, login, order, scan, seed, ui_config, wait_for
+from tests.ui.conftest import MANAGER_PIN, _stage_direct, login, order, scan, seed, ui_config, wait_for
 from ui.tui.app import StoreAgentApp
 from ui.tui.screens.stop import StopScreen
 
@@ -47,7 +47,29 @@ async def main() -> None:
             await login(pilot)
             await scan(pilot, "W10003")
             app.save_screenshot("order-40x20.svg", str(OUT))
+    await kpi_screenshot()
     print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.svg')))}")
+
+
+async def kpi_screenshot() -> None:
+    """The KPI screen at 14:00 on the day of tests/kpis/test_report.py's hand-built history."""
+    from agent.clock import parse_iso
+    from agent.orders.actions import Actions
+    from agent.store.connection import Store
+    from tests.kpis.test_report import build_history
+    from ui.tui.screens.kpis import KpiScreen
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = ui_config(Path(tmp))
+        with Store(settings.storage.path) as store:
+            build_history(store, settings, Actions(store, settings))
+        app = StoreAgentApp(settings)
+        app.clock = lambda: parse_iso("2026-11-23T14:00:00Z")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot, "M1", MANAGER_PIN)
+            await pilot.press("f10")
+            await wait_for(pilot, lambda: isinstance(app.screen, KpiScreen) and app.screen.drawn > 0)
+            app.save_screenshot("kpis-80x24.svg", str(OUT))
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ class KpiScreen(BaseScreen):
                       for b in buckets]
         ticks = [b["from"] for b in buckets]
         self._chart("#kpi-fulfillment", msg("kpi.chart_fulfillment"), ticks,
-                    [(ft_series, msg("kpi.legend_avg"))], float(sla.ready_within_min))
+                    [(ft_series, msg("kpi.legend_avg"))], float(sla.ready_within_min), bars=True)
         self._chart("#kpi-rates", msg("kpi.chart_rates"), ticks,
                     [(on_time, msg("kpi.legend_on_time")), (conversion, msg("kpi.legend_conversion"))],
                     sla.on_time_target_pct)
@@ -142,7 +142,8 @@ class KpiScreen(BaseScreen):
         self.query_one("#kpi-spark-rate", Sparkline).data = [v or 0.0 for v in on_time] or [0.0]
 
     def _chart(self, selector: str, title: str, ticks: list[str],
-               series: list[tuple[list[float | None], str]], target: float) -> None:
+               series: list[tuple[list[float | None], str]], target: float, *,
+               bars: bool = False) -> None:
         plot = self.query_one(selector, PlotextPlot)
         plt = plot.plt
         plt.clear_data()
@@ -152,13 +153,15 @@ class KpiScreen(BaseScreen):
         hourly = PERIODS[self.period][2] == "hour"
         labels = [self._tick(t, hourly) for t in ticks]
         if xs:
-            step = max(1, len(xs) // 6)
-            plt.xticks(xs[::step], labels[::step])
+            plt.xlim(0.5, len(xs) + 0.5)  # the whole period, even where nothing happened
             for values, name in series:
                 points = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
-                if points:
-                    plt.plot([x for x, _ in points], [v for _, v in points], label=name,
-                             marker="braille")
+                if points and bars:
+                    plt.bar([x for x, _ in points], [v for _, v in points], label=name, width=0.6)
+                elif points:
+                    plt.plot([x for x, _ in points], [v for _, v in points], label=name, marker="hd")
+            step = max(1, len(xs) // 6)
+            plt.xticks(xs[::step], labels[::step])  # after plotting: a bar chart sets its own
         # The target as a line across the chart: what the figures are judged against.
         plt.hline(target, "red")
         top = max([target, *(v for values, _ in series for v in values if v is not None)])
