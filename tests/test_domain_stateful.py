@@ -147,6 +147,25 @@ class ModelOrder:
     conflict: bool = False
     arrival_bay: str | None = None
     short: dict[str, int] = field(default_factory=dict)  # line_id -> units recorded short
+    verified: dict[str, int] = field(default_factory=dict)  # line_id -> units scanned (picked)
+    picked_up: dict[str, int] = field(default_factory=dict)  # line_id -> units handed over
+    skus: dict[str, str] = field(default_factory=dict)  # line_id -> its SKU (what a scan reads)
+
+    def to_pick(self, line_id: str) -> int:
+        return max(0, self.wanted(line_id) - self.verified.get(line_id, 0))
+
+    def tracked(self) -> bool:
+        """The pick is tracked item by item: staging takes what was scanned (policy "scan")."""
+        return self.state == "TO_PICK" and any(self.verified.values())
+
+    def in_hand(self) -> bool:
+        """Scanned units not staged yet: a cancellation now leaves them to return."""
+        return any(n and self.lines[i][1] is None for i, n in self.verified.items())
+
+    def remaining(self, line_id: str) -> int:
+        """Units in the bins not handed over yet."""
+        quantity, picked = self.lines[line_id]
+        return max(0, (picked if picked is not None else quantity) - self.picked_up.get(line_id, 0))
 
     def wanted(self, line_id: str) -> int:
         """What a line still wants from the shelf: ordered less what was recorded short."""
@@ -291,6 +310,10 @@ class DomainMachine(RuleBasedStateMachine):
             and set(wanted) <= set(o.lines)
             and all(0 <= q <= o.wanted(i) for i, q in wanted.items())
         )
+        if ok and o.tracked():
+            # Only what was scanned can be staged, and nothing may be left unaccounted.
+            ok = all(o.verified.get(i, 0) >= o.wanted(i) for i in o.lines) and all(
+                q <= min(o.wanted(i), o.verified.get(i, 0)) for i, q in wanted.items())
         done = self._act(
             lambda: self.actions.stage(order_id, bin=bin, associate_id=associate, picked=picked),
             order_id=order_id, refusal=self._refuse_unless(ok), event_type="order.staged",
@@ -298,9 +321,12 @@ class DomainMachine(RuleBasedStateMachine):
         if done is None:
             return
         _, row = done
+        tracked = o.tracked()
         o.state, o.bin = "READY", bin.strip()
         for line_id, line in o.lines.items():
-            line[1] = wanted.get(line_id, o.wanted(line_id))
+            default = min(o.wanted(line_id), o.verified.get(line_id, 0)) if tracked else o.wanted(
+                line_id)
+            line[1] = wanted.get(line_id, default)
         data = json.loads(row["data"])
         assert data["bin"] == o.bin
         assert {x["line_id"]: x["quantity_picked"] for x in data["lines"]} == {
@@ -309,9 +335,12 @@ class DomainMachine(RuleBasedStateMachine):
     @rule(
         order_id=order_ids,
         associate=associates,
-        short=st.dictionaries(st.sampled_from(("L1", "L2", "L3", "L9")), st.integers(0, 3),
-                              min_size=0, max_size=2),
-        reason=st.sampled_from(("not_found", "damaged", "expired", "other", "lost", "")),
+        short=st.one_of(
+            st.dictionaries(st.sampled_from(("L1", "L2")), st.integers(1, 2), min_size=1,
+                            max_size=2),
+            st.dictionaries(st.sampled_from(("L1", "L2", "L3", "L9")), st.integers(0, 3),
+                            max_size=2)),
+        reason=st.sampled_from(("not_found", "damaged", "expired", "other", "not_found", "lost")),
     )
     def short_pick(self, order_id: str, associate: str, short: dict[str, int], reason: str) -> None:
         """API 1.1: units of TO_PICK lines that cannot be picked, with a reason."""
@@ -323,7 +352,7 @@ class DomainMachine(RuleBasedStateMachine):
             and o is not None
             and o.state == "TO_PICK"
             and set(short) <= set(o.lines)
-            and all(1 <= q <= o.wanted(i) for i, q in short.items())
+            and all(1 <= q <= o.to_pick(i) for i, q in short.items())
         )
         done = self._act(
             lambda: self.actions.short(order_id, lines=short, reason=reason, associate_id=associate),
@@ -343,6 +372,48 @@ class DomainMachine(RuleBasedStateMachine):
                                         " WHERE order_id = ?", (order_id,)).fetchall())
         for line_id in short:
             assert stored[line_id] == o.short[line_id] <= recorded[line_id]
+
+    @rule(order_id=order_ids, associate=associates,
+          line=st.sampled_from(("L1", "L2", "L3", "L9")))
+    def scan_item(self, order_id: str, associate: str, line: str) -> None:
+        """API 1.1 scan-to-verify: one unit of the line whose SKU is scanned; no event."""
+        o = self.model.orders.get(order_id)
+        code = o.skus.get(line, "SKU-NOT-ON-ORDER") if o else "SKU-1"
+        ok = (associate in ROSTER and o is not None and o.state == "TO_PICK"
+              and line in o.lines and o.to_pick(line) > 0)
+        before, seq_before = self._dump(), self._max_seq()
+        try:
+            self.actions.verify_item(order_id, code=code, associate_id=associate)
+        except BusinessRuleError as exc:
+            assert not ok, f"scan refused, but the model expected success: {exc!r}"
+            assert self._dump() == before, f"refused scan {exc!r} changed a guarded table"
+            event("scan: refused")
+            return
+        assert ok, "scan succeeded, but the model expected a refusal"
+        assert self._max_seq() == seq_before, "a scan wrote to the outbox"
+        o.verified[line] = o.verified.get(line, 0) + 1
+        event("scan: done")
+
+    @rule(order_id=order_ids, associate=associates,
+          line=st.sampled_from(("L1", "L2", "L3", "L9")), units=st.integers(0, 3))
+    def partial_pickup(self, order_id: str, associate: str, line: str, units: int) -> None:
+        """API 1.1: hand over some units of one line; the order stays READY until all are."""
+        o = self.model.orders.get(order_id)
+        ok = (associate in ROSTER and o is not None and o.state == "READY" and line in o.lines
+              and 1 <= units <= o.remaining(line))
+        done = self._act(
+            lambda: self.actions.pickup(order_id, associate_id=associate, code=o.code if o else "X",
+                                        oms_confirmed=True, lines={line: units}),
+            order_id=order_id, refusal=self._refuse_unless(ok), event_type="order.picked_up",
+        )
+        if done is None:
+            return
+        result, row = done
+        o.picked_up[line] = o.picked_up.get(line, 0) + units
+        if not any(o.remaining(i) for i in o.lines):
+            o.state = "PICKED_UP"
+        assert result.state == o.state
+        assert json.loads(row["data"])["lines"] == [{"line_id": line, "quantity": units}]
 
     @rule(
         order_id=order_ids,
@@ -371,8 +442,14 @@ class DomainMachine(RuleBasedStateMachine):
         o.state = "PICKED_UP"
         assert row["override_by"] == override
         data = json.loads(row["data"])
-        assert data == {"verification": "pickup_code" if code is not None else "manager_override",
-                        "bin": o.bin, "collected_by": "customer"}
+        expected = {"verification": "pickup_code" if code is not None else "manager_override",
+                    "bin": o.bin, "collected_by": "customer"}
+        if any(o.picked_up.values()):  # after a partial pickup, each handoff names its units
+            expected["lines"] = [{"line_id": i, "quantity": o.remaining(i)}
+                                 for i in o.lines if o.remaining(i)]
+        assert data == expected
+        for line_id in o.lines:
+            o.picked_up[line_id] = o.picked_up.get(line_id, 0) + o.remaining(line_id)
 
     def _pickup_refusal(self, o, associate, code, confirmed, override, oms_confirmed):
         if associate not in ROSTER or o is None or o.state != "READY":
@@ -417,7 +494,7 @@ class DomainMachine(RuleBasedStateMachine):
         if done is None:
             return
         result, row = done
-        if o.state == "READY":
+        if o.state == "READY" or o.in_hand():
             self._open_task(o)
             assert result.return_task_id is not None
         else:
@@ -537,7 +614,8 @@ class DomainMachine(RuleBasedStateMachine):
         if o is None:
             self.model.orders[order_id] = ModelOrder(
                 state=new_state, version=snap["version"], code=snap["pickup_code"],
-                lines={i: [q, None] for i, q in lines.items()}, arrival_bay=bay)
+                lines={i: [q, None] for i, q in lines.items()}, arrival_bay=bay,
+                skus={x["line_id"]: x["sku"] for x in snap["lines"]})
             return
         unacked = [e.type for e in self.model.events if e.order_id == order_id and not e.acked]
         if o.state in TERMINAL:
@@ -546,6 +624,9 @@ class DomainMachine(RuleBasedStateMachine):
                 o.conflict = True
             new_state = o.state
         elif new_state == "CANCELLED":
+            if o.state == "TO_PICK" and o.in_hand():
+                event("snapshot: cancelled mid-pick")
+                self._open_task(o)
             if o.state == "READY":
                 event("snapshot: cancelled a READY order")
                 self._open_task(o)
@@ -554,8 +635,11 @@ class DomainMachine(RuleBasedStateMachine):
             new_state = o.state  # the OMS echoes a step before the store's unacknowledged action
         o.state, o.version, o.code, o.arrival_bay = new_state, snap["version"], snap["pickup_code"], bay
         o.lines = {i: [q, o.lines.get(i, [None, None])[1]] for i, q in lines.items()}
-        # The store keeps what it recorded short for the lines the snapshot still has.
+        # The store keeps what it recorded for the lines the snapshot still has.
         o.short = {i: n for i, n in o.short.items() if i in lines}
+        o.verified = {i: n for i, n in o.verified.items() if i in lines}
+        o.picked_up = {i: n for i, n in o.picked_up.items() if i in lines}
+        o.skus = {x["line_id"]: x["sku"] for x in snap["lines"]}
 
     # --- invariants --------------------------------------------------------------------------------
     @invariant()
@@ -612,6 +696,11 @@ class DomainMachine(RuleBasedStateMachine):
                 "SELECT line_id, quantity, quantity_picked FROM order_lines WHERE order_id = ?",
                 (order_id,))}
             assert lines == o.lines, order_id
+            counts = {x[0]: tuple(x[1:]) for x in self.conn.execute(
+                "SELECT line_id, quantity_short, quantity_verified, quantity_picked_up"
+                " FROM order_lines WHERE order_id = ?", (order_id,))}
+            assert counts == {i: (o.short.get(i, 0), o.verified.get(i, 0), o.picked_up.get(i, 0))
+                              for i in o.lines}, order_id
             task = self.conn.execute(
                 "SELECT bin FROM return_tasks WHERE order_id = ? AND state = 'OPEN'",
                 (order_id,)).fetchall()

@@ -71,7 +71,8 @@ class StagingActions(ActionBase):
                        and any(ln.verified for ln in lines))
             quantities: list[tuple[str, int]] = []
             for ln in lines:
-                default = ln.verified if tracked else ln.wanted
+                # min: the OMS may have lowered the line below what was already picked.
+                default = min(ln.verified, ln.wanted) if tracked else ln.wanted
                 qty = picked.get(ln.line_id, default)
                 low, high = ln.picked_up, ln.wanted
                 if tracked:
