@@ -40,14 +40,13 @@ from agent.store.connection import Store
 from agent.store.daemon_lock import DaemonLock
 from agent.store.devices import scanners
 from agent.store.sync_state import SyncKey
-from agent.workers import credentials
+from agent.workers.credentials import CredentialsWatch
 from agent.workers.feed import FeedPuller
 from agent.workers.housekeeping import heartbeat_body, scan_no_shows
 from agent.workers.reconcile import reconcile
 from agent.workers.sender import OutboxSender
 from agent.workers.storage_watch import RETRY_S as STORAGE_RETRY_S
 from agent.workers.storage_watch import StorageWatch
-from config import load_settings
 from config.settings import Settings
 from sync.errors import CredentialsError, SyncError
 from sync.retry import backoff_delay
@@ -96,12 +95,8 @@ class Daemon:
         self.db_path = settings.storage.path
         self._client_factory = client_factory or make_client
         self.client = self._client_factory(settings)
-        # What the client was built with, and from which files (agent/workers/credentials.py).
-        self._token_in_use = credentials.current_token(settings)
-        self._credential_files = credentials.fingerprint(settings)
-        # Set (and replaced) on SIGHUP: wakes every worker's pause at once.
-        self.hup = asyncio.Event()
-        self._credentials_generation = 0  # counts reloads that changed the token or URL
+        self.creds = CredentialsWatch(settings)  # what the client was built with, from where
+        self.hup = asyncio.Event()  # set (and replaced) on SIGHUP: wakes every worker's pause
         self._retired_clients: list[Any] = []
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()
@@ -243,15 +238,12 @@ class Daemon:
 
     def credentials_changed(self) -> bool:
         """Before a request: reload when a file the credentials come from changed."""
-        now = credentials.fingerprint(self.settings)
-        if now == self._credential_files:
-            return False
-        self._credential_files = now
-        return self.reload_credentials("a credentials file changed")
+        return self.creds.files_changed(self.settings) and \
+            self.reload_credentials("a credentials file changed")
 
     def on_sighup(self) -> None:
         """`systemctl reload store-agent`: apply the config's token and URL now, wake the workers."""
-        self._credential_files = credentials.fingerprint(self.settings)
+        self.creds.files_changed(self.settings)
         self.reload_credentials("SIGHUP")
         old, self.hup = self.hup, asyncio.Event()
         old.set()
@@ -259,30 +251,16 @@ class Daemon:
 
     def reload_credentials(self, why: str) -> bool:
         """Use the token and URL the config gives now, without a restart; True if they changed."""
-        path = getattr(self.settings, "source_path", None)
-        if path is None:
+        fresh = self.creds.reload(self.settings, why)
+        if fresh is None:
             return False
-        try:
-            fresh = load_settings(path)
-            token = fresh.oms_token()
-        except (StoreAgentError, OSError) as exc:
-            log.warning("%s, but the config cannot be re-read: %s", why, exc)
-            return False
-        # Compared with the token the client holds: reading token_file again would always agree.
-        if token == self._token_in_use and fresh.oms.url == self.settings.oms.url:
-            return False
-        log.info("%s: the OMS token or URL changed in the config; using it from now on", why)
-        old = self.client
+        self._retired_clients.append(self.client)
         self.settings = fresh
         self.client = self._client_factory(fresh)
-        self._token_in_use = token
-        self._credential_files = credentials.fingerprint(fresh)
-        self._credentials_generation += 1
         for worker in (getattr(self, "sender", None), getattr(self, "feed", None)):
             if worker is not None:  # a SIGHUP may come before the workers exist
                 worker.client = self.client
                 worker.settings = fresh
-        self._retired_clients.append(old)
         return True
 
     def devices(self) -> list[dict[str, Any]]:
@@ -320,7 +298,7 @@ class Daemon:
     async def _sleep(self, seconds: float, *, refused: bool = False) -> None:
         """Until stop or SIGHUP; when the OMS ``refused`` the credentials, also until a
         credentials file changes, looked at every CREDENTIALS_POLL_S."""
-        hup, generation = self.hup, self._credentials_generation
+        hup, generation = self.hup, self.creds.generation
         deadline = asyncio.get_running_loop().time() + seconds
         while not (self.stop.is_set() or hup.is_set()):
             left = deadline - asyncio.get_running_loop().time()
@@ -337,7 +315,7 @@ class Daemon:
                 waker.cancel()
             if refused:  # whichever worker saw the change first reloaded: all go on now
                 self.credentials_changed()
-                if self._credentials_generation != generation:
+                if self.creds.generation != generation:
                     return
 
     async def _wait_for_wake(self, timeout: float) -> None:

@@ -44,6 +44,7 @@ from urllib.parse import quote
 
 from agent.clock import age_s, iso, utc_now
 from agent.errors import DaemonRunningError, StoreError, UsageError
+from agent.ops.damage import database_damage, keep_damaged, max_seq_of_damaged
 from agent.store import sync_state
 from agent.store.connection import BUSY_TIMEOUT_MS, Store
 from agent.store.daemon_lock import DaemonLock
@@ -264,7 +265,7 @@ def restore(settings: Settings, source: Path) -> dict[str, Any]:
                 seq_floor = _max_seq(previous)
             else:
                 log.warning("%s is damaged (%s): keeping its files as they are", db_path, damage)
-                seq_floor = _max_seq_of_live(db_path)
+                seq_floor = max_seq_of_damaged(db_path)
                 previous = damaged = keep_damaged(db_path)
         with Store(db_path, migrate=False) as live:
             src = sqlite3.connect(_uri(Path(source), "ro"), uri=True)
@@ -284,60 +285,6 @@ def restore(settings: Settings, source: Path) -> dict[str, Any]:
                 previous)
     return {**info, "restored_to": str(db_path), "previous": str(previous) if previous else None,
             "damaged": damaged is not None}
-
-
-SIDE_FILES = ("", "-wal", "-shm")
-
-
-def database_damage(db_path: Path) -> str | None:
-    """What quick_check (or opening) says is wrong with the live database; None when whole.
-
-    Read-only, and a file without a SQLite header is judged by its bytes alone: SQLite
-    deletes the -wal of a file it cannot read when a read-write connection closes.
-    """
-    try:
-        with open(db_path, "rb") as fh:
-            if fh.read(16) != b"SQLite format 3\x00":
-                return "its first bytes are not a SQLite header"
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(Path(db_path).resolve()))}?mode=ro", uri=True,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            rows = conn.execute("PRAGMA quick_check").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return str(exc)
-    result = "; ".join(str(r[0]) for r in rows[:3])
-    return None if result == "ok" else result
-
-
-def keep_damaged(db_path: Path, *, now: datetime | None = None) -> Path:
-    """Move the damaged db and its -wal and -shm aside, byte for byte, never through SQLite."""
-    stamp = (now or utc_now()).strftime("%Y%m%dT%H%M%SZ")
-    kept = db_path.with_name(f"{db_path.name}.damaged-{stamp}")
-    for suffix in SIDE_FILES:
-        src = db_path.with_name(db_path.name + suffix)
-        if src.exists():
-            os.replace(src, kept.with_name(kept.name + suffix))
-    _fsync_dir(db_path.parent)
-    return kept
-
-
-def _max_seq_of_live(db_path: Path) -> int:
-    """The highest seq a damaged database still shows, if any page of it can be read."""
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(db_path.resolve()))}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return 0
-    try:
-        return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0])
-    except sqlite3.Error:
-        return 0
-    finally:
-        conn.close()
 
 
 def newest_backup(settings: Settings) -> Path | None:

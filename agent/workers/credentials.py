@@ -13,11 +13,15 @@ never with a second read of the same file.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
-from config.loader import drop_in_dir, drop_in_files
+from config.errors import StoreAgentError
+from config.loader import drop_in_dir, drop_in_files, load_settings
 from config.settings import Settings
+
+log = logging.getLogger("store_agent.daemon")
 
 Fingerprint = tuple[tuple[str, int, int, int] | tuple[str], ...]
 
@@ -49,3 +53,39 @@ def current_token(settings: Settings) -> str | None:
         return settings.oms_token()
     except OSError:
         return None
+
+
+class CredentialsWatch:
+    """What the daemon's OMS client was built with, and whether the config now says otherwise."""
+
+    def __init__(self, settings: Settings):
+        self.token_in_use = current_token(settings)
+        self.files = fingerprint(settings)
+        self.generation = 0  # counts reloads that changed the token or URL
+
+    def files_changed(self, settings: Settings) -> bool:
+        now = fingerprint(settings)
+        if now == self.files:
+            return False
+        self.files = now
+        return True
+
+    def reload(self, settings: Settings, why: str) -> Settings | None:
+        """The config as it is now when its token or URL differ from the client's; else None."""
+        path = getattr(settings, "source_path", None)
+        if path is None:
+            return None
+        try:
+            fresh = load_settings(path)
+            token = fresh.oms_token()
+        except (StoreAgentError, OSError) as exc:
+            log.warning("%s, but the config cannot be re-read: %s", why, exc)
+            return None
+        # Compared with the token the client holds: reading token_file again would always agree.
+        if token == self.token_in_use and fresh.oms.url == settings.oms.url:
+            return None
+        log.info("%s: the OMS token or URL changed in the config; using it from now on", why)
+        self.token_in_use = token
+        self.files = fingerprint(fresh)
+        self.generation += 1
+        return fresh
