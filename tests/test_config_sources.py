@@ -72,7 +72,7 @@ def test_set_pin_as_root_refuses_a_planted_database_link(cli, tmp_path):
     victim.write_bytes(b"root's own file")
     link = tmp_path / "agent.db"
     link.symlink_to(victim)
-    r = cli("associate", "set-pin", "A100", stdin="4711\n", env={"STORE_AGENT_STORAGE__PATH": str(link)})
+    r = cli("associate", "set-pin", "A100", stdin="471100\n", env={"STORE_AGENT_STORAGE__PATH": str(link)})
     assert r.code == 2 and "symbolic link" in r.err, r.err
     assert victim.read_bytes() == b"root's own file"
 
