@@ -136,3 +136,17 @@ def test_channel_urls_are_scrubbed_from_a_support_bundle(tmp_path):
     secrets = _secrets(settings, tmp_path / "none.db")
     line = f"a log line that quoted json://agent:{SECRET}@127.0.0.1:8080/hook by mistake"
     assert SECRET not in scrub(line, secrets)
+
+
+def test_a_url_apprise_cannot_use_is_said_once_and_its_alerts_wait(tmp_path, store, caplog):
+    extra = '\n[alerts]\nchannels = ["nosuchservice://token@somewhere"]\n'
+    settings = load_settings(write_config(tmp_path, extra=extra), environ={})
+    _raise(store, "disk", "critical", T0, "only 2 % free")
+    with caplog.at_level(logging.INFO, logger="store_agent.alerts"):
+        for seconds in (0, 31, 95):
+            asyncio.run(alert_notify.deliver(store, settings, now=T0 + timedelta(seconds=seconds)))
+    said = [r.getMessage() for r in caplog.records if "apprise cannot use" in r.getMessage()]
+    assert said == ["alert channel 1 (nosuchservice): apprise cannot use this URL (unknown scheme or"
+                    " missing parts); see docs/monitoring.md#alert-channels"]
+    row = store.conn.execute("SELECT notified_at, notify_error, notify_attempts FROM alerts").fetchone()
+    assert row[0] is None and row[1] == "channel 1 (nosuchservice): not delivered" and row[2] == 3

@@ -60,11 +60,24 @@ def channel_key(url: str) -> str:
     return "apprise:" + hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
+_LOADED: dict[tuple[str, ...], list[Channel]] = {}
+
+
 def load_channels(settings: Settings) -> list[Channel]:
-    """The configured channels; one apprise cannot use is kept with plugin None (and logged once)."""
-    entries = [s.get_secret_value() for s in settings.alerts.channels]
+    """The configured channels; one apprise cannot use is kept with plugin None (and logged once).
+
+    Built once per list of URLs: delivery runs every 30 s, and a bad URL is said once.
+    """
+    entries = tuple(s.get_secret_value() for s in settings.alerts.channels)
     if not entries:
         return []
+    if entries not in _LOADED:
+        _LOADED.clear()  # a changed config replaces the old channels
+        _LOADED[entries] = _build(entries)
+    return _LOADED[entries]
+
+
+def _build(entries: tuple[str, ...]) -> list[Channel]:
     import apprise  # only stores with channels pay for loading apprise's plugins
 
     out = []
