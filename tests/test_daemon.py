@@ -719,7 +719,7 @@ def test_sigterm_while_a_long_poll_is_in_flight_exits_0_within_3_s(oms, daemons,
     daemon.wait_started()
     fed = wait_for(lambda: sync_value(db, "last_feed_success_at"), "the first feed page")
     # The feed loop asks again at once; with nothing new the OMS holds that request for 25 s.
-    time.sleep(1.5)
+    wait_for(lambda: oms.stats()["long_polls_waiting"] == 1, "a long poll held by the OMS")
     code, took = daemon.terminate(timeout=10)
     assert code == 0, daemon.log()[-3000:]
     assert took <= 3.0, f"SIGTERM took {took:.1f} s"

@@ -133,8 +133,12 @@ async def get_changes(request: web.Request) -> web.Response:
         remaining = deadline - loop.time()
         if page["changes"] or remaining <= 0:
             return web.json_response(page)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter.wait(), remaining)
+        state.polls_waiting[store_id] = state.polls_waiting.get(store_id, 0) + 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), remaining)
+        finally:
+            state.polls_waiting[store_id] -= 1
 
 
 async def post_events(request: web.Request) -> web.Response:

@@ -102,6 +102,9 @@ class SimState:
         self.epoch = secrets.token_hex(4)  # cursors of another run are expired, not misread
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, asyncio.Event] = {}
+        # Feed requests held open right now, per store: lets a test wait for a long poll in
+        # flight instead of sleeping and hoping one is.
+        self.polls_waiting: dict[str, int] = {}
 
     # --- stores and auth ------------------------------------------------------
 
@@ -430,6 +433,7 @@ class SimState:
                 "changes": len(store.log),
                 "compacted_at": store.floor,
                 "heartbeats": len(store.heartbeats),
+                "long_polls_waiting": self.polls_waiting.get(store_id, 0),
             }
 
 
