@@ -26,7 +26,7 @@ from textual.worker import get_current_worker
 from agent.alerts import acknowledge_alert
 from agent.associates import roster
 from agent.clock import iso, utc_now
-from agent.errors import StoreAgentError, UnknownOrderError
+from agent.errors import StoreAgentError, StoreError, UnknownOrderError
 from agent.orders.actions import Actions
 from agent.orders.code_checks import check_order_code, find_by_code
 from agent.store.connection import Store
@@ -385,8 +385,12 @@ class StoreAgentApp(App[Any]):
             return
         # Only the one in view: acknowledging what nobody has read would silence it unseen.
         shown = self.alerts[0]
-        with self.store.write() as conn:
-            acknowledge_alert(conn, shown["id"], self.associate.id, iso(self.clock()))
+        try:
+            with self.store.write() as conn:
+                acknowledge_alert(conn, shown["id"], self.associate.id, iso(self.clock()))
+        except StoreError as exc:  # the disk or the database: said, and the app stays up
+            self.say(str(exc), error=True)
+            return
         self.refresh_status()
         self.say(msg("banner.acknowledged", name=self.associate.name, left=len(self.alerts)))
 

@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from agent.associates.pin_check import check_pin
+from agent.errors import StoreError
 from drivers.scan_parse import classify
 from ui.tui.widgets.footer import KeyFooter
 from ui.tui.widgets.plain import Plain
@@ -82,8 +83,13 @@ class LoginScreen(Screen[Any]):
             self._reset("scan your badge or type your id first")
             return
         # Counted per id across every terminal: a few tries, then a lockout and an alert.
-        check = check_pin(self.app.store, self.app.settings, who.id, event.value,
-                          where=f"station {self.app.station_id}")
+        try:
+            check = check_pin(self.app.store, self.app.settings, who.id, event.value,
+                              where=f"station {self.app.station_id}")
+        except StoreError as exc:  # the disk or the database: said here, the screen stays up
+            event.input.value = ""
+            self._say(str(exc))
+            return
         if check.associate is None:
             event.input.value = ""
             self._say(f"{check.message}; try again" if check.locked_for_s is None else check.message)
