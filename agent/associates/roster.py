@@ -1,8 +1,8 @@
 """Where PIN hashes are kept: the associate_pins table of the store database.
 
 config.toml names who may act (id, name, role); the database holds their PINs.
-A PIN hash still found in the config (as `associate set-pin` wrote it before
-0.2) is imported once, the first time the roster is read with a store; after
+A PIN hash still found in the config (as `associate set-pin` wrote it in
+earlier releases) is imported once, the first time the roster is read with a store; after
 that the database wins and the config's value is only a fallback for an
 associate the database has no PIN for.
 """
