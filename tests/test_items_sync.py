@@ -219,3 +219,22 @@ def test_a_short_pick_for_an_order_cancelled_online_meanwhile_still_lowers_stock
     report = env.sync()
     assert (report.acked, report.dead) == (1, 0)
     assert env.availability("SKU-3")["SKU-3"] == 1001
+
+
+def test_the_api_version_alert_clears_once_its_dead_letters_are_settled(env):
+    import json
+
+    from agent.alerts.rules import evaluate
+    from agent.orders import dead_letters
+    from sync.oms_sim import ScriptedAnswer
+
+    result = env.actions.short("W1001", lines={"L3": 1}, reason="other", associate_id="A100")
+    body = {"results": [{"event_id": result.event.event_id, "status": "rejected",
+                         "code": "unknown_type", "message": "unknown event type"}]}
+    env.state.script.append(ScriptedAnswer(status=200, body=json.dumps(body), method="POST",
+                                           path_contains="/events"))
+    assert env.sync().dead == 1
+    assert ("oms_api_version", "order.line_short") not in evaluate(env.store, env.settings).resolved
+    dead_letters.discard(env.store, env.settings, result.event.event_id, manager_id="M1",
+                         reason="OMS upgrade pending")
+    assert ("oms_api_version", "order.line_short") in evaluate(env.store, env.settings).resolved

@@ -151,8 +151,13 @@ def _event_raised(conn, settings: Settings) -> list[Condition]:
     out = []
     for kind, key in conn.execute(
             "SELECT kind, key FROM alerts WHERE resolved_at IS NULL AND kind IN"
-            " ('cancelled_while_ready', 'conflict', 'unknown_status')").fetchall():
-        if kind == "cancelled_while_ready":  # until its items are back on the shelf
+            " ('cancelled_while_ready', 'conflict', 'unknown_status', 'oms_api_version')"
+            ).fetchall():
+        if kind == "oms_api_version":  # until no 1.1 event of that type waits refused as unknown
+            holds = conn.execute("SELECT 1 FROM outbox WHERE status = 'dead' AND resolved_at IS NULL"
+                                 " AND result_code = 'unknown_type' AND type = ? LIMIT 1",
+                                 (key,)).fetchone() is not None
+        elif kind == "cancelled_while_ready":  # until its items are back on the shelf
             holds = conn.execute("SELECT 1 FROM return_tasks WHERE order_id = ?"
                                  " AND state = 'OPEN'", (key,)).fetchone() is not None
         elif kind == "conflict":  # until the OMS agrees or a manager settles it
