@@ -38,10 +38,13 @@ def one_line(text: str) -> str:
 class ActionBase:
     """One store, one configuration, one station (the device every event names)."""
 
-    def __init__(self, store: Store, settings: Settings, *, device_id: str | None = None):
+    def __init__(self, store: Store, settings: Settings, *, device_id: str | None = None,
+                 print_station: str | None = None):
         self.store = store
         self.settings = settings
         self.device_id = device_id or settings.default_station
+        # Whose printer: a handheld session (its own device id) prints at the PC's station.
+        self.print_station = print_station or self.device_id
 
     def associate(self, associate_id: str) -> Associate:
         found = self.settings.associate(associate_id)
@@ -76,7 +79,7 @@ class ActionBase:
 
         A station without a printer prints nothing; the action never waits for paper.
         """
-        station = self.settings.station_by_id(self.device_id)
+        station = self.settings.station_by_id(self.print_station)
         if station is not None and station.printer is not None:
             enqueue_in(conn, self.settings, kind, station.printer, payload, order_id=order_id,
                        created_by=associate_id)

@@ -584,3 +584,21 @@ def m014_order_bins_compact(db: Database) -> None:
         ALTER TABLE order_bins_new RENAME TO order_bins;
         """
     )
+
+
+@MIGRATIONS()
+def m015_serve_tickets(db: Database) -> None:
+    # serve-ui hands each browser session's app process a one-time ticket naming the
+    # associate (PIN checked) and the session's device id. Only its hash is kept, so
+    # reading the database is not enough to start a logged-in session.
+    _run_script(
+        db,
+        """
+        CREATE TABLE serve_tickets (
+            ticket_hash  TEXT PRIMARY KEY,
+            associate_id TEXT NOT NULL,
+            device_id    TEXT NOT NULL,
+            expires_at   TEXT NOT NULL
+        );
+        """
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ui.cli.context import Context
@@ -18,7 +19,12 @@ def cmd_serve_ui(ctx: Context) -> int:
         host = ctx.args.host
     if ctx.args.port is not None:
         port = ctx.args.port
-    return serve(settings, host=host, port=port, station=settings.default_station)
+    if ctx.args.tls_cert or ctx.args.tls_key:
+        ui = settings.ui.model_copy(update={"tls_cert": ctx.args.tls_cert or settings.ui.tls_cert,
+                                            "tls_key": ctx.args.tls_key or settings.ui.tls_key})
+        settings = settings.model_copy(update={"ui": ui})
+    return serve(settings, host=host, port=port, station=settings.default_station,
+                 insecure=ctx.args.insecure)
 
 
 def _port(value: str) -> int:
@@ -32,4 +38,8 @@ def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
                        help="the associate UI for handheld browsers, behind an associate login")
     p.add_argument("--host", metavar="H", help="address to listen on (default: from ui.listen)")
     p.add_argument("--port", metavar="P", type=_port, help="port to listen on (default: from ui.listen)")
+    p.add_argument("--tls-cert", metavar="PEM", type=Path, help="certificate (default: ui.tls_cert)")
+    p.add_argument("--tls-key", metavar="PEM", type=Path, help="its private key (default: ui.tls_key)")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow plain HTTP on a non-loopback address (a closed test network only)")
     p.set_defaults(handler=cmd_serve_ui)

@@ -79,6 +79,8 @@ class WebSession:
     associate_id: str
     created: float
     last_seen: float
+    device_id: str = ""
+    """What this session's events name as their device (handheld-2), never the PC's station."""
 
 
 class Sessions:
@@ -95,10 +97,10 @@ class Sessions:
         self.clock = clock
         self._by_token: dict[str, WebSession] = {}
 
-    def create(self, associate_id: str) -> WebSession:
+    def create(self, associate_id: str, device_id: str = "") -> WebSession:
         self._prune()
         now = self.clock()
-        session = WebSession(secrets.token_urlsafe(32), associate_id, now, now)
+        session = WebSession(secrets.token_urlsafe(32), associate_id, now, now, device_id)
         self._by_token[session.token] = session
         return session
 
@@ -127,6 +129,11 @@ class Sessions:
         self._prune()
         return len(self._by_token)
 
+    def device_ids(self) -> set[str]:
+        """Device ids of the live sessions."""
+        self._prune()
+        return {s.device_id for s in self._by_token.values()}
+
     def _alive(self, session: WebSession, now: float) -> bool:
         return now - session.last_seen < self.idle_s and now - session.created < self.max_s
 
@@ -134,6 +141,18 @@ class Sessions:
         now = self.clock()
         for token in [t for t, s in self._by_token.items() if not self._alive(s, now)]:
             del self._by_token[token]
+
+
+def free_device_id(configured: list[str], in_use: set[str]) -> str:
+    """The first configured handheld id no live session has, else handheld-<n> with the
+    smallest free n: every served session's events name a device of their own."""
+    for device_id in configured:
+        if device_id not in in_use:
+            return device_id
+    n = 1
+    while f"handheld-{n}" in in_use:
+        n += 1
+    return f"handheld-{n}"
 
 
 # --- login rate limit ------------------------------------------------------------------

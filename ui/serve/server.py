@@ -18,6 +18,7 @@ live session is 401 before the upgrade.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import shlex
@@ -33,14 +34,16 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
+from agent.associates import serve_tickets
 from agent.associates.pin_check import PinCheck, check_pin
+from agent.associates.serve_tickets import TICKET_ENV
 from agent.store.connection import Store
 from agent.store.devices import scan_patterns
 from config.errors import ConfigError
 from config.settings import Settings, UiSettings
 from drivers.scan_parse import classify
 from ui.serve import auth, pages
-from ui.serve.session import ASSOCIATE_ENV, LOGOUT_URL
+from ui.serve.session import LOGOUT_URL
 
 log = logging.getLogger("store_agent.serve_ui")
 
@@ -81,7 +84,7 @@ class _SessionAppService(AppService):
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
         env = super()._build_environment(width=width, height=height)
-        env.pop(ASSOCIATE_ENV, None)  # never inherited from whoever started serve-ui
+        env.pop(TICKET_ENV, None)  # never inherited from whoever started serve-ui
         env.update(self._extra_env)
         return env
 
@@ -173,6 +176,8 @@ class ServeUi:
                 "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
                 f" img-src 'self' data:; font-src 'self'; connect-src 'self' ws://{host} wss://{host};"
                 " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
+            if self.tls:  # the browser never tries plain HTTP for this host again
+                response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
             response.headers.setdefault("X-Frame-Options", "DENY")
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
             # Not no-referrer: under it browsers send "Origin: null" on our own form posts.
@@ -235,12 +240,21 @@ class ServeUi:
                                   **{"Retry-After": str(check.locked_for_s)})
                 return refuse(401, "Wrong associate id or PIN.")
         self.sessions.end(request.cookies.get(COOKIE))  # never keep a token across logins
-        session = self.sessions.create(who.id)
-        log.info("%s logged in from %s", who.id, request.remote)
+        if len(self.sessions) >= self.settings.ui.max_sessions:
+            log.warning("login of %s from %s refused: %d sessions already (ui.max_sessions)",
+                        who.id, request.remote, len(self.sessions))
+            return refuse(503, "Too many handhelds are logged in; log one out first.")
+        device_id = auth.free_device_id(self.settings.ui.handheld_ids, self.sessions.device_ids())
+        session = self.sessions.create(who.id, device_id)
+        log.info("%s logged in from %s as device %s", who.id, request.remote, device_id)
         response = web.Response(status=303, headers={"Location": "/"})
         response.set_cookie(COOKIE, session.token, path="/", httponly=True, samesite="Strict",
                             secure=self.tls, max_age=int(self.sessions.max_s))
         return response
+
+    def _ticket(self, session: auth.WebSession) -> str:
+        with Store(Path(self.settings.storage.path), migrate=False) as store:
+            return serve_tickets.issue(store, session.associate_id, session.device_id)
 
     def _check_pin(self, associate_id: str, pin: str, remote: str) -> PinCheck:
         # The PIN is read from the store now: a PIN changed a moment ago counts, no restart.
@@ -268,9 +282,11 @@ class ServeUi:
         self._live[token] = ws
         if previous is not None:  # one app per session: a reconnect replaces the old one
             await previous.close()
+        # The app process proves it was started here by redeeming a one-time ticket.
+        ticket = await asyncio.to_thread(self._ticket, session)
         service = _SessionAppService(
             self.command,
-            extra_env={**self.child_env, ASSOCIATE_ENV: session.associate_id},
+            extra_env={**self.child_env, TICKET_ENV: ticket},
             on_logout=lambda: self.sessions.end(token),
             write_bytes=ws.send_bytes, write_str=ws.send_str, close=ws.close,
             download_manager=DownloadManager(),
@@ -359,9 +375,29 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def serve(settings: Settings, *, host: str, port: int, station: str) -> int:
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(settings: Settings, *, host: str, port: int, station: str, insecure: bool = False) -> int:
     """Run serve-ui until SIGTERM or Ctrl-C."""
     context = ssl_context_for(settings.ui)
+    if context is None and not is_loopback(host):
+        if not insecure:
+            # PINs and session cookies would cross the store's network in clear.
+            raise ConfigError(f"serve-ui on {host} without TLS would send PINs and session cookies in"
+                              " clear: set ui.tls_cert and ui.tls_key (or --tls-cert/--tls-key), or"
+                              " listen on 127.0.0.1 behind a TLS proxy; --insecure only on a closed"
+                              " test network")
+        warning = (f"serve-ui: WARNING: plain HTTP on {host} (--insecure): PINs and session cookies"
+                   " cross the network in clear")
+        log.warning(warning)
+        sys.stderr.write(warning + "\n")
     front = ServeUi(settings, host=host, port=port, station=station, tls=context is not None)
     scheme = "https" if context else "http"
     if not front.allowed:

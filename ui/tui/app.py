@@ -72,14 +72,21 @@ class StoreAgentApp(App[Any]):
         Binding("f1", "help", "Help"),
     ]
 
-    def __init__(self, settings: Settings, station_id: str | None = None):
+    opens_serial_scanner = True
+    """False for a served (handheld) session: the PC's scanner stays the PC's."""
+
+    def __init__(self, settings: Settings, station_id: str | None = None, *,
+                 device_id: str | None = None):
         super().__init__()
         self.scan_patterns = scan_patterns(settings)  # compiled once: [scanning] and pickup.bin_pattern
         self.station_id = station_id or settings.default_station
+        # What events name as their device: the station, or a served session's handheld id.
+        self.device_id = device_id or self.station_id
         self.store = Store(settings.storage.path, interactive=True)  # never freezes on a lock
         # PIN hashes live in the database: the roster seen by login and manager approval has them.
         self.settings = settings = roster.with_stored_pins(self.store, settings)
-        self.actions = Actions(self.store, settings, device_id=self.station_id)
+        self.actions = Actions(self.store, settings, device_id=self.device_id,
+                               print_station=self.station_id)
         self.associate: Associate | None = None
         self.status: dict[str, Any] = {}
         self.alerts: list[dict[str, Any]] = []
@@ -100,7 +107,8 @@ class StoreAgentApp(App[Any]):
         self.push_screen(LoginScreen())
         self.set_interval(1.0, self._tick)
         self._watch_database()
-        self.serial_scanner = start_station_scanner(self, self.settings, self.station_id)
+        if self.opens_serial_scanner:
+            self.serial_scanner = start_station_scanner(self, self.settings, self.station_id)
 
     def on_unmount(self) -> None:
         if self.serial_scanner is not None:
@@ -334,7 +342,7 @@ class StoreAgentApp(App[Any]):
                 self.say(msg("scan.unknown_order", order=scan.order_id), error=True)
                 return
             check = check_order_code(self.store, self.settings, scan.order_id, code,
-                                     station=self.station_id)
+                                     station=self.device_id)
             if check.ok:
                 self.open_order(scan.order_id, then="pickup", code=code)
             else:
@@ -343,7 +351,7 @@ class StoreAgentApp(App[Any]):
                          error=True)
             return
         # Counted per station: codes typed at random until one opens a handoff lock it.
-        found = find_by_code(self.store, self.settings, code, station=self.station_id)
+        found = find_by_code(self.store, self.settings, code, station=self.device_id)
         matches = found.matches
         if not matches:
             self.say(found.message if found.locked_for_s else msg("code.none", code=code), error=True)

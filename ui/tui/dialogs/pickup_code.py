@@ -44,7 +44,7 @@ class PickupCodeDialog(Dialog):
             self.say(msg("code.other_order", other=scan.order_id, order=order_id), error=True)
         elif not (check := check_order_code(self.app.store, self.app.settings, order_id,
                                             scan.pickup_code or scan.value,
-                                            station=self.app.station_id)).ok:
+                                            station=self.app.device_id)).ok:
             # Counted: a few wrong codes lock this order's (and this station's) code entry.
             self.say(check.message if check.locked_for_s else msg("code.wrong", order=order_id),
                      error=True)

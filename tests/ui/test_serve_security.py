@@ -1,0 +1,181 @@
+"""serve-ui's protections: TLS or a loopback address, HSTS, a cap on sessions, a device id of
+its own for each session, and an app process only serve-ui can start."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import REPO
+from tests.ui.conftest import PIN, order, row, seed, ui_config
+from tests.ui.test_serve import _free_port, _screen_until
+from ui.serve import auth
+from ui.serve.server import ServeUi
+
+
+def _env(tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
+    env["STORE_AGENT_CONFIG"] = str(tmp_path / "config.toml")
+    return env
+
+
+def test_plain_http_on_a_lan_address_is_refused_unless_insecure(tmp_path):
+    ui_config(tmp_path)
+    command = [sys.executable, "-m", "ui.cli.main", "serve-ui", "--host", "0.0.0.0",
+               "--port", str(_free_port())]
+    r = subprocess.run(command, cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "in clear" in r.stderr and "tls_cert" in r.stderr, r.stderr
+    log = tmp_path / "insecure.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*command, "--insecure"], cwd=REPO, env=_env(tmp_path), stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while "serve-ui: station" not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert "WARNING: plain HTTP on 0.0.0.0 (--insecure)" in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_session_module_cannot_be_started_by_hand(tmp_path):
+    settings = ui_config(tmp_path)
+    seed(settings, order("W10001"))
+    module = [sys.executable, "-m", "ui.serve.session", "--station", "backroom-1"]
+    # An associate id in the environment (what serve-ui once used) is not enough...
+    r = subprocess.run(module, cwd=REPO, capture_output=True, text=True, timeout=60,
+                       env={**_env(tmp_path), "STORE_AGENT_SERVE_SESSION_ASSOCIATE": "M1"})
+    assert r.returncode == 2 and "only serve-ui starts it" in r.stderr
+    # ... nor is a ticket serve-ui never issued.
+    r = subprocess.run(module, cwd=REPO, capture_output=True, text=True, timeout=60,
+                       env={**_env(tmp_path), "STORE_AGENT_SERVE_TICKET": "made-up"})
+    assert r.returncode == 3 and "unknown, used or expired" in r.stderr
+
+
+def test_free_device_ids():
+    assert auth.free_device_id([], set()) == "handheld-1"
+    assert auth.free_device_id([], {"handheld-1", "handheld-3"}) == "handheld-2"
+    assert auth.free_device_id(["HH-07", "HH-09"], {"HH-07"}) == "HH-09"
+    assert auth.free_device_id(["HH-07"], {"HH-07"}) == "handheld-1"
+
+
+async def _login(http, base: str, who: str = "A100", pin: str = PIN):
+    return await http.post(f"{base}/login", data={"associate": who, "pin": pin},
+                           headers={"Origin": base}, allow_redirects=False)
+
+
+def test_two_sessions_have_their_own_device_ids_in_their_events(tmp_path):
+    settings = ui_config(tmp_path)
+    seed(settings, order("W10001"), order("W10003"))
+    port = 8470
+
+    async def cancel_from(http, base: str, order_id: str) -> None:
+        assert (await _login(http, base)).status == 303
+        ws = await http.ws_connect(f"{base}/ws", headers={"Origin": base})
+        await _screen_until(ws, "To pick")
+        await ws.send_json(["stdin", f"{order_id}\r"])
+        await _screen_until(ws, "Timeline")
+        await ws.send_json(["stdin", "\x1bOS"])  # F4: cancel
+        await _screen_until(ws, "pick a reason")
+        await ws.send_json(["stdin", "\r"])
+        await _screen_until(ws, "DONE")
+        await ws.close()
+
+    async def main():
+        front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1")
+        server = TestServer(front.make_app(), port=port)
+        await server.start_server()
+        base = f"http://127.0.0.1:{port}"
+        try:
+            jars = [aiohttp.CookieJar(unsafe=True) for _ in range(2)]
+            async with aiohttp.ClientSession(cookie_jar=jars[0]) as one, \
+                    aiohttp.ClientSession(cookie_jar=jars[1]) as two:
+                await asyncio.gather(cancel_from(one, base, "W10001"), cancel_from(two, base, "W10003"))
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+    devices = {row(settings, "SELECT device_id FROM outbox WHERE order_id = ?", o)["device_id"]
+               for o in ("W10001", "W10003")}
+    assert devices == {"handheld-1", "handheld-2"}, devices
+
+
+def test_hsts_under_tls_and_a_cap_on_sessions(tmp_path):
+    settings = ui_config(tmp_path)
+    settings = settings.model_copy(update={"ui": settings.ui.model_copy(update={"max_sessions": 1})})
+    port = 8471
+
+    async def main():
+        front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1", tls=True)
+        server = TestServer(front.make_app(), port=port)
+        await server.start_server()
+        # tls=True only changes what the server says (the origin is https): TLS itself is
+        # the ssl context's job, tested in test_serve.test_tls_settings.
+        base, origin = f"http://127.0.0.1:{port}", f"https://127.0.0.1:{port}"
+        try:
+            for jar_owner in range(2):
+                async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                    page = await http.get(f"{base}/login")
+                    assert page.headers["Strict-Transport-Security"] == "max-age=31536000"
+                    r = await http.post(f"{base}/login", data={"associate": "A100", "pin": PIN},
+                                        headers={"Origin": origin}, allow_redirects=False)
+                    assert r.status == (303 if jar_owner == 0 else 503), r.status
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("tls", [False])
+def test_no_hsts_over_plain_http(tmp_path, tls):
+    settings = ui_config(tmp_path)
+
+    async def main():
+        front = ServeUi(settings, host="127.0.0.1", port=8472, station="backroom-1", tls=tls)
+        server = TestServer(front.make_app(), port=8472)
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as http:
+                page = await http.get("http://127.0.0.1:8472/login")
+                assert "Strict-Transport-Security" not in page.headers
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_a_served_session_never_opens_the_pcs_serial_scanner(tmp_path):
+    from ui.tui.app import StoreAgentApp
+
+    settings = ui_config(tmp_path)
+    master, slave = os.openpty()
+    stations = [s.model_copy(update={"scanner": os.ttyname(slave)}) if s.id == "backroom-1" else s
+                for s in settings.stations]
+    settings = settings.model_copy(update={"stations": stations})
+
+    class Served(StoreAgentApp):
+        opens_serial_scanner = False
+
+    async def main():
+        pc, handheld = StoreAgentApp(settings), Served(settings, device_id="handheld-1")
+        async with pc.run_test(size=(80, 24)):
+            assert pc.serial_scanner is not None  # the control: the PC's own app opens it
+        async with handheld.run_test(size=(80, 24)):
+            assert handheld.serial_scanner is None and handheld.actions.device_id == "handheld-1"
+            assert handheld.actions.print_station == "backroom-1"  # receipts print at the PC
+
+    try:
+        asyncio.run(main())
+    finally:
+        os.close(master)
+        os.close(slave)
