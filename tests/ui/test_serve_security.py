@@ -86,8 +86,10 @@ def test_two_sessions_have_their_own_device_ids_in_their_events(tmp_path):
         await ws.send_json(["stdin", f"{order_id}\r"])
         await _screen_until(ws, "Timeline")
         await ws.send_json(["stdin", "\x1bOS"])  # F4: cancel
-        await _screen_until(ws, "pick a reason")
-        await ws.send_json(["stdin", "\r"])
+        await _screen_until(ws, "choose a reason")
+        await ws.send_json(["stdin", "\x1b[B\r"])  # no reason is preselected: Down, Enter
+        await _screen_until(ws, "confirms")
+        await ws.send_json(["stdin", "\x1bOQ"])  # F2: confirm
         await _screen_until(ws, "DONE")
         await ws.close()
 
