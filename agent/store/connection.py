@@ -97,6 +97,13 @@ def _nearly_full(directory: Path) -> bool:
         return False
 
 
+# Called directly rather than through super(): the wrapper then costs nothing measurable
+# per statement (super() added ~0.5 us to each of the dozen statements of an action).
+_EXECUTE = sqlite3.Connection.execute
+_EXECUTEMANY = sqlite3.Connection.executemany
+_EXECUTESCRIPT = sqlite3.Connection.executescript
+
+
 class _Connection(sqlite3.Connection):
     """A connection whose statements fail with the store's errors, not sqlite3's (module doc).
 
@@ -107,19 +114,19 @@ class _Connection(sqlite3.Connection):
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
-            return super().execute(sql, parameters)
+            return _EXECUTE(self, sql, parameters)
         except sqlite3.Error as exc:
             raise storage_error(exc, self.store_path) or exc from exc
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
-            return super().executemany(sql, parameters)
+            return _EXECUTEMANY(self, sql, parameters)
         except sqlite3.Error as exc:
             raise storage_error(exc, self.store_path) or exc from exc
 
     def executescript(self, script: str, /) -> sqlite3.Cursor:
         try:
-            return super().executescript(script)
+            return _EXECUTESCRIPT(self, script)
         except sqlite3.Error as exc:
             raise storage_error(exc, self.store_path) or exc from exc
 
