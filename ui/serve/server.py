@@ -253,12 +253,12 @@ class ServeUi:
         return response
 
     def _ticket(self, session: auth.WebSession) -> str:
-        with Store(Path(self.settings.storage.path), migrate=False) as store:
+        with Store(Path(self.settings.storage.path)) as store:
             return serve_tickets.issue(store, session.associate_id, session.device_id)
 
     def _check_pin(self, associate_id: str, pin: str, remote: str) -> PinCheck:
         # The PIN is read from the store now: a PIN changed a moment ago counts, no restart.
-        with Store(Path(self.settings.storage.path), migrate=False) as store:
+        with Store(Path(self.settings.storage.path)) as store:
             return check_pin(store, self.settings, associate_id, pin, where=f"serve-ui from {remote}")
 
     async def handle_logout(self, request: web.Request) -> web.StreamResponse:
