@@ -66,7 +66,7 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
             await scan(pilot, "W20001")
             assert on_order(app, "W20001")
             await pilot.press("f2")
-            assert isinstance(app.screen, PickDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="PickDialog")
             assert not no_horizontal_overflow(app)
             text = pick_text(app)
             # The walk: A2-3 before B12-1, whatever order the OMS listed the lines in.
@@ -76,19 +76,21 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
             bells: list[int] = []
             app.bell = lambda: bells.append(1)
             await scan(pilot, NOT_ON_ORDER)
-            assert "WRONG ITEM" in message(app) and "Nothing changed" in message(app)
+            await wait_for(pilot, lambda: "WRONG ITEM" in message(app), what="the refusal")
+            assert "Nothing changed" in message(app)
             assert bells, "a wrong item rings the bell"
             await scan(pilot, GTIN_A)
             await scan(pilot, GTIN_A)
-            assert "2 of 2" in message(app), message(app)
+            await wait_for(pilot, lambda: "2 of 2" in message(app), what="both apples")
             rung = len(bells)
             await scan(pilot, GTIN_A)  # a third apple: the line has two
-            assert "WRONG ITEM" in message(app) and len(bells) > rung
+            await wait_for(pilot, lambda: "WRONG ITEM" in message(app), what="one too many")
+            assert len(bells) > rung
             assert row(env.settings, "SELECT quantity_verified FROM order_lines WHERE"
                        " order_id='W20001' AND line_id='L2'") == {"quantity_verified": 2}
             # The bleach is not on the shelf: the cursor is on it (the one line left), F3.
             await pilot.press("f3")
-            assert isinstance(app.screen, ShortDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, ShortDialog), what="ShortDialog")
             assert not no_horizontal_overflow(app)
             await pilot.press("down", "enter")  # the default count (1); reason: damaged
             await wait_for(pilot, lambda: isinstance(app.screen, PickDialog))
@@ -99,13 +101,13 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
                 {"line_id": "L1", "quantity": 1, "reason": "damaged"}]
             # Two totes: a bin each, then F2 stages into both.
             await pilot.press("f2")
-            assert "Scan the bin" in message(app)
+            await wait_for(pilot, lambda: "Scan the bin" in message(app), what="Scan the bin")
             await scan(pilot, "B-21")
             await scan(pilot, "B-22")
             assert "Bins: B-21, B-22" in str(app.screen.query_one("#pick-bins").render())
             await pilot.press("f2")
             await wait_for(pilot, lambda: on_order(app), what="back on the order")
-            assert "DONE" in message(app), message(app)
+            await wait_for(pilot, lambda: "DONE" in message(app), what="DONE")
             assert state_of(env.settings, "W20001") == "READY"
             staged = row(env.settings, "SELECT data FROM outbox WHERE order_id='W20001'"
                          " AND type='order.staged'")
@@ -125,7 +127,7 @@ def test_cancelled_online_mid_pick_stops_the_picker(env):
             await pilot.press("f2")
             await scan(pilot, GTIN_A)
             await pilot.press("f3")  # the short dialog is open when the cancellation comes
-            assert isinstance(app.screen, ShortDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, ShortDialog), what="ShortDialog")
             # The OMS cancels the order; the feed (another connection) records it.
             seed(env.settings, walk_order(status="cancelled", version=2))
             await wait_for(pilot, lambda: isinstance(app.screen, StopScreen), what="the STOP")
@@ -175,9 +177,9 @@ def test_partial_pickup_two_bins_an_id_check_and_the_alternate_person(tmp_path, 
                 await login(pilot)
                 await scan(pilot, "B-31")  # the first tote leads to its order
                 assert on_order(app, "W20002")
-                assert "Also bring B-32" in message(app), message(app)
+                await wait_for(pilot, lambda: "Also bring B-32" in message(app), what="Also bring B-32")
                 await pilot.press("f7")  # partial pickup: one apple stays for later
-                assert isinstance(app.screen, PartialDialog)
+                await wait_for(pilot, lambda: isinstance(app.screen, PartialDialog), what="PartialDialog")
                 assert not no_horizontal_overflow(app)
                 await pilot.press("left")
                 await pilot.press("f2")
@@ -193,10 +195,10 @@ def test_partial_pickup_two_bins_an_id_check_and_the_alternate_person(tmp_path, 
                 await confirm_handover(pilot)
                 # Only one of two totes scanned: the handoff asks for the other.
                 await wait_for(pilot, lambda: isinstance(app.screen, BinsDialog), what="bins")
-                assert "B-32" in message(app)
+                assert "· B-32 (2 of 2)" in str(app.screen.query_one("#bins-list").render())
                 assert not no_horizontal_overflow(app)
                 await scan(pilot, "B-77")
-                assert "not a bin of order" in message(app)
+                await wait_for(pilot, lambda: "not a bin of order" in message(app), what="not a bin of order")
                 await scan(pilot, "B-32")
                 # The wine goes now: an ID check first.
                 await wait_for(pilot, lambda: isinstance(app.screen, IdCheckDialog), what="ID")
@@ -238,15 +240,15 @@ def test_policy_quantity_counts_a_line_with_f4(tmp_path):
             await login(pilot)
             await scan(pilot, "W20001")
             await pilot.press("f2")
-            assert isinstance(app.screen, PickDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="PickDialog")
             assert "count each line" in str(app.screen.query_one(".dialog-title").render())
             await scan(pilot, GTIN_A)  # under "quantity" a scan only finds the line
             assert row(settings, "SELECT quantity_verified FROM order_lines WHERE"
                        " order_id='W20001' AND line_id='L2'") == {"quantity_verified": 0}
             await pilot.press("f4")
-            assert isinstance(app.screen, ConfirmQuantityDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmQuantityDialog), what="count")
             await pilot.press("backspace", "3", "enter")  # more than the line has: refused
-            assert "1 to 2" in message(app)
+            await wait_for(pilot, lambda: "1 to 2" in message(app), what="1 to 2")
             await pilot.press("backspace", "2", "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="the pick list")
             assert row(settings, "SELECT quantity_verified FROM order_lines WHERE"
@@ -290,7 +292,7 @@ def test_a_missing_tote_waived_by_a_manager_and_the_signed_acknowledgment(tmp_pa
                 await wait_for(pilot, lambda: isinstance(app.screen, SignedDialog),
                                what="the signature")
                 await pilot.press("escape")  # not signed: nothing is written
-                assert "not signed" in message(app)
+                await wait_for(pilot, lambda: "not signed" in message(app), what="not signed")
                 assert state_of(settings, "W20002") == "READY"
                 assert row(settings, "SELECT count(*) AS n FROM handoffs") == {"n": 0}
                 await scan(pilot, "K7Q9MX")  # again, and this time it is signed
@@ -328,7 +330,7 @@ def test_cancelled_online_after_the_pick_list_closed_still_stops_the_picker(env)
             await login(pilot)
             await scan(pilot, "W20001")
             await scan(pilot, GTIN_A)  # an item scanned on the order opens the pick list
-            assert isinstance(app.screen, PickDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="PickDialog")
             await pilot.press("escape")  # one apple in hand, the list closed
             assert on_order(app, "W20001")
             seed(env.settings, walk_order(status="cancelled", version=2))
@@ -336,6 +338,6 @@ def test_cancelled_online_after_the_pick_list_closed_still_stops_the_picker(env)
             await pilot.press("f6")  # the STOP offers the return of what was picked
             from ui.tui.dialogs.return_shelf import ReturnDialog
 
-            assert isinstance(app.screen, ReturnDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, ReturnDialog), what="ReturnDialog")
 
     asyncio.run(main())

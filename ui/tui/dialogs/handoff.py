@@ -57,16 +57,16 @@ class IdCheckDialog(Dialog):
 
     TITLE_TEXT = msg("idcheck.title")
 
-    def __init__(self, reason: str, lines: list[Line]):
+    def __init__(self, reason: str, going: list[Line]):
         super().__init__(classes="warn")
         self.reason = reason
-        self.lines = lines
+        self.going = going  # the lines this handoff hands over
 
     def compose_dialog(self) -> ComposeResult:
-        restricted = [p.description for p in self.lines if p.age_restricted]
-        text = Text(self.reason)
-        if restricted:
-            text.append("\n" + msg("idcheck.restricted", items=", ".join(restricted)))
+        restricted = [p.description for p in self.going if p.age_restricted]
+        # The items by name when they are why; else the domain's reason (an alternate person).
+        text = Text(msg("idcheck.restricted", items=", ".join(restricted)) if restricted
+                    else self.reason)
         yield Plain(text, classes="dialog-text")
         yield OptionList(*(Option(msg(ID_CHECK_TEXT[t]), id=t) for t in ID_CHECK_TYPES), id="id-types")
 
@@ -88,7 +88,7 @@ class BinsDialog(Dialog):
     """
 
     TITLE_TEXT = msg("bins.title")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("f7", "override", "Manager override")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f7", "override", "Manager")]
 
     def __init__(self, detail: dict[str, Any], scanned: list[str], reason: str = ""):
         super().__init__()
@@ -103,10 +103,8 @@ class BinsDialog(Dialog):
         yield Plain(msg("bins.override"), classes="dim")
 
     def on_mount(self) -> None:
-        self._paint()
+        self._paint()  # the list says which totes are missing; the reason goes to the manager
         self.query_one("#bins-scan").focus()
-        if self.reason:
-            self.say(self.reason)
 
     def _paint(self) -> None:
         t = Text(msg("bins.head", order=self.detail["order_id"], count=len(self.bins)) + "\n")

@@ -192,8 +192,11 @@ class OrderFlows:
                 else:
                     self.say(msg("idcheck.not_done"), error=True)
 
-            app.push_screen(IdCheckDialog(str(exc), port(app).pick_list(self.order_id).lines),
-                            checked)
+            taking = evidence.lines  # None: everything still staged
+            going = [ln for ln in port(app).pick_list(self.order_id).lines
+                     if (taking.get(ln.line_id, 0) if taking is not None
+                         else ln.remaining_to_hand_over())]
+            app.push_screen(IdCheckDialog(str(exc), going), checked)
             return
         except ConfirmationNeededError as exc:
             if app.settings.handoff.signed_acknowledgment and not evidence.acknowledgment_signed:
