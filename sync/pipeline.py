@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import re
 import ssl
 import time
 from collections.abc import Iterable, Mapping
@@ -34,8 +35,15 @@ log = logging.getLogger("sync.client")
 MAX_BODY_BYTES = 32 * 1024 * 1024
 # Connecting never needs long: a slow connect is a dead network, better known early.
 MAX_CONNECT_S = 5.0
-# A secret shorter than this would match ordinary words in a message; it is no secret anyway.
+# A secret shorter than this could be part of ordinary words in a message: it is redacted
+# only where it stands alone (not inside a longer word), but it is redacted all the same.
 MIN_SECRET_LEN = 8
+
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    if len(secret) >= MIN_SECRET_LEN:
+        return re.compile(re.escape(secret))
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])")
+
 
 # Library exceptions a request may raise, in the order they are tried, and the error each
 # becomes. TLS is looked for along the whole cause chain first (httpx wraps ssl.SSLError in
@@ -138,7 +146,7 @@ class RequestPipeline:
             transport=transport,
             follow_redirects=False,  # a redirect would carry the credentials to another host
         )
-        self._secrets = tuple(s for s in secrets if s and len(s) >= MIN_SECRET_LEN)
+        self._secrets = tuple(_secret_pattern(s) for s in secrets if s)
         self.last_server_date: datetime | None = None
         """The OMS's ``Date`` header on the last answer, for a clock-skew check."""
         self.last_response_at: datetime | None = None
@@ -201,7 +209,7 @@ class RequestPipeline:
     def redact(self, text: str) -> str:
         """An error page that echoes request headers must not carry a secret into a log."""
         for secret in self._secrets:
-            text = text.replace(secret, "[token]")
+            text = secret.sub("[token]", text)
         return text
 
     def detail(self, reply: Reply) -> str:

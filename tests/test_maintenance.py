@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 import sqlite3
+import stat
 from datetime import timedelta
 from pathlib import Path
 
@@ -199,3 +201,17 @@ def test_daemon_jobs_back_up_and_evaluate_alerts(settings, store, two_orders):
     (backup,) = maintenance.backup_dir(settings).glob("agent-*.db")
     assert maintenance.verify_backup(backup)["orders"] == 2
     assert sync_state.get(store.conn, "last_backup_at")
+
+
+def test_a_backup_is_created_private_not_made_private_afterwards(settings, two_orders, tmp_path,
+                                                                  monkeypatch):
+    # Whatever the caller's umask, the copy is born 0600: no moment where others could read it.
+    chmodded: list[str] = []
+    monkeypatch.setattr(maintenance.os, "chmod", lambda path, *a, **k: chmodded.append(str(path)))
+    old = os.umask(0o022)
+    try:
+        made = maintenance.backup(settings, tmp_path / "private.db")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(made.stat().st_mode) == 0o600 and chmodded == []
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]

@@ -34,6 +34,7 @@ import contextlib
 import logging
 import os
 import pwd
+import secrets
 import shlex
 import sqlite3
 import uuid
@@ -87,19 +88,25 @@ def vacuum_into(db_path: Path, dest: Path) -> Path:
     if not db_path.exists():
         raise StoreError(f"{db_path}: no database to copy")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
+    # A name nobody can guess: the folder may belong to another user than the one copying
+    # (root's backup before an upgrade), who could otherwise put a link there first.
+    tmp = dest.with_name(f".{dest.name}.partial-{secrets.token_hex(8)}")
     try:
         conn = sqlite3.connect(_uri(db_path, "rw"), uri=True, isolation_level=None,
                                timeout=BUSY_TIMEOUT_MS / 1000)
         try:
-            conn.execute("VACUUM INTO ?", (str(tmp),))
+            # Created 0600, never readable by others even for a moment: the copy holds
+            # customers' names and pickup codes (a chmod afterwards would leave a window).
+            old_umask = os.umask(0o077)
+            try:
+                conn.execute("VACUUM INTO ?", (str(tmp),))
+            finally:
+                os.umask(old_umask)
         finally:
             conn.close()
         check = _integrity(tmp, quick=True)
         if check != "ok":
             raise StoreError(f"{dest}: the copy failed its check ({check}); no backup written")
-        os.chmod(tmp, 0o600)  # it holds customers' names and pickup codes
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)

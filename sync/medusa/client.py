@@ -262,7 +262,9 @@ class MedusaClient(PipelineClient):
         if reply.status in (400, 404, 409, 422):
             data = _json_object(reply.body, reply.what, strict=False)
             raise MedusaError(f"{reply.what} answered {reply.status}: {detail}", status=reply.status,
-                              kind=str(data.get("type") or ""), detail=str(data.get("message") or detail))
+                              kind=str(data.get("type") or ""),
+                              # Stored with the event's result: never with a secret in it.
+                              detail=self.pipeline.redact(str(data.get("message") or detail)))
         raise error_for_status(reply.status, reply.what, retry_after=reply.retry_after, detail=detail)
 
 
