@@ -181,3 +181,29 @@ def test_a_served_session_never_opens_the_pcs_serial_scanner(tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_a_pin_changed_with_set_pin_counts_at_the_next_login(tmp_path):
+    from agent.associates.pins import hash_pin
+    from agent.associates.roster import set_pin_hash
+    from agent.store.connection import Store
+
+    settings = ui_config(tmp_path)
+    port = 8473
+
+    async def main():
+        front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1")
+        server = TestServer(front.make_app(), port=port)
+        await server.start_server()
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                assert (await _login(http, base)).status == 303
+                with Store(settings.storage.path) as store:  # set-pin, while serve-ui runs
+                    await asyncio.to_thread(set_pin_hash, store, "A100", hash_pin("97531864"))
+                assert (await _login(http, base)).status == 401  # the old PIN no longer works
+                assert (await _login(http, base, pin="97531864")).status == 303
+        finally:
+            await server.close()
+
+    asyncio.run(main())
