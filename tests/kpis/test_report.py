@@ -210,3 +210,5 @@ def test_report_prints_a_shift_summary_through_the_print_queue(history, cli, sto
     PrintWorker(store, settings).run_once()  # the daemon's worker, to the file printer
     paper = (settings.storage.path.parent / "printer.out").read_bytes()
     assert b"SHIFT SUMMARY" in paper and b"Pickup conversion: 50.0 %" in paper
+    local = parse_iso(f"{DAY}10:00:00Z").astimezone().strftime("%Y-%m-%d %H:%M").encode()
+    assert local in paper and b"T10:00:00.000Z" not in paper  # local time on paper

@@ -7,7 +7,7 @@ import csv
 import sys
 from typing import Any
 
-from agent.clock import iso, utc_now
+from agent.clock import iso, parse_iso, utc_now
 from agent.kpis.report import BUCKETS, parse_bound, report, today
 from config.errors import UsageError
 from ui.cli.context import Context
@@ -107,13 +107,19 @@ def cmd_report(ctx: Context) -> int:
     return 0
 
 
+def _local(stamp: str) -> str:
+    return parse_iso(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
 def _print_summary(ctx: Context, result: dict[str, Any], printer_id: str | None) -> int:
     """The text report on the receipt printer, through the durable print queue."""
     from agent.printing import queue as printing
 
     lines = text_lines(result)
-    payload = {"store_id": ctx.settings.store_id, "title": lines[0], "lines": lines[1:],
-               "at": iso(utc_now())}
+    # Paper is read in the store: the period in local time, not RFC 3339.
+    title = f"{_local(result['from'])} - {_local(result['to'])}"
+    payload = {"store_id": ctx.settings.store_id, "title": title, "lines": lines[1:],
+               "at": _local(iso(utc_now()))}
     printer = printing.station_printer(ctx.settings, printer_id)
     return printing.enqueue(ctx.store, ctx.settings, "shift_summary", printer, payload, created_by="cli")
 
