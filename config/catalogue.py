@@ -66,6 +66,7 @@ CATALOGUE: dict[str, str] = {
     "banner.more_cancelled": "(+{count} more cancelled: F8 for each)",
     "banner.more_alerts": "(+{count} more for the manager)",
     "banner.ack": "F8 seen it",
+    "banner.alert_count": "{count} alert(s) for the manager",
     "banner.acknowledged": "Marked as seen by {name}. Cancellations still to see: {left}.",
     "alert.dead_letter": ("Order {order}: head office did not accept a change from this store."
                           " A manager can send it again in Exceptions."),
@@ -89,6 +90,7 @@ CATALOGUE: dict[str, str] = {
     "exception.settled": "DONE: marked as settled ({order}).",
     "exception.accepted": "Order {order}: head office accepted the change sent again.",
     "exception.failed_again": "Order {order}: head office refused the change again: {why}",
+    "status.never": "not synced yet",
     "stop.cancelled": "Order {order} was cancelled. Do not hand it over.",
     # --- picking by item (ui/tui/dialogs/pick.py, short.py) --------------------------------------
     "pick.title_scan": "Pick: scan every item, then the bin of each tote",

@@ -53,7 +53,7 @@ def test_stop_when_the_live_check_finds_the_order_cancelled(sim_env, size):
             text = _stop_text(app)
             assert "STOP" in text and "DO NOT HAND OVER" in text
             assert "bin B-07" in text and "Return-to-shelf task" in text
-            assert str(app.screen.styles.background.hex).upper() in ("#FF0000", "#FF0000FF")
+            assert app.screen.styles.background.hex.upper() == "#B00020"  # red, and readable (6.9:1)
             assert not no_horizontal_overflow(app)
             await burst(pilot, "K7Q9MX")  # a scan's Enter must not dismiss the STOP
             assert isinstance(app.screen, StopScreen)

@@ -229,7 +229,8 @@ class StoreAgentApp(App[Any]):
         changed = [a["id"] for a in alerts] != [a["id"] for a in self.alerts]
         self.alerts = alerts
         for screen in self.screen_stack:
-            if isinstance(screen, BaseScreen) and screen.is_mounted:
+            # The login screen too: its freshness must not stay what it was at start-up.
+            if isinstance(screen, BaseScreen | LoginScreen) and screen.is_mounted:
                 self.paint_chrome(screen)
         if changed:
             self.refresh_bindings()
@@ -246,10 +247,11 @@ class StoreAgentApp(App[Any]):
         if len(notes) > 3:
             self.notify(msg("signal.more", count=len(notes) - 3), timeout=SIGNAL_NOTE_S, markup=False)
 
-    def paint_chrome(self, screen: BaseScreen) -> None:
+    def paint_chrome(self, screen: Screen[object]) -> None:
         who = f"{self.associate.name} ({self.associate.id})" if self.associate else None
         try:
-            screen.query_one(StatusBar).show(self.status, station=self.station_id, associate=who)
+            screen.query_one(StatusBar).show(self.status, station=self.station_id, associate=who,
+                                             associate_id=self.associate.id if self.associate else None)
             others = [a for a in self.status.get("alerts", []) if a["kind"] != "cancelled_while_ready"]
             screen.query_one(AlertBanner).show(self.alerts, others)
         except NoMatches:

@@ -29,10 +29,10 @@ class ManagerDecides(Dialog):
 
     NOTE_KEY = "exception.reason"
 
-    def __init__(self, rows: list[dict[str, Any]]):
+    def __init__(self, rows: list[dict[str, Any]] | dict[str, Any]):
         super().__init__()
-        self.rows = rows
-        self.order_id = rows[0]["order_id"]
+        self.rows = rows if isinstance(rows, list) else [rows]  # one exception, or an order's
+        self.order_id = self.rows[0]["order_id"]
 
     @property
     def session_manager(self) -> str | None:
@@ -84,7 +84,7 @@ class DlqDialog(ManagerDecides):
     BINDINGS: ClassVar[list[Binding]] = [Binding("f2", "decide('retry')", "Send again"),
                                          Binding("f3", "decide('discard')", "Give up")]
 
-    def __init__(self, rows: list[dict[str, Any]]):
+    def __init__(self, rows: list[dict[str, Any]] | dict[str, Any]):
         super().__init__(rows)
         self.TITLE_TEXT = msg("exception.dead_title", count=len(rows), order=self.order_id)
 

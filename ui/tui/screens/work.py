@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
+from textual.widgets import DataTable
 
 from drivers.scan_parse import Scan
 from ui.tui.screens.base import BaseScreen
 from ui.tui.screens.order import OrderView
 from ui.tui.screens.queue import QueueView
 from ui.tui.widgets.footer import KeyFooter
+from ui.tui.widgets.scan_input import ScanInput
 
-QUEUE_ACTIONS = ("section", "search", "clear_search")
+QUEUE_ACTIONS = ("section", "search", "clear_search", "cursor")
 ORDER_ACTIONS = ("stage", "pickup", "cancel_order", "return_shelf", "partial", "back")
 
 
@@ -40,6 +43,12 @@ class WorkScreen(BaseScreen):
         Binding("f7", "partial", "Partial"),
         Binding("escape", "back", "Back"),
         Binding("escape", "clear_search", "Clear search", show=False),
+        # From the scan field, where focus rests: the arrows move in the list and Enter on an
+        # empty field opens the highlighted order (no Tab or Shift+Tab to reach the table).
+        Binding("down", "cursor(1)", "Next row", show=False),
+        Binding("up", "cursor(-1)", "Previous row", show=False),
+        Binding("pagedown", "cursor(10)", "Page down", show=False),
+        Binding("pageup", "cursor(-10)", "Page up", show=False),
         Binding("f10", "kpis", "Figures"),
     ]
 
@@ -136,6 +145,19 @@ class WorkScreen(BaseScreen):
 
     def action_clear_search(self) -> None:
         self.queue.clear_search()
+
+    def action_cursor(self, step: int) -> None:
+        table = self.queue.query_one("#queue", DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+
+    @on(ScanInput.EmptyEnter)
+    def _open_highlighted(self, event: ScanInput.EmptyEnter) -> None:
+        event.stop()
+        if not self._on_order:
+            table = self.queue.query_one("#queue", DataTable)
+            if table.row_count:
+                table.action_select_cursor()
 
     def action_stage(self) -> None:
         self.order.action_stage()

@@ -47,17 +47,38 @@ def banner_text(cancellations: list[dict[str, Any]], others: list[dict[str, Any]
     return t
 
 
+def narrow_banner_text(cancellations: list[dict], others: list[dict]) -> Text | None:
+    """A handheld: one paragraph of at most two rows (app.tcss): the cancellation in view with
+    F8 and a count of the rest first, so its order and bin stay readable; other alerts as a count."""
+    if not cancellations and not others:
+        return None
+    t = Text()
+    if cancellations:
+        t.append("F8", style="bold reverse")
+        t.append(" ⚠ ")
+        if len(cancellations) > 1:
+            t.append(f"+{len(cancellations) - 1} ", style="bold")
+        t.append(cancellations[0]["message"])
+        if others:
+            t.append(" · ")
+    if others:
+        t.append(("" if cancellations else "⚠ ") + msg("banner.alert_count", count=len(others)))
+    return t
+
+
 class AlertBanner(Static):
     _shown: tuple[Any, ...] | None = None
 
     def show(self, alerts: list[dict[str, Any]], others: list[dict[str, Any]] | None = None) -> None:
         """``alerts``: unacknowledged cancellations; ``others``: every other open alert."""
         others = others or []
-        key = ([a["id"] for a in alerts], [(a["id"], a["message"]) for a in others])
+        key = ([a["id"] for a in alerts], [(a["id"], a["message"]) for a in others],
+               self.app.size.width < 60)
         if key == self._shown:  # painted every second and on every return to a screen
             return
         self._shown = key
-        text = banner_text(alerts, others)
+        width = self.app.size.width
+        text = narrow_banner_text(alerts, others) if width < 60 else banner_text(alerts, others)
         self.display = text is not None
         if text is not None:
             self.update(text)

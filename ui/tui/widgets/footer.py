@@ -1,11 +1,12 @@
-"""The key footer: one widget that draws the keys on offer, in rows of three on a handheld.
+"""The key footer: one widget that draws the keys on offer, in one row on a handheld.
 
 Textual's Footer mounts a widget per key and recomposes all of them whenever the
 bindings change (every screen switch, every state change of an order), after
 the frame: restyling, laying out and drawing a dozen widgets, a large share of
 a scan's time (docs/benchmarks.md, "Associate UI"). This footer is one widget
-of text (three columns a row when narrow, wrapping instead of scrolling
-sideways), redrawn in place in the same frame; a click on a key presses it.
+of text (one row when narrow, F1 listing what did not fit; wrapping instead of
+scrolling sideways when wide), redrawn in place in the same frame; a click on a
+key presses it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
 
-NARROW_COLUMNS = 3
+HELP_KEY = "f1"
+# On one row, what goes first: the way back, the screen's own keys, then the session's.
+NARROW_RANK = {"escape": 0, "f8": 2, "f9": 3, "f5": 4, "ctrl+q": 5}
 KEY_STYLE = "bold $footer-key-foreground"
 DISABLED_STYLE = "dim"
 
@@ -72,12 +75,22 @@ class KeyFooter(Widget):
             return self._layout[1]
         rows: list[list[tuple[int, int, str]]] = [[]]
         if self._narrow(width):
-            cell = max(1, width // NARROW_COLUMNS)
-            for i, (key, shown, description, _enabled) in enumerate(self._keys):
-                if i and i % NARROW_COLUMNS == 0:
-                    rows.append([])
-                start = (i % NARROW_COLUMNS) * cell
-                rows[-1].append((start, start + min(cell, len(shown) + 1 + len(description)), key))
+            # A handheld gets one row: the way back first, then the screen's keys in order
+            # while they fit, and F1 (which lists every key) always last.
+            help_key = next((k for k in self._keys if k[0] == HELP_KEY), None)
+            room = width - (len(help_key[1]) + 2 + len(help_key[2]) if help_key else 0)
+            ordered = sorted((k for k in self._keys if k[0] != HELP_KEY),
+                             key=lambda k: NARROW_RANK.get(k[0], 1))
+            x = 0
+            for key, shown, description, _enabled in ordered:
+                length = len(shown) + 1 + len(description)
+                if x + length > room:
+                    continue
+                rows[0].append((x, x + length, key))
+                x += length + 1
+            if help_key is not None:
+                start = min(x, max(0, width - len(help_key[1]) - 1 - len(help_key[2])))
+                rows[0].append((start, start + len(help_key[1]) + 1 + len(help_key[2]), HELP_KEY))
         else:
             x = 0
             for key, shown, description, _enabled in self._keys:

@@ -27,6 +27,12 @@ class ScanInput(Input):
         scan: Scan
         input: ScanInput
 
+    @dataclass
+    class EmptyEnter(Message):
+        """Enter with nothing typed: the screen may take it as "open what is highlighted"."""
+
+        input: ScanInput
+
     def __init__(self, placeholder: str = "scan or type, Enter", *, expect: ExpectKind | None = None,
                  **kwargs):
         kwargs.setdefault("classes", "scan")
@@ -82,6 +88,8 @@ class ScanInput(Input):
             self._typed.clear()
         if raw.strip():
             self.post_message(self.Scanned(self.classify(raw), self))
+        else:
+            self.post_message(self.EmptyEnter(self))
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
