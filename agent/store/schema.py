@@ -602,3 +602,39 @@ def m015_serve_tickets(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m016_order_times_what_the_store_saw(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        -- An order the store first hears of already READY, picked up or cancelled
+        -- (reconciliation after a restore, a feed restarted from scratch) did not
+        -- become so in this store's sight: stamping it "now" put a pickup from
+        -- last week into today's figures. A new order now records only its release
+        -- (or nothing), and staging it records READY even when the OMS said READY first.
+        DROP TRIGGER order_times_new;
+        CREATE TRIGGER order_times_new AFTER INSERT ON orders BEGIN
+            INSERT OR IGNORE INTO order_times (order_id, released_at, promised_ready_at, arrived_at)
+            VALUES (NEW.order_id,
+                    CASE WHEN NEW.state = 'TO_PICK' THEN NEW.received_at END,
+                    json_extract(NEW.snapshot, '$.promised_ready_at'),
+                    NEW.arrived_at);
+        END;
+        DROP TRIGGER order_times_event;
+        CREATE TRIGGER order_times_event AFTER INSERT ON outbox
+        WHEN NEW.type IN ('order.staged', 'order.picked_up', 'order.cancelled') BEGIN
+            UPDATE order_times SET
+                ready_at = CASE WHEN NEW.type = 'order.staged'
+                                THEN COALESCE(ready_at, NEW.occurred_at) ELSE ready_at END,
+                staged_by = CASE WHEN NEW.type = 'order.staged'
+                                 THEN COALESCE(staged_by, NEW.associate_id) ELSE staged_by END,
+                picked_up_by = CASE WHEN NEW.type = 'order.picked_up'
+                                    THEN COALESCE(picked_up_by, NEW.associate_id) ELSE picked_up_by END,
+                cancel_reason = CASE WHEN NEW.type = 'order.cancelled'
+                                     THEN json_extract(NEW.data, '$.reason') ELSE cancel_reason END
+            WHERE order_id = NEW.order_id;
+        END;
+        """
+    )

@@ -37,8 +37,9 @@ def test_a_manager_opens_the_figures_from_the_queue(env, size):
                            what="the KPI screen with its figures")
             screen = _kpi_screen(app)
             figures = text_of(screen.query_one("#kpi-figures"))
-            # Seeded: W10001 released to pick; W10002 and W10003 arrived already READY.
-            assert "Orders in 1, ready 2, collected 0" in figures
+            # Seeded: W10001 released to pick; W10002 and W10003 arrived already READY, and
+            # only W10002 was then staged here: the store counts what it saw happen.
+            assert "Orders in 1, ready 1, collected 0" in figures
             assert "(target 15 min)" in figures and "(target 95 %)" in figures
             chart = screen.query_one("#kpi-fulfillment", PlotextPlot)
             spark = screen.query_one("#kpi-spark-ft", Sparkline)
@@ -91,7 +92,7 @@ def test_the_figures_in_a_real_terminal(tmp_path, cols, rows):
         # Wide: the chart's title; narrow: the sparkline's label (with the target) in its place.
         screen = _wait_for_text(session, "Minutes to ready" if cols >= 60
                                 else "Minutes to ready (target 15 min)")
-        assert "Orders in 1, ready 1" in screen
+        assert "Orders in 1, ready 0" in screen  # W10002 came READY: not made READY here
         assert ("┤" in screen) == (cols >= 60)  # a chart's axis only where there is room
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
@@ -123,7 +124,7 @@ def test_the_figures_in_the_served_ui(served, chromium):  # noqa: F811
                 await cdp.js("document.querySelector('.xterm-helper-textarea').focus(); true")
                 await cdp.key("F10", 121)
                 await cdp.wait("window.__term.includes('Store figures: today')"
-                               " && window.__term.includes('Orders in 1, ready 1, collected 0')"
+                               " && window.__term.includes('Orders in 1, ready 0, collected 0')"
                                " && window.__term.includes('Percent on time (target 95 %)')",
                                what="the figures, with a sparkline's label (the narrow layout)")
 
