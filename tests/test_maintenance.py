@@ -114,6 +114,9 @@ def test_a_damaged_database_is_named_by_doctor_and_restored_from_the_newest_back
     for suffix in ("-wal", "-shm"):  # whatever is left is kept as it is
         db.with_name(db.name + suffix).write_bytes(b"half a log" + suffix.encode())
 
+    if where == "header":  # any command: exit 5 (unavailable), naming the damage and the way out
+        r = cli("status")
+        assert r.code == 5 and "is damaged" in r.err and "store-agent doctor" in r.err, r.err
     report = cli("doctor", "--json")
     assert db.with_name(db.name + "-wal").exists(), "doctor removed the log"  # changes nothing
     check = next(c for c in report.json()["checks"] if c["name"] == "database")

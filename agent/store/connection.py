@@ -131,6 +131,22 @@ class _Connection(sqlite3.Connection):
             raise storage_error(exc, self.store_path) or exc from exc
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _refuse_a_file_that_is_not_a_database(path: Path) -> None:
+    """Judge the header before SQLite opens the file: closing a read-write connection to a
+    file SQLite cannot read deletes its -wal, which a restore means to keep."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    if header and header != SQLITE_HEADER:  # an empty file is a new database to SQLite
+        raise storage_error(sqlite3.DatabaseError("file is not a database"), path) or \
+            StoreSetupError(f"{path}: not a database")
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves (see module doc).
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
@@ -164,6 +180,7 @@ class Store:
         self.patience_s = 0.0 if interactive else WRITE_PATIENCE_S
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _refuse_a_file_that_is_not_a_database(self.path)
             self.conn = _connect(self.path)
             self._configure()
         except StoreUnavailableError:
