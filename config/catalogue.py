@@ -91,6 +91,7 @@ CATALOGUE: dict[str, str] = {
     "exception.accepted": "Order {order}: head office accepted the change sent again.",
     "exception.failed_again": "Order {order}: head office refused the change again: {why}",
     "status.never": "not synced yet",
+    "return.bin_already": "Bin {bin} was scanned to open this order: put the items back, then F2.",
     "stop.cancelled": "Order {order} was cancelled. Do not hand it over.",
     # --- picking by item (ui/tui/dialogs/pick.py, short.py) --------------------------------------
     "pick.title_scan": "Pick: scan every item, then the bin of each tote",

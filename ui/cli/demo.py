@@ -181,8 +181,9 @@ def _run_with_ui(settings, a, devices: DemoDevices, running: list[Any]) -> int:
     class DemoApp(StoreAgentApp):
         def on_mount(self) -> None:  # Textual runs StoreAgentApp.on_mount too, right after this
             # Where the paper goes and how to scan, while the UI covers the terminal.
+            # Briefly: the note must not cover the queue for half a minute (it is also printed).
             self.call_after_refresh(self.notify, "\n".join(devices.notes()), title="demo devices",
-                                    timeout=30)
+                                    timeout=8)
 
     say("log in as A100 with PIN 1234 (manager: M1, PIN 9999)")
     app = DemoApp(settings)

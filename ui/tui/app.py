@@ -12,6 +12,7 @@ import gc
 import importlib
 import time
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,7 +37,7 @@ from config.catalogue import msg
 from config.settings import Associate, Settings
 from config.vocabulary import OrderState
 from drivers.scan_parse import Scan
-from ui.tui.fmt import day_hhmm
+from ui.tui.fmt import day_hhmm, set_locale
 from ui.tui.messages import DataChanged, SyncDone
 from ui.tui.screens.base import BaseScreen
 from ui.tui.screens.login import LoginScreen
@@ -54,6 +55,10 @@ AFTER_LOGIN = ("ui.tui.screens.work", "ui.tui.sync_job", "agent.workers.live_che
 # associate who could stop a wrong handoff may have missed the first.
 BELL_REPEAT_S = 30.0
 SIGNAL_NOTE_S = 6.0
+# A bin scanned to open an order still counts as scanned for its return this long after.
+BIN_SCAN_VALID = timedelta(minutes=5)
+# A message older than this no longer describes the screen (an F5 error, a DONE): cleared.
+MESSAGE_TTL = timedelta(seconds=90)
 
 
 class StoreAgentApp(App[Any]):
@@ -97,6 +102,8 @@ class StoreAgentApp(App[Any]):
         self._dropped_at = 0.0
         self.serial_scanner = None
         self.clock = utc_now
+        set_locale(settings.ui.locale)
+        self._bin_scan: tuple[str, str | None, datetime] | None = None  # the last bin scanned to open
         self._retried: dict[str, str] = {}  # event id -> order id, sent again by a manager here
         """Now, for every clock on screen: tests drive it instead of waiting."""
         self.signals = WorkSignals(self.store, settings.sla, settings.ui.bells)
@@ -212,6 +219,8 @@ class StoreAgentApp(App[Any]):
         if self.associate is not None and idle > self.settings.ui.idle_logout_s:
             self.action_logout(f"logged out after {self.settings.ui.idle_logout_s} s without input")
         self.refresh_status()
+        if isinstance(self.screen, BaseScreen):
+            self.screen.clear_stale(self.clock() - MESSAGE_TTL)
         if self.alerts and time.monotonic() - self._last_bell > BELL_REPEAT_S:
             self._ring()
 
@@ -280,6 +289,13 @@ class StoreAgentApp(App[Any]):
                     last = version
                     self.post_message(DataChanged())
 
+    def recently_scanned_bin(self, bin_id: str, order_id: str) -> bool:
+        """Was ``bin_id`` scanned to open ``order_id``, in the last few minutes?"""
+        if self._bin_scan is None:
+            return False
+        scanned, opened, at = self._bin_scan
+        return (scanned, opened) == (bin_id, order_id) and self.clock() - at < BIN_SCAN_VALID
+
     def watch_retries(self, event_ids: list[str], order_id: str) -> None:
         """Tell, once the sender has tried, whether events a manager sent again got through."""
         self._retried.update(dict.fromkeys(event_ids, order_id))
@@ -316,6 +332,7 @@ class StoreAgentApp(App[Any]):
             self.open_order(scan.value)
         elif scan.kind == "bin":
             order_id = queue_view.order_in_bin(self.store, scan.value)
+            self._bin_scan = (scan.value, order_id, self.clock())
             if order_id is None:
                 self.say(f"bin {scan.value} holds no order", error=True)
             else:

@@ -1,22 +1,45 @@
-"""How times and ages read on a small screen: local wall-clock time, short ages."""
+"""How times and ages read on a small screen: local wall-clock time in the store's locale
+([ui] locale, CLDR patterns through Babel: "5:52 PM" in en_US, "17:52" in de_DE), short ages."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_skeleton, format_time
+
 from agent.clock import age_s, describe_age, parse_iso, utc_now
+
+_locale = Locale.parse("en_US")
+
+
+def set_locale(name: str) -> None:
+    """The store's locale for every date on screen; an unknown one keeps the default."""
+    global _locale
+    try:
+        _locale = Locale.parse(name.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        _locale = Locale.parse("en_US")
 
 
 def hhmm(text: str | None) -> str:
+    """Time of day, the locale's way (12 or 24 hours)."""
     if not text:
         return "-"
-    return parse_iso(text).astimezone().strftime("%H:%M")
+    return _spaces(format_time(parse_iso(text).astimezone(), "short", locale=_locale))
 
 
 def day_hhmm(text: str | None) -> str:
+    """Weekday, day, month and time: "Wed, Dec 2 5:52 PM" (a hold date says which day)."""
     if not text:
         return "-"
-    return parse_iso(text).astimezone().strftime("%d %b %H:%M")
+    moment = parse_iso(text).astimezone()
+    return f"{_spaces(format_skeleton('MMMEd', moment, locale=_locale))} {hhmm(text)}"
+
+
+def _spaces(text: str) -> str:
+    """CLDR's narrow no-break spaces as plain ones: some terminal fonts draw them too wide."""
+    return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
 def window(start: str | None, end: str | None) -> str:

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widgets import Button
 
 from agent.errors import BusinessRuleError, StoreError
+from config.catalogue import msg
 from ui.tui.dialogs.base import Dialog
 from ui.tui.fmt import refusal
 from ui.tui.widgets.plain import Plain
@@ -26,6 +27,8 @@ class ReturnDialog(Dialog):
         self.detail = detail
         self.return_task = detail.get("return_task") or {}
         self.bin_ok = not self.return_task.get("bin")  # nothing to scan when the order had no bin
+        # The associate came here by scanning this very bin: asking for it again is a wasted scan.
+        self.bin_scanned_to_open = False
 
     def compose_dialog(self) -> ComposeResult:
         names = {line["line_id"]: line["description"] for line in self.detail["lines"]}
@@ -39,6 +42,11 @@ class ReturnDialog(Dialog):
     def on_mount(self) -> None:
         self.query_one("#return-confirm").can_focus = False
         self.query_one("#return-scan").focus()
+        bin_id = self.return_task.get("bin")
+        if bin_id and self.app.recently_scanned_bin(bin_id, self.detail["order_id"]):
+            self.bin_ok = self.bin_scanned_to_open = True
+            self.query_one("#return-confirm", Button).disabled = False
+            self.say(msg("return.bin_already", bin=bin_id))
 
     @on(ScanInput.Scanned)
     def _scanned(self, event: ScanInput.Scanned) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from textual import on
@@ -45,8 +46,16 @@ class BaseScreen(Screen[Any]):
         """Claim a scan this screen understands better than the app's routing."""
         return False
 
+    _said_at: datetime | None = None
+
+    def clear_stale(self, older_than: datetime) -> None:
+        """Clear the message line if what it says was said before ``older_than``."""
+        if self._said_at is not None and self._said_at < older_than:
+            self.say("")
+
     def say(self, text: str, *, error: bool = False) -> None:
         message = self.query_one("#message", Static)
+        self._said_at = self.app.clock() if text else None
         if not text and not str(message.content):
             return  # already clear: no redraw
         message.update(text)

@@ -13,7 +13,7 @@ from textual.widgets import Button, DataTable, Input
 
 from agent.kpis.timers import URGENCY, arrival_timers, describe, timers_by_order
 from agent.views import queue_view
-from ui.tui.fmt import hhmm, short_wait, window
+from ui.tui.fmt import day_hhmm, hhmm, short_wait, window
 from ui.tui.widgets.plain import plain
 from ui.tui.work_signals import bay_label
 
@@ -65,7 +65,7 @@ def _cell(row: dict[str, Any], key: str, timers: dict[str, Any]) -> Text:
     if key == "window":
         return plain(window(row.get("window_start"), row.get("window_end")))
     if key == "hold":
-        return plain(hhmm(row.get("hold_until")))
+        return plain(day_hhmm(row.get("hold_until")))
     if key in ("arrival", "since"):
         if not row.get("arrived_at"):
             return Text("")
