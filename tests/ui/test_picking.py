@@ -64,10 +64,11 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
         async with app.run_test(size=size) as pilot:
             await login(pilot)
             await scan(pilot, "W20001")
-            assert on_order(app, "W20001")
+            await wait_for(pilot, lambda: on_order(app, "W20001"), what="the order")
             await pilot.press("f2")
             await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="PickDialog")
             assert not no_horizontal_overflow(app)
+            await wait_for(pilot, lambda: "Bleach" in pick_text(app), what="the pick list")
             text = pick_text(app)
             # The walk: A2-3 before B12-1, whatever order the OMS listed the lines in.
             assert text.index("Apples") < text.index("Bleach")
@@ -94,7 +95,7 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
             assert not no_horizontal_overflow(app)
             await pilot.press("down", "enter")  # the default count (1); reason: damaged
             await wait_for(pilot, lambda: isinstance(app.screen, PickDialog))
-            assert "short 1" in pick_text(app)
+            await wait_for(pilot, lambda: "short 1" in pick_text(app), what="the short on the list")
             short = row(env.settings, "SELECT data FROM outbox WHERE order_id='W20001'"
                         " AND type='order.line_short'")
             assert json.loads(short["data"])["lines"] == [
@@ -104,7 +105,8 @@ def test_pick_a_wrong_item_then_short_one_line(env, size):
             await wait_for(pilot, lambda: "Scan the bin" in message(app), what="Scan the bin")
             await scan(pilot, "B-21")
             await scan(pilot, "B-22")
-            assert "Bins: B-21, B-22" in str(app.screen.query_one("#pick-bins").render())
+            await wait_for(pilot, lambda: "Bins: B-21, B-22" in str(
+                app.screen.query_one("#pick-bins").render()), what="both bins")
             await pilot.press("f2")
             await wait_for(pilot, lambda: on_order(app), what="back on the order")
             await wait_for(pilot, lambda: "DONE" in message(app), what="DONE")
@@ -136,9 +138,9 @@ def test_cancelled_online_mid_pick_stops_the_picker(env):
             task = row(env.settings, "SELECT state, lines FROM return_tasks WHERE order_id='W20001'")
             assert task["state"] == "OPEN"
             assert json.loads(task["lines"]) == [{"line_id": "L2", "quantity": 1}], task
-            assert app.screen.query("#stop-return")
+            await wait_for(pilot, lambda: bool(app.screen.query("#stop-return")), what="F6 return")
             await pilot.press("f2")
-            assert on_order(app, "W20001")
+            await wait_for(pilot, lambda: on_order(app, "W20001"), what="the order")
             assert state_of(env.settings, "W20001") == "CANCELLED"
 
     asyncio.run(main())
@@ -176,7 +178,7 @@ def test_partial_pickup_two_bins_an_id_check_and_the_alternate_person(tmp_path, 
             async with app.run_test(size=size) as pilot:
                 await login(pilot)
                 await scan(pilot, "B-31")  # the first tote leads to its order
-                assert on_order(app, "W20002")
+                await wait_for(pilot, lambda: on_order(app, "W20002"), what="the order")
                 await wait_for(pilot, lambda: "Also bring B-32" in message(app), what="Also bring B-32")
                 await pilot.press("f7")  # partial pickup: one apple stays for later
                 await wait_for(pilot, lambda: isinstance(app.screen, PartialDialog), what="PartialDialog")
@@ -195,7 +197,8 @@ def test_partial_pickup_two_bins_an_id_check_and_the_alternate_person(tmp_path, 
                 await confirm_handover(pilot)
                 # Only one of two totes scanned: the handoff asks for the other.
                 await wait_for(pilot, lambda: isinstance(app.screen, BinsDialog), what="bins")
-                assert "· B-32 (2 of 2)" in str(app.screen.query_one("#bins-list").render())
+                await wait_for(pilot, lambda: "· B-32 (2 of 2)" in str(
+                    app.screen.query_one("#bins-list").render()), what="the missing tote")
                 assert not no_horizontal_overflow(app)
                 await scan(pilot, "B-77")
                 await wait_for(pilot, lambda: "not a bin of order" in message(app), what="not a bin of order")
@@ -241,7 +244,8 @@ def test_policy_quantity_counts_a_line_with_f4(tmp_path):
             await scan(pilot, "W20001")
             await pilot.press("f2")
             await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="PickDialog")
-            assert "count each line" in str(app.screen.query_one(".dialog-title").render())
+            await wait_for(pilot, lambda: "count each line" in str(
+                app.screen.query_one(".dialog-title").render()), what="the policy's title")
             await scan(pilot, GTIN_A)  # under "quantity" a scan only finds the line
             assert row(settings, "SELECT quantity_verified FROM order_lines WHERE"
                        " order_id='W20001' AND line_id='L2'") == {"quantity_verified": 0}
@@ -253,7 +257,7 @@ def test_policy_quantity_counts_a_line_with_f4(tmp_path):
             await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="the pick list")
             assert row(settings, "SELECT quantity_verified FROM order_lines WHERE"
                        " order_id='W20001' AND line_id='L2'") == {"quantity_verified": 2}
-            assert "2/2" in pick_text(app)
+            await wait_for(pilot, lambda: "2/2" in pick_text(app), what="the count on the list")
 
     asyncio.run(main())
 
@@ -332,7 +336,7 @@ def test_cancelled_online_after_the_pick_list_closed_still_stops_the_picker(env)
             await scan(pilot, GTIN_A)  # an item scanned on the order opens the pick list
             await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="PickDialog")
             await pilot.press("escape")  # one apple in hand, the list closed
-            assert on_order(app, "W20001")
+            await wait_for(pilot, lambda: on_order(app, "W20001"), what="the order")
             seed(env.settings, walk_order(status="cancelled", version=2))
             await wait_for(pilot, lambda: isinstance(app.screen, StopScreen), what="the STOP")
             await pilot.press("f6")  # the STOP offers the return of what was picked

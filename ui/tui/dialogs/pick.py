@@ -69,6 +69,7 @@ class PickDialog(Dialog):
         # Staging again (a READY order moved) starts from no bin: F2 replaces the set.
         self.bins: list[str] = []
         self.pick: PickList | None = None
+        self._ready = False  # composed and painted once: refresh_data may repaint
 
     @property
     def order_id(self) -> str:
@@ -85,8 +86,9 @@ class PickDialog(Dialog):
         self.pick = port(self.app).pick_list(self.order_id)
         self.query_one(".dialog-title", Static).update(msg(POLICY_TITLE[self.policy]))
         self.query_one("#pick-scan").focus()
-        self._paint()
-        if self.first_gtin:
+        self._ready = True
+        self.refresh_data()  # paints; an order cancelled in the meantime stops here
+        if self.first_gtin and self.pick is not None and self.pick.state != OrderState.CANCELLED:
             self._verify(self.first_gtin)
 
     @property
@@ -126,6 +128,8 @@ class PickDialog(Dialog):
 
     def refresh_data(self) -> None:
         """Called by the app on every commit (any process): a cancelled order stops the pick."""
+        if not self._ready:  # a commit seen while the dialog is still being built
+            return
         try:
             self.pick = port(self.app).pick_list(self.order_id)
         except UnknownOrderError as exc:
@@ -267,7 +271,8 @@ class PickDialog(Dialog):
         from agent.workers.live_check import check_before_stage
 
         try:
-            await check_before_stage(self.app.store, self.app.settings, self.order_id)
+            await check_before_stage(self.app.store, self.app.settings,  # type: ignore[attr-defined]
+                                     self.order_id)
         except StoreAgentError as exc:
             self.say(refusal(exc), error=True)
             return
