@@ -111,10 +111,15 @@ class Daemon:
     # --- workers ---------------------------------------------------------------
     async def watch_commits(self, store: Store) -> None:
         """Wake the sender when any connection commits (CLI, UI, feed)."""
-        last = store.data_version()
+        last = -1
         while not self.stop.is_set():
             await asyncio.sleep(WAKE_POLL_S)
-            current = store.data_version()
+            try:
+                current = store.data_version()
+            except StoreError as exc:  # a damaged file or a failing disk: the workers say so too
+                self.storage.failed("commit watch", exc)
+                await self._sleep(STORAGE_RETRY_S)
+                continue
             if current != last:
                 last = current
                 self.wake.set()
