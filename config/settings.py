@@ -308,8 +308,7 @@ class UiSettings(BaseModel):
     """Seconds without input after which an associate is logged out."""
     bells: list[Literal["arrival", "late", "new_order"]] = Field(
         default_factory=lambda: ["arrival", "late", "new_order"])
-    """What rings the terminal bell and shows a note on screen: a curbside customer checking in,
-    an order turning late, a new order released to the store. [] keeps the bell for cancellations only."""
+    """What rings the bell and shows a note: a curbside check-in, an order turning late, a new order ([] rings for cancellations only)."""
     locale: str = "en_US"
     """How dates and times read on screens and slips (a CLDR locale such as en_GB, de_DE, fr_CA)."""
     max_sessions: int = Field(20, ge=1, le=500)
