@@ -308,7 +308,7 @@ class UiSettings(BaseModel):
     """Seconds without input after which an associate is logged out."""
     bells: list[Literal["arrival", "late", "new_order"]] = Field(
         default_factory=lambda: ["arrival", "late", "new_order"])
-    """What rings the bell and shows a note: a curbside check-in, an order turning late, a new order ([] rings for cancellations only)."""
+    """What rings the bell and shows a note: check-in, late order, new order ([] for none)."""
     locale: str = "en_US"
     """How dates and times read on screens and slips (a CLDR locale such as en_GB, de_DE, fr_CA)."""
     max_sessions: int = Field(20, ge=1, le=500)
