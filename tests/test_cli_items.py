@@ -40,6 +40,11 @@ def test_short_stage_two_bins_and_a_partial_pickup(cli, seed, settings, store):
         "quantity": 3, "quantity_picked": 2, "quantity_short": 1, "quantity_picked_up": 0,
         "location": "A10-10", "age_restricted": False}
     assert lines["L2"]["age_restricted"] is True and lines["L2"]["quantity_picked_up"] == 1
+    assert [(s["line_id"], s["quantity"], s["reason"]) for s in shown["shorts"]] == [
+        ("L3", 1, "damaged")]
+    [handoff] = shown["handoffs"]
+    assert (handoff["id_check_type"], handoff["bins_scanned"], handoff["complete"]) == (
+        "drivers_license", ["B-07", "B-08"], False)
     audit = cli("audit", "W1001", "--json").json()
     summaries = [e.get("summary") for e in audit if e["direction"] == "store_event"]
     assert summaries[0] == "short: L3 x1 (damaged)"

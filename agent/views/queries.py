@@ -81,6 +81,19 @@ def order_detail(store: Store, order_id: str) -> dict[str, Any]:
         ]
         bins = [r[0] for r in conn.execute(
             "SELECT bin FROM order_bins WHERE order_id = ? ORDER BY position", (order_id,))]
+        shorts = [dict(r) for r in conn.execute(
+            "SELECT line_id, sku, quantity, reason, associate_id, recorded_at FROM line_shorts"
+            " WHERE order_id = ? ORDER BY id", (order_id,))]
+        handoffs = [
+            {**dict(r), "bins_scanned": json.loads(r["bins_scanned"]),
+             "bins_missing": json.loads(r["bins_missing"]), "lines": json.loads(r["lines"]),
+             "complete": bool(r["complete"]),
+             "acknowledgment_signed": None if r["acknowledgment_signed"] is None
+             else bool(r["acknowledgment_signed"])}
+            for r in conn.execute(
+                "SELECT handed_over_at, associate_id, verification, collected_by, id_check_type,"
+                " bins_scanned, bins_missing, bins_override_by, acknowledgment_signed, lines,"
+                " complete FROM handoffs WHERE order_id = ? ORDER BY id", (order_id,))]
         task = conn.execute(
             "SELECT id, state, bin, lines, created_at, done_at, done_by FROM return_tasks"
             " WHERE order_id = ? ORDER BY id DESC LIMIT 1",
@@ -119,6 +132,8 @@ def order_detail(store: Store, order_id: str) -> dict[str, Any]:
                 "done_at": task["done_at"], "done_by": task["done_by"],
             }
         ),
+        "shorts": shorts,
+        "handoffs": handoffs,
         "events": events,
     }
 
