@@ -20,7 +20,7 @@ import logging
 import random
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -90,6 +90,8 @@ def _malloc_trim() -> Callable[[], object] | None:
 
 
 class Daemon:
+    store: Store
+    storage: StorageWatch
     def __init__(self, settings: Settings, *, client_factory: Callable[..., Any] | None = None):
         self.settings = settings
         self.db_path = settings.storage.path
@@ -101,7 +103,7 @@ class Daemon:
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()
         self.rng = random.Random()
-        self.extra_workers: list[Callable[[asyncio.Event], Awaitable[None]]] = []
+        self.extra_workers: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         self.print_worker: PrintWorker | None = None
         self.feed_caught_up = False
         self.metrics = StoreMetrics(settings)
@@ -406,9 +408,10 @@ class Daemon:
             for client in (self.client, *self._retired_clients):
                 await client.aclose()
             if crashed:
-                exc = crashed[0].exception()
-                log.error("worker %s crashed: %r", crashed[0].get_name(), exc)
-                raise exc
+                error = crashed[0].exception()
+                log.error("worker %s crashed: %r", crashed[0].get_name(), error)
+                assert error is not None  # crashed holds only tasks that raised
+                raise error
             log.info("store-agent daemon stopped cleanly")
         return 0
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsError
 
 from config.errors import ConfigError
@@ -103,7 +104,8 @@ class _DictSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self._data = data
 
-    def get_field_value(self, field, field_name):  # pragma: no cover - unused by __call__
+    def get_field_value(self, field: FieldInfo, field_name: str
+                        ) -> tuple[Any, str, bool]:  # pragma: no cover - unused by __call__
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -116,8 +118,10 @@ def _settings_class_for(file_data: dict[str, Any], environ: Mapping[str, str]) -
     class _Loaded(Settings):
         @classmethod
         def settings_customise_sources(
-            cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
-        ):
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
             from pydantic_settings import EnvSettingsSource
 
             env = EnvSettingsSource(
@@ -204,7 +208,7 @@ TEMPLATE_HOST = "oms.example.com"
 
 def template_placeholders(settings: Settings) -> list[str]:
     """What is still as `config init` wrote it; `config check` and `doctor` fail on any."""
-    path = getattr(settings, "source_path", DEFAULT_CONFIG_PATH)
+    path = source_path(settings)
     found = []
     token = settings.oms.token.get_secret_value() if settings.oms.token is not None else None
     if token == TEMPLATE_TOKEN:
@@ -251,3 +255,14 @@ def _check_token(path: Path, settings: Settings) -> None:
                 f"{path}: oms.token_file: cannot read {settings.oms.token_file} ({exc.strerror})"
                 f" (override: {ENV_PREFIX}OMS__TOKEN_FILE)"
             ) from None
+
+
+def source_path(settings: Settings) -> Path:
+    """The file ``settings`` was loaded from (the default path for settings built in code)."""
+    path = settings.__dict__.get("source_path", DEFAULT_CONFIG_PATH)
+    return Path(path)
+
+
+def drop_ins(settings: Settings) -> list[Path]:
+    """The config.d drop-ins read after it, in order."""
+    return [Path(p) for p in settings.__dict__.get("drop_ins", [])]

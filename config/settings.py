@@ -293,6 +293,10 @@ class MetricsSettings(BaseModel):
         return self
 
 
+Bell = Literal["arrival", "late", "new_order"]
+ALL_BELLS: tuple[Bell, ...] = ("arrival", "late", "new_order")
+
+
 class UiSettings(BaseModel):
     model_config = _STRICT
 
@@ -306,8 +310,7 @@ class UiSettings(BaseModel):
     """Origins a browser may connect from; empty allows only the listen address itself."""
     idle_logout_s: int = Field(300, ge=30, le=86400)
     """Seconds without input after which an associate is logged out."""
-    bells: list[Literal["arrival", "late", "new_order"]] = Field(
-        default_factory=lambda: ["arrival", "late", "new_order"])
+    bells: list[Bell] = Field(default_factory=lambda: list(ALL_BELLS))
     """What rings the bell and shows a note: check-in, late order, new order ([] for none)."""
     locale: str = "en_US"
     """How dates and times read on screens and slips (a CLDR locale such as en_GB, de_DE, fr_CA)."""

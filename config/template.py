@@ -10,8 +10,10 @@ import json
 import types
 import typing
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
 
 from config.settings import ENV_NESTED_DELIMITER, ENV_PREFIX, Settings
 
@@ -45,20 +47,31 @@ def _toml_value(value: object) -> str:
     return json.dumps(str(value))
 
 
-def _model_of(annotation) -> type[BaseModel] | None:
+def _default_of(field: FieldInfo) -> dict[str, Any]:
+    """The default of a dict field (built by its default_factory)."""
+    default = field.get_default(call_default_factory=True)
+    return dict(default) if isinstance(default, dict) else {}
+
+
+def _examples(name: str) -> list[dict[str, Any]]:
+    entries = _EXAMPLES.get(name, [])
+    return entries if isinstance(entries, list) else []
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     return None
 
 
-def _list_item_model(annotation) -> type[BaseModel] | None:
+def _list_item_model(annotation: Any) -> type[BaseModel] | None:
     if typing.get_origin(annotation) is list:
         (item,) = typing.get_args(annotation)
         return _model_of(item)
     return None
 
 
-def _type_name(annotation) -> str:
+def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         names = [_type_name(a) for a in typing.get_args(annotation) if a is not type(None)]
@@ -117,10 +130,10 @@ def render_template() -> str:
                     lines += _scalar_lines(inner_model, f"{name}.{inner_name}.", inner_model())
         elif typing.get_origin(field.annotation) is dict:
             lines += ["", f"# {field.description}", f"[{name}]"]
-            for k, v in field.default_factory().items():
+            for k, v in _default_of(field).items():
                 lines.append(f"{k} = {_toml_value(v)}")
         elif item is not None:
-            for entry in _EXAMPLES.get(name, []):
+            for entry in _examples(name):
                 lines += ["", f"# {field.description}", f"[[{name}]]"]
                 for key, value in entry.items():
                     lines.append(f"{key} = {_toml_value(value)}"
@@ -209,6 +222,5 @@ def render_docs() -> str:
     out += ["", "## `[status_map]` default", "",
             "A status missing from the map is quarantined and alerted, never guessed.", "",
             "| OMS status | store state |", "|---|---|"]
-    out += [f"| `{k}` | `{v}` |" for k, v in Settings.model_fields["status_map"]
-            .default_factory().items()]
+    out += [f"| `{k}` | `{v}` |" for k, v in _default_of(Settings.model_fields["status_map"]).items()]
     return "\n".join(out) + "\n"

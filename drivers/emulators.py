@@ -220,7 +220,7 @@ class EscposPrinterEmulator:
                 self._log_job(bytes(job))
 
     def _receive(self, conn: socket.socket, job: bytearray, raw: bytearray) -> None:
-        pending = b""
+        pending: bytes | None = b""
         conn.settimeout(0.2)
         with conn:
             while not self._stop.is_set():
@@ -234,14 +234,15 @@ class EscposPrinterEmulator:
                     return
                 with self._lock:
                     raw += data
-                pending += data
-                pending = self._consume(conn, job, pending)
+                pending = self._consume(conn, job, (pending or b"") + data)
                 if pending is None:
                     return
 
     def _log_job(self, job: bytes) -> None:
         header = f"==== job at {time.strftime('%H:%M:%S')}, {len(job)} bytes ===="
         text = f"{header}\n{escpos_to_text(job, self.columns)}\n"
+        if self.text_log is None:
+            return
         with self._lock, contextlib.suppress(OSError), open(self.text_log, "a", encoding="utf-8") as fh:
             fh.write(text)
 

@@ -45,7 +45,7 @@ def _import_contained() -> tuple[Any, Any, Any]:
     importer = threading.get_ident()
 
     def recording_mkdtemp(*args: Any, **kwargs: Any) -> str:
-        path = real_mkdtemp(*args, **kwargs)
+        path: str = real_mkdtemp(*args, **kwargs)
         if threading.get_ident() == importer:  # another thread's temp dir is not ours to delete
             created.append(path)
         return path
@@ -53,7 +53,7 @@ def _import_contained() -> tuple[Any, Any, Any]:
     # capabilities.py does `from tempfile import mkdtemp` and calls it even when
     # ESCPOS_CAPABILITIES_PICKLE_DIR is set (it is the .get() default), so the
     # replacement has to be in place before that module runs.
-    tempfile.mkdtemp = recording_mkdtemp
+    tempfile.mkdtemp = recording_mkdtemp  # type: ignore[assignment]  # overloaded (str/bytes); escpos calls the str form
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             from escpos import capabilities, exceptions

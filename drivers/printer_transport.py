@@ -24,7 +24,7 @@ import contextlib
 import socket
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import serial
 
@@ -171,7 +171,7 @@ class _ChannelTransport:
                 return PrintOutcome(False, before, 0, total, _REASONS.get(before))
             view = memoryview(data)
             while sent < total:
-                sent += ch.send(view[sent : sent + 16384])
+                sent += ch.send(bytes(view[sent : sent + 16384]))
             after = self._query(ch, self.confirm_timeout_s)
         except (_Dropped, OSError, serial.SerialException) as exc:
             cause = describe_socket_error(exc) if isinstance(exc, OSError) else str(exc)
@@ -346,16 +346,16 @@ def _port(raw: str, address: str) -> int:
     return int(raw)
 
 
-def make_transport(kind: str, address: str, **options: float) -> Transport:
+def make_transport(kind: str, address: str, **options: Any) -> Transport:
     """The transport for a ``[[printers]]`` entry; options are the timeouts above."""
     if kind == "network":
         host, port = parse_network_address(address)
         return NetworkTransport(host, port, **options)
     if kind == "serial":
-        port, _, baud = address.rpartition("@") if "@" in address else (address, "", "")
+        device, _, baud = address.rpartition("@") if "@" in address else (address, "", "")
         if baud and not baud.isdigit():
             raise DeviceConfigError(f"printer address {address!r}: baud rate must be a number")
-        return SerialTransport(port, int(baud or 9600), **options)
+        return SerialTransport(device, int(baud or 9600), **options)
     if kind == "file":
         return FileTransport(address)
     if kind == "usb":

@@ -33,7 +33,8 @@ class _UsbChannel:
 
     def send(self, data: bytes) -> int:
         try:
-            return self._out.write(data, self._write_timeout_ms)
+            written: int = self._out.write(data, self._write_timeout_ms)  # pyusb is untyped
+            return written
         except self._core.USBError as exc:
             raise _Dropped(str(exc)) from exc
 

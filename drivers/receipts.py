@@ -184,7 +184,8 @@ class _Doc:
 
     def finish(self) -> bytes:
         self.p.cut()
-        return self.p.output
+        output: bytes = self.p.output  # python-escpos is untyped
+        return output
 
 
 def render_pickup_receipt(receipt: PickupReceipt | Mapping[str, Any], profile: str = "default") -> bytes:

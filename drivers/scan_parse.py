@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from biip import ParseError
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
@@ -265,7 +266,8 @@ def _gtin(raw: str, digits: str, sym: str | None) -> Scan | None:
     return Scan("product", gtin, raw, sym, gtin=gtin)
 
 
-def _product_from_elements(raw: str, elements, sym: str | None, source: str) -> Scan | None:
+def _product_from_elements(raw: str, elements: Iterable[Any], sym: str | None, source: str
+                           ) -> Scan | None:
     ai = tuple((e.ai.ai, e.value) for e in elements)
     gtin = next((e.gtin.as_gtin_14() for e in elements if e.ai.ai == "01" and e.gtin), None)
     if gtin is None:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import serial
 
@@ -193,7 +193,7 @@ class SerialScanner:
         self.stop()
 
     # --- reader thread ---------------------------------------------------
-    def _set(self, **changes: object) -> None:
+    def _set(self, **changes: Any) -> None:
         with self._lock:
             old = self._status
             if "state" in changes and changes["state"] != old.state:

@@ -332,7 +332,8 @@ class Event(BaseModel):
         # Smart-mode unions would pick whichever data model happens to fit;
         # the type field is the only authority on which one it must be.
         if isinstance(value, dict):
-            model = DATA_MODELS.get(value.get("type"))  # type: ignore[arg-type]
+            # Any JSON value may stand in "type": one that is no EventType simply finds no model.
+            model = DATA_MODELS.get(value.get("type"))  # type: ignore[arg-type]  # see above
             data = value.get("data")
             if model is not None and not isinstance(data, BaseModel):
                 value = {**value, "data": model.model_validate(data)}
@@ -388,7 +389,7 @@ class EventResult(_FromOms):
         if order is None and not long_message and "order_raw" not in value and "order_error" not in value:
             return value
         value = {**value, "order_raw": order, "order_error": None}
-        if long_message:
+        if isinstance(message, str) and long_message:
             value["message"] = _clip(message, 1000)
         if order is not None:
             value["order"], value["order_error"] = check_snapshot(order)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -68,11 +69,11 @@ def disk_free_pct(path: Path, disk_usage: Callable[..., Any] = shutil.disk_usage
     return 100.0 * usage.free / usage.total if usage.total else 100.0
 
 
-def _minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)} min"
+def _minutes(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{int(seconds // 60)} min"
 
 
-def _dead_letters(conn, settings: Settings, now: datetime) -> Condition:
+def _dead_letters(conn: sqlite3.Connection, settings: Settings, now: datetime) -> Condition:
     limit = settings.alerts.dead_letter_after_min
     cutoff = iso(now - timedelta(minutes=limit))
     count, oldest, order_id = conn.execute(
@@ -87,7 +88,7 @@ def _dead_letters(conn, settings: Settings, now: datetime) -> Condition:
     return Condition("dead_letter_overdue", "outbox", bool(count), message)
 
 
-def _pending_age(conn, settings: Settings, now: datetime) -> Condition:
+def _pending_age(conn: sqlite3.Connection, settings: Settings, now: datetime) -> Condition:
     limit_s = settings.alerts.pending_age_min * 60
     oldest = conn.execute("SELECT MIN(occurred_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
     # Pending although the OMS answers recently (whatever the last request said).
@@ -103,7 +104,7 @@ def _pending_age(conn, settings: Settings, now: datetime) -> Condition:
     return Condition("pending_age", "outbox", holds, message, severity="critical")
 
 
-def _printers(conn, settings: Settings, now: datetime) -> list[Condition]:
+def _printers(conn: sqlite3.Connection, settings: Settings, now: datetime) -> list[Condition]:
     limit_s = settings.alerts.printer_not_ready_min * 60
     out = []
     for printer in settings.printers:
@@ -140,13 +141,13 @@ def _disk(settings: Settings, disk_usage: Callable[..., Any]) -> Condition:
     return Condition("disk", "database", holds, message, severity="critical")
 
 
-def _quarantine(conn) -> Condition:
+def _quarantine(conn: sqlite3.Connection) -> Condition:
     count = conn.execute("SELECT COUNT(*) FROM quarantine WHERE resolved_at IS NULL").fetchone()[0]
     return Condition("quarantine", "snapshots", count > 0, refresh=False,
                      message=f"{count} OMS snapshot(s) quarantined: see `store-agent quarantine list`")
 
 
-def _event_raised(conn, settings: Settings) -> list[Condition]:
+def _event_raised(conn: sqlite3.Connection, settings: Settings) -> list[Condition]:
     """Open alerts raised by events, checked against the state that should keep them open."""
     out = []
     for kind, key in conn.execute(
@@ -171,7 +172,7 @@ def _event_raised(conn, settings: Settings) -> list[Condition]:
     return out
 
 
-def _reconciliation(conn, settings: Settings, now: datetime) -> Condition:
+def _reconciliation(conn: sqlite3.Connection, settings: Settings, now: datetime) -> Condition:
     threshold = settings.alerts.reconcile_mismatches_per_hour
     recent = conn.execute(
         "SELECT COUNT(*) FROM received_changes WHERE source = 'reconcile'"
@@ -183,7 +184,7 @@ def _reconciliation(conn, settings: Settings, now: datetime) -> Condition:
                              " see `store-agent audit` of the orders named in the log")
 
 
-def _outage(conn, settings: Settings, now: datetime) -> list[Condition]:
+def _outage(conn: sqlite3.Connection, settings: Settings, now: datetime) -> list[Condition]:
     return [Condition(kind, key, severity is not None, message, severity=severity or "warning")
             for kind, key, severity, message in outage_conditions(conn, settings, now)]
 

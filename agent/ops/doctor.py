@@ -55,11 +55,11 @@ def run_checks(config_path: str | os.PathLike[str] | None = None, *,
     try:
         settings = load_settings(path, environ=environ)
     except ConfigError as exc:
-        checks = [Check("config", FAIL, "; ".join(exc.problems),
+        failed = [Check("config", FAIL, "; ".join(exc.problems),
                         "fix the keys named above (`store-agent config check` lists each)")]
         if path.exists():
-            checks.append(check_config_mode(path, None))
-        return checks
+            failed.append(check_config_mode(path, None))
+        return failed
     placeholders = template_placeholders(settings)
     try:
         account: Account | None = service_account(service_user)

@@ -51,8 +51,7 @@ from agent.store.connection import BUSY_TIMEOUT_MS, Store
 from agent.store.daemon_lock import DaemonLock
 from agent.store.schema import MIGRATIONS
 from agent.store.sync_state import SyncKey
-from config.loader import DEFAULT_CONFIG_PATH
-from config.settings import Settings
+from config.settings import DEFAULT_CONFIG_PATH, Settings
 
 log = logging.getLogger("store_agent.maintenance")
 
@@ -305,7 +304,8 @@ def newest_backup(settings: Settings) -> Path | None:
 def _max_seq(path: Path) -> int:
     conn = sqlite3.connect(_uri(path, "ro"), uri=True)
     try:
-        return conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
+        seq: int = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
+        return seq
     except sqlite3.Error:
         return 0
     finally:

@@ -24,7 +24,7 @@ import sqlite3
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ def _gauge(name: str, doc: str, value: float | None) -> Iterator[GaugeMetricFami
 
 
 class StoreCollector(Collector):
-    def __init__(self, settings: Settings, *, now=utc_now):
+    def __init__(self, settings: Settings, *, now: Callable[[], datetime] = utc_now):
         self.settings = settings
         self.db_path = Path(settings.storage.path)
         self._now = now
@@ -110,7 +110,9 @@ class StoreCollector(Collector):
     def _read(self, store: Store, now: datetime) -> dict[str, Any]:
         f: dict[str, Any] = {"now": now}
         with store.read() as conn:
-            one = lambda sql, *a: conn.execute(sql, a).fetchone()  # noqa: E731
+            def one(sql: str, *a: Any) -> Any:
+                return conn.execute(sql, a).fetchone()
+
             f["state"] = sync_state.get_all(conn)
             f["printers"] = sync_state.device_states(conn, DeviceKind.PRINTER)
             f["pending"], f["oldest"] = one(

@@ -96,7 +96,8 @@ class Actions(PickingActions, StagingActions, PickupActions):
         with self.store.write() as conn:
             order = self._order(conn, order_id)
             task = self._open_task(conn, order_id)
-            if not allows(OrderAction.RETURN_TO_SHELF, order["state"], return_task_open=task is not None):
+            if task is None or not allows(OrderAction.RETURN_TO_SHELF, order["state"],
+                                          return_task_open=True):
                 raise WrongStateError(f"order {order_id} has no open return-to-shelf task")
             conn.execute(
                 "UPDATE return_tasks SET state = 'DONE', done_at = ?, done_by = ? WHERE id = ?",

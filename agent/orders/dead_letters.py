@@ -12,6 +12,7 @@ resolved in the same transaction.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -46,8 +47,8 @@ def _why(text: str, what: str) -> str:
     return text
 
 
-def _dead_event(conn, event_id: str):
-    row = conn.execute(
+def _dead_event(conn: sqlite3.Connection, event_id: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
         "SELECT seq, order_id FROM outbox WHERE event_id = ? AND status = 'dead'"
         " AND resolved_at IS NULL", (event_id,)).fetchone()
     if row is None:
@@ -55,7 +56,7 @@ def _dead_event(conn, event_id: str):
     return row
 
 
-def _release_held(conn, order_id: str) -> None:
+def _release_held(conn: sqlite3.Connection, order_id: str) -> None:
     """Held events go back to pending unless another unresolved dead letter still blocks."""
     still_dead = conn.execute(
         "SELECT 1 FROM outbox WHERE order_id = ? AND status = 'dead' AND resolved_at IS NULL",
@@ -99,7 +100,7 @@ def discard(store: Store, settings: Settings, event_id: str, *, manager_id: str,
             "resolution": f"discarded: {reason}"}
 
 
-def _resolve_if_clear(conn, order_id: str, stamp: str) -> None:
+def _resolve_if_clear(conn: sqlite3.Connection, order_id: str, stamp: str) -> None:
     if not conn.execute("SELECT 1 FROM outbox WHERE order_id = ? AND status = 'dead'"
                         " AND resolved_at IS NULL", (order_id,)).fetchone():
         resolve_alert(conn, kind="dead_letter", key=order_id, now=stamp)

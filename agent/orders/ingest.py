@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agent.clock import iso, utc_now
@@ -16,7 +16,7 @@ def ingest_snapshots(
     store: Store,
     raws: Iterable[Any],
     *,
-    status_map: dict[str, str],
+    status_map: Mapping[str, str],
     source: str,
     sync_state: dict[str, str] | None = None,
 ) -> Counter[str]:

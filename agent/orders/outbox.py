@@ -94,4 +94,5 @@ def append_event(
             status,
         ),
     )
+    assert cur.lastrowid is not None  # an INSERT into a rowid table always has one
     return AppendedEvent(event_id=event_id, seq=cur.lastrowid, status=status)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -81,7 +83,8 @@ def quarantine(
     return ApplyOutcome("quarantined", order_id, detail=reason)
 
 
-def _record(conn, change_id, source, order_id, version, status, outcome, detail, now,
+def _record(conn: sqlite3.Connection, change_id: str | None, source: str, order_id: str | None,
+            version: int | None, status: str | None, outcome: str, detail: str | None, now: str,
             oms_updated_at: str | None = None) -> None:
     conn.execute(
         "INSERT INTO received_changes (change_id, source, order_id, version, oms_status, outcome,"
@@ -94,7 +97,7 @@ def apply_snapshot(
     conn: sqlite3.Connection,
     raw: Any,
     *,
-    status_map: dict[str, str],
+    status_map: Mapping[str, str],
     now: str,
     source: str,
     change_id: str | None = None,
@@ -151,8 +154,8 @@ def _unacked(conn: sqlite3.Connection, order_id: str) -> list[str]:
         " AND NOT (status = 'dead' AND resolved_at IS NOT NULL)", (order_id,))]
 
 
-def _apply_to_existing(conn, snap: OrderSnapshot, current, new_state: str, *, now, source,
-                       change_id) -> ApplyOutcome:
+def _apply_to_existing(conn: sqlite3.Connection, snap: OrderSnapshot, current: sqlite3.Row, new_state: str,
+                       *, now: str, source: str, change_id: str | None) -> ApplyOutcome:
     state = current["state"]
     order_id = snap.order_id
     unacked = _unacked(conn, order_id)
@@ -187,7 +190,7 @@ def _apply_to_existing(conn, snap: OrderSnapshot, current, new_state: str, *, no
                         now=now, severity="critical",
                         message=f"order {order_id} was CANCELLED online while READY in {where}:"
                                 " do not hand it over; return its items to the shelf")
-    elif _RANK[new_state] < _RANK[state] and unacked:
+    elif _RANK[OrderState(new_state)] < _RANK[OrderState(state)] and unacked:
         # The OMS is echoing a step before our own unacknowledged action.
         outcome, detail = "kept_store_state", f"store keeps {state} (unacknowledged store action)"
         new_state = state
@@ -220,7 +223,7 @@ def _quarantined_version(payload: str) -> int | None:
     return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
-def _supersede_quarantined(conn, snap: OrderSnapshot, *, now: str, source: str,
+def _supersede_quarantined(conn: sqlite3.Connection, snap: OrderSnapshot, *, now: str, source: str,
                            change_id: str | None) -> None:
     """A valid snapshot of version v supersedes the order's quarantined snapshots up to v.
 
@@ -271,14 +274,15 @@ def resolve_quarantined(conn: sqlite3.Connection, ids: list[int], *, now: str, s
 
 
 def _row(conn: sqlite3.Connection, order_id: str) -> sqlite3.Row:
-    return conn.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+    row: sqlite3.Row = conn.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+    return row
 
 
-def _iso(moment) -> str | None:
+def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else iso(moment)
 
 
-def _hold(conn, snap: OrderSnapshot) -> str | None:
+def _hold(conn: sqlite3.Connection, snap: OrderSnapshot) -> str | None:
     """The OMS's hold, unless the store extended it and the OMS has not acknowledged that yet:
     a snapshot from before the extension must not shorten the hold (a false no-show)."""
     oms = _iso(snap.hold_until)
@@ -291,7 +295,7 @@ def _hold(conn, snap: OrderSnapshot) -> str | None:
     return row[0] if oms is None or row[0] > oms else oms
 
 
-def _write_order(conn, snap: OrderSnapshot, *, state: str, now: str, insert: bool,
+def _write_order(conn: sqlite3.Connection, snap: OrderSnapshot, *, state: str, now: str, insert: bool,
                  state_changed: bool = True, conflict: str | None = None) -> None:
     window = snap.pickup_window
     arrival = snap.arrival
@@ -336,7 +340,7 @@ _STORE_LINE_COLUMNS = ("quantity_picked", "quantity_short", "quantity_verified",
                        "quantity_picked_up", "quantity_returned")
 
 
-def _write_lines(conn, snap: OrderSnapshot) -> None:
+def _write_lines(conn: sqlite3.Connection, snap: OrderSnapshot) -> None:
     kept = {r[0]: r[1:] for r in conn.execute(
         f"SELECT line_id, {', '.join(_STORE_LINE_COLUMNS)} FROM order_lines WHERE order_id = ?",
         (snap.order_id,))}

@@ -20,6 +20,7 @@ one for a person.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from config.vocabulary import EventType, OrderState
@@ -31,7 +32,7 @@ SUPERSEDED_CODE = "superseded_by_cancel"
 
 
 def cancelled_at_oms(event_type: str, result_status: str, oms_status: str | None,
-                     status_map: dict[str, str]) -> bool:
+                     status_map: Mapping[str, str]) -> bool:
     """Is this a conflict answer whose snapshot says the order was cancelled online?"""
     return (result_status == "conflict" and event_type in SUPERSEDED_BY_CANCEL
             and oms_status is not None and status_map.get(oms_status) == OrderState.CANCELLED)

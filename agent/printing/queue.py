@@ -79,7 +79,8 @@ def enqueue_in(
         " VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
         (printer_id, kind, order_id, text, int(copy), stamp, stamp, stamp, created_by),
     )
-    return int(cur.lastrowid)
+    assert cur.lastrowid is not None  # an INSERT into a rowid table always has one
+    return cur.lastrowid
 
 
 def enqueue(
@@ -130,7 +131,7 @@ def enqueue_bin_label(store: Store, settings: Settings, bin_id: str, *, printer_
 
 
 def _job(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM print_jobs WHERE id = ?", (job_id,)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM print_jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None:
         raise InvalidActionError(f"there is no print job {job_id}")
     return row

@@ -182,10 +182,12 @@ class PrintWorker:
             ).fetchone()
             if due is None:
                 return None
-            job = conn.execute(
+            job: sqlite3.Row | None = conn.execute(
                 "SELECT * FROM print_jobs WHERE state = 'queued' AND printer_id = ?"
                 " ORDER BY id LIMIT 1", (due[0],)
             ).fetchone()
+            if job is None:
+                return None
             conn.execute("UPDATE print_jobs SET state = 'printing', updated_at = ? WHERE id = ?",
                          (iso(now), job["id"]))
             return job
@@ -225,7 +227,7 @@ class PrintWorker:
     def _backoff(self, printer_id: str) -> float:
         n = self._failures.get(printer_id, 0) + 1
         self._failures[printer_id] = n
-        return min(self._base * 2 ** min(n - 1, 30), self._cap)
+        return float(min(self._base * 2 ** min(n - 1, 30), self._cap))
 
     def _fail(self, job: sqlite3.Row, reason: str, t: datetime) -> None:
         stamp = iso(t)

@@ -23,10 +23,11 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -41,6 +42,8 @@ from agent.errors import (
 )
 from agent.store import sync_state
 from agent.store.schema import MIGRATIONS
+
+_T = TypeVar("_T")
 
 BUSY_TIMEOUT_MS = 10_000
 # How long a writer keeps retrying after busy_timeout gave up, before telling
@@ -258,11 +261,11 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- transactions ---------------------------------------------------
-    def _retry_busy(self, fn):
+    def _retry_busy(self, fn: Callable[[], _T]) -> _T:
         deadline = time.monotonic() + self.patience_s
         delay = 0.005
         while True:
@@ -302,7 +305,8 @@ class Store:
 
     def data_version(self) -> int:
         """Changes when another connection commits: cheap change detection for UIs."""
-        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+        version: int = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return version
 
     def checkpoint(self) -> tuple[int, int, int]:
         """Copy the WAL back into the database without blocking readers or writers."""
@@ -314,7 +318,8 @@ class Store:
         self.conn.execute(f"PRAGMA cache_size = {-int(kib)}")
 
     def integrity_check(self) -> str:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        result: str = self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        return result
 
 
 class _Write:
@@ -334,7 +339,8 @@ class _Write:
         self.store._retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
         return conn
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         conn = self.store.conn
         if exc_type is None:
             try:

@@ -50,7 +50,7 @@ class DaemonLock:
     def __enter__(self) -> DaemonLock:
         return self.acquire()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 

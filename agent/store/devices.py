@@ -11,6 +11,7 @@ from agent.clock import iso
 from agent.store import sync_state
 from agent.store.connection import Store
 from agent.store.sync_state import DeviceKind
+from config.settings import Settings
 
 if TYPE_CHECKING:
     from drivers.scan_parse import ScanPatterns
@@ -27,12 +28,12 @@ def scanners(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             for station_id, data in sync_state.device_states(conn, DeviceKind.SCANNER).items()]
 
 
-def scan_patterns(settings) -> ScanPatterns:
+def scan_patterns(settings: Settings) -> ScanPatterns:
     """The store's label formats from ``[scanning]``; a bin id valid for staging is a bin when expected."""
     # Imported here: biip's GS1 tables cost the daemon and every CLI call ~10 MB they never use.
     from drivers.scan_parse import ScanPatterns
     return ScanPatterns.from_settings(settings.scanning, bin_ids=settings.pickup.bin_pattern)
 
 
-def serial_terminators(settings) -> bytes:
+def serial_terminators(settings: Settings) -> bytes:
     return settings.scanning.serial_terminators.encode("ascii")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,7 +53,7 @@ def _payload(text: str | None) -> object:
         return text
 
 
-def _events(conn, order_id: str) -> list[dict[str, Any]]:
+def _events(conn: sqlite3.Connection, order_id: str) -> list[dict[str, Any]]:
     out = []
     for r in conn.execute(
             "SELECT event_id, seq, type, status, occurred_at, acked_at, attempts, last_error,"
@@ -146,7 +147,7 @@ _RESOLUTIONS = {QUARANTINE_RESOLVED: "quarantined snapshot resolved",
 FINDING = "finding:"
 
 
-def _received(r) -> dict[str, Any]:
+def _received(r: sqlite3.Row) -> dict[str, Any]:
     if r["outcome"] in _RESOLUTIONS:
         return {"direction": "resolution", "what": _RESOLUTIONS[r["outcome"]]}
     if r["outcome"].startswith(FINDING):  # written by reconciliation (docs/cli.md, reconcile)

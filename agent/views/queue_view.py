@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ def _search_clause(search: str | None) -> tuple[str, tuple[Any, ...]]:
             (like, like, like))
 
 
-def _section(conn, where: str, order_by: str, args: tuple[Any, ...], search: str | None,
+def _section(conn: sqlite3.Connection, where: str, order_by: str, args: tuple[Any, ...], search: str | None,
              limit: int) -> tuple[int, int, list[dict[str, Any]]]:
     """(whole count, count matching the search, rows matching it)."""
     extra, sargs = _search_clause(search)
@@ -82,7 +83,7 @@ def queue(store: Store, *, search: str | None = None, now: datetime | None = Non
     return out
 
 
-def _exceptions(conn, search: str | None) -> dict[str, Any]:
+def _exceptions(conn: sqlite3.Connection, search: str | None) -> dict[str, Any]:
     needle = (search or "").strip().upper()
     rows: list[dict[str, Any]] = []
     for r in conn.execute(
@@ -154,7 +155,8 @@ def open_alerts(store: Store, kinds: tuple[str, ...] | None = ("cancelled_while_
     Each row: ``{id, kind, key, order_id, severity, message, raised_at,
     acknowledged_at, acknowledged_by}``.
     """
-    where, args = ["resolved_at IS NULL"], []
+    where: list[str] = ["resolved_at IS NULL"]
+    args: list[Any] = []
     if not include_acknowledged:
         where.append("acknowledged_at IS NULL")
     if kinds is not None:

@@ -55,7 +55,7 @@ async def check_order(store: Store, settings: Settings, order_id: str, *,
 
 
 async def check_before_stage(store: Store, settings: Settings, order_id: str, *,
-                             client=None) -> LiveCheck | None:
+                             client: OmsAdapter | None = None) -> LiveCheck | None:
     """Before staging, while the store is online: the same question, the same short timeout.
 
     A cancellation made online while the associate picked is applied here, and the

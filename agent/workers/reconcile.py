@@ -23,6 +23,7 @@ written to the order's audit; more than alerts.reconcile_mismatches_per_hour
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -135,7 +136,7 @@ def _apply_page(store: Store, settings: Settings, page: OrdersPage, report: Reco
     return page.next_cursor
 
 
-def _finding(conn, report: ReconcileReport, finding: Finding, now: str) -> None:
+def _finding(conn: sqlite3.Connection, report: ReconcileReport, finding: Finding, now: str) -> None:
     report.findings.append(finding)
     conn.execute(
         "INSERT INTO received_changes (source, order_id, outcome, detail, received_at)"
@@ -143,8 +144,8 @@ def _finding(conn, report: ReconcileReport, finding: Finding, now: str) -> None:
         (finding.order_id, f"finding:{finding.kind}", finding.detail, now))
 
 
-def _compare(conn, settings: Settings, raw: Any, snap: OrderSnapshot, report: ReconcileReport,
-             now: str) -> None:
+def _compare(conn: sqlite3.Connection, settings: Settings, raw: Any, snap: OrderSnapshot,
+             report: ReconcileReport, now: str) -> None:
     order_id = snap.order_id
     mine = conn.execute("SELECT state, version, conflict FROM orders WHERE order_id = ?",
                         (order_id,)).fetchone()
@@ -187,14 +188,14 @@ def _compare(conn, settings: Settings, raw: Any, snap: OrderSnapshot, report: Re
                       " OMS; check the order with the OMS team, then `order resolve-conflict`")
 
 
-def _already_quarantined(conn, snap: OrderSnapshot) -> bool:
+def _already_quarantined(conn: sqlite3.Connection, snap: OrderSnapshot) -> bool:
     return conn.execute(
         "SELECT 1 FROM quarantine WHERE order_id = ? AND resolved_at IS NULL"
         " AND json_extract(payload, '$.version') = ? AND json_extract(payload, '$.status') = ?"
         " LIMIT 1", (snap.order_id, snap.version, snap.status)).fetchone() is not None
 
 
-def _needs_person(conn, report: ReconcileReport, order_id: str, kind: str, now: str,
+def _needs_person(conn: sqlite3.Connection, report: ReconcileReport, order_id: str, kind: str, now: str,
                   detail: str) -> None:
     """A difference only a person can settle: a conflict on the order, once (not every run)."""
     current = conn.execute("SELECT conflict FROM orders WHERE order_id = ?", (order_id,)).fetchone()

@@ -49,7 +49,7 @@ from sync.errors import (
     SyncError,
     TooLargeError,
 )
-from sync.models import EVENT_TYPES_1_1, Event
+from sync.models import EVENT_TYPES_1_1, Event, EventResult
 from sync.retry import backoff_delay, retry_after_floor
 
 log = logging.getLogger("store_agent.sender")
@@ -232,7 +232,8 @@ class OutboxSender:
             self._note_failure(noted)
 
     # --- bookkeeping ------------------------------------------------------------
-    def _record_results(self, rows, results, report: DrainReport) -> None:
+    def _record_results(self, rows: list[sqlite3.Row], results: list[EventResult],
+                        report: DrainReport) -> None:
         now = iso(utc_now())
         status_map = self.settings.status_map
         pairs = list(zip(rows, results, strict=True))
@@ -276,7 +277,8 @@ class OutboxSender:
             for occurred_at in occurred:
                 self.on_ack(occurred_at, now)
 
-    def _dead_in(self, conn, row, *, kind: str, code, message, now: str, oms_result=None) -> None:
+    def _dead_in(self, conn: sqlite3.Connection, row: sqlite3.Row, *, kind: str, code: str | None,
+                 message: str | None, now: str, oms_result: str | None = None) -> None:
         conn.execute(
             "UPDATE outbox SET status = 'dead', dead_kind = ?, result_code = ?, result_message = ?,"
             " dead_at = ?, oms_result = ?, attempts = attempts + 1, resolution = NULL,"
@@ -300,7 +302,8 @@ class OutboxSender:
         log.warning("dead letter %s %s order=%s kind=%s code=%s", row["event_id"], row["type"],
                     row["order_id"], kind, code)
 
-    def _kill(self, items, *, kind: str, code: str, report: DrainReport) -> None:
+    def _kill(self, items: list[tuple[sqlite3.Row, str]], *, kind: str, code: str,
+              report: DrainReport) -> None:
         now = iso(utc_now())
         with self.store.write() as conn:
             for row, message in items:
@@ -333,7 +336,7 @@ class OutboxSender:
                   self.settings.sync.credentials_retry_s)
 
     @staticmethod
-    def _mark_online(conn, now: str) -> None:
+    def _mark_online(conn: sqlite3.Connection, now: str) -> None:
         sync_state.mark_online(conn, now)
         sync_state.put(conn, credentials_rejected=None)
         resolve_alert(conn, kind="credentials", key="oms", now=now)
@@ -342,7 +345,7 @@ class OutboxSender:
 _PLAIN_RESULT = {status: json.dumps({"status": status, "code": None, "message": None}) for status in _DONE}
 
 
-def _result_json(result) -> str:
+def _result_json(result: EventResult) -> str:
     if result.code is None and result.message is None and result.status in _PLAIN_RESULT:
         return _PLAIN_RESULT[result.status]  # the usual answer, without encoding it each time
     return json.dumps({"status": result.status, "code": result.code, "message": result.message})

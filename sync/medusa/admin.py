@@ -45,7 +45,7 @@ def answer(event: Event, status: str, code: str | None = None, message: str | No
            order: dict[str, Any] | None = None) -> EventResult:
     """The event's result in contract terms, with the order's snapshot when there is one."""
     raw, snapshot, error = (None, None, None) if order is None else check(order)
-    return EventResult(event_id=event.event_id, status=status,  # type: ignore[arg-type]  # checked by pydantic
+    return EventResult(event_id=event.event_id, status=status,  # pydantic checks the status
                        code=code, message=message, order=snapshot, order_raw=raw, order_error=error)
 
 

@@ -133,7 +133,7 @@ class MedusaClient(PipelineClient):
 
     async def post_events(self, events: Sequence[Event | Mapping[str, Any]]) -> list[EventResult]:
         """Each event in turn; a transient failure fails the batch, whose retry finds duplicates."""
-        request = EventsRequest(events=list(events))  # type: ignore[arg-type]
+        request = EventsRequest.model_validate({"events": list(events)})
         results = [await medusa_events.apply_event(self, event) for event in request.events]
         return check_results(results, [event.event_id for event in request.events])
 
@@ -190,7 +190,8 @@ class MedusaClient(PipelineClient):
         order = body.get("order")
         if not isinstance(order, dict) or order.get("sales_channel_id") != self.sales_channel_id:
             return None
-        return (await self._ours([order]) or [None])[0]
+        ours = await self._ours([order])
+        return ours[0] if ours else None
 
     async def _changes_once(self, since_ms: int, since_id: str, limit: int,
                             timeout_s: float | None) -> ChangesPage:
@@ -240,7 +241,7 @@ class MedusaClient(PipelineClient):
         fields = "id,fulfillment_sets.type,fulfillment_sets.service_zones.shipping_options.id"
         body = await self.call("GET", f"/admin/stock-locations/{quote(self.location_id, safe='')}",
                                params={"fields": fields})
-        found = set()
+        found: set[str] = set()
         for fset in (body.get("stock_location") or {}).get("fulfillment_sets") or []:
             if fset.get("type") != "pickup":
                 continue

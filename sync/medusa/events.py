@@ -17,7 +17,7 @@ from config.vocabulary import EventType
 from sync.medusa import items
 from sync.medusa.admin import MedusaAdmin, answer, write
 from sync.medusa.mapping import contract_status, live_fulfillments
-from sync.models import EventResult
+from sync.models import EventResult, PickedUpData, StagedData
 
 if TYPE_CHECKING:
     from sync.models import Event
@@ -42,16 +42,18 @@ async def _staged(client: MedusaAdmin, event: Event, order: dict[str, Any]) -> E
         # Ours from this event, or an earlier staging: Medusa has no bins, nothing to move.
         return answer(event, "duplicate", "already_staged", "a fulfillment already exists", order)
     known = {item.get("id") for item in order.get("items") or []}
+    assert isinstance(event.data, StagedData)  # the handler table dispatches on the type
     items = [{"id": line.line_id, "quantity": line.quantity_picked}
-             for line in event.data.lines if line.quantity_picked > 0]  # type: ignore[union-attr]
-    unknown = [i["id"] for i in items if i["id"] not in known]
+             for line in event.data.lines if line.quantity_picked > 0]
+    unknown = [line_id for line_id in (line.line_id for line in event.data.lines
+                                       if line.quantity_picked > 0) if line_id not in known]
     if unknown or not items:
         what = f"unknown line(s) {', '.join(unknown)}" if unknown else "nothing picked"
         return answer(event, "rejected", "bad_lines", what, order)
     return await write(client, event, f"/admin/orders/{order['id']}/fulfillments", {
         "items": items, "location_id": client.location_id, "no_notification": True,
-        "metadata": {"store_event_id": str(event.event_id), "bin": event.data.bin,  # type: ignore[union-attr]
-                     "bins": event.data.bins or [event.data.bin]},  # type: ignore[union-attr]
+        "metadata": {"store_event_id": str(event.event_id), "bin": event.data.bin,
+                     "bins": event.data.bins or [event.data.bin]},
     })
 
 
@@ -61,7 +63,8 @@ async def _picked_up(client: MedusaAdmin, event: Event, order: dict[str, Any]) -
         return answer(event, "conflict", "order_cancelled", "order has been canceled", order)
     if status == "picked_up":
         return answer(event, "duplicate", "already_picked_up", "already marked delivered", order)
-    if event.data.lines:  # type: ignore[union-attr]
+    assert isinstance(event.data, PickedUpData)  # the handler table dispatches on the type
+    if event.data.lines:
         return await items.partial_pickup(client, event, order)  # API 1.1
     live = live_fulfillments(order)
     if not live:

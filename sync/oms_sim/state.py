@@ -334,7 +334,8 @@ class SimState:
     def _decide(
         self, store: StoreSim, event: Event, event_id: str, now: str
     ) -> tuple[dict[str, Any], bool]:
-        def answer(status: str, code: str | None = None, message: str | None = None, order=None):
+        def answer(status: str, code: str | None = None, message: str | None = None,
+                   order: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
             # ``order`` is a stored snapshot: shared, never edited (see the module docstring).
             result = {"event_id": event_id, "status": status, "code": code, "message": message,
                       "order": order}

@@ -35,6 +35,7 @@ from agent.printing.queue import enqueue_test_page, station_printer
 from agent.store.connection import Store
 from agent.views import queries
 from config import load_settings
+from config.settings import Settings
 from config.template import render_template
 from drivers.emulators import EscposPrinterEmulator, PtyScanner
 from ui.cli.context import Context
@@ -160,7 +161,8 @@ def _associate_step(actions: Actions, store: Store, rng: random.Random) -> str |
     return None
 
 
-def _run_with_ui(settings, a, devices: DemoDevices, running: list[Any]) -> int:
+def _run_with_ui(settings: Settings, a: argparse.Namespace, devices: DemoDevices, running: list[Any]
+                 ) -> int:
     """The associate UI in this terminal; a colleague (the simulation) works alongside."""
     import threading
 
@@ -226,7 +228,7 @@ def cmd_demo(ctx: Context) -> int:
     running: list[Any] = []  # the associate UI while it runs, so SIGTERM can close it
     stopping = False
 
-    def _on_term(*_):
+    def _on_term(*_: object) -> None:
         nonlocal stopping
         stopping = True
         for app in running:

@@ -15,6 +15,7 @@ import sys
 import traceback
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import NoReturn
 
 from agent.store.connection import storage_error
 from config.errors import ConfigError, StoreAgentError
@@ -36,7 +37,7 @@ from ui.cli.context import Context
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse's own usage errors: exit 2, one short message
+    def error(self, message: str) -> NoReturn:  # argparse's own usage errors: exit 2, one short message
         self.print_usage(sys.stderr)
         sys.stderr.write(f"store-agent: error: {message}\n")
         raise SystemExit(2)

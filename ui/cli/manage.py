@@ -16,7 +16,7 @@ from agent.orders import dead_letters
 from agent.printing.profiles import unknown_profiles
 from agent.views import queries
 from config import resolve_config_path
-from config.loader import template_placeholders
+from config.loader import drop_ins, source_path, template_placeholders
 from config.template import render_docs, render_template
 from ui.cli.context import Context
 from ui.cli.files import write_file
@@ -30,13 +30,14 @@ def cmd_config_check(ctx: Context) -> int:
     if problems:
         raise ConfigError(problems)
     if ctx.args.json:
-        emit_json({"ok": True, "path": str(s.source_path), "drop_ins": [str(p) for p in s.drop_ins],
+        emit_json({"ok": True, "path": str(source_path(s)), "drop_ins": [str(p) for p in drop_ins(s)],
                    "store_id": s.store_id, "associates": len(s.associates),
                    "printers": len(s.printers), "stations": len(s.stations)})
         return 0
-    drop_ins = f", {len(s.drop_ins)} drop-ins" if s.drop_ins else ""
-    say(f"{s.source_path}: ok (store {s.store_id}, {len(s.associates)} associates,"
-        f" {len(s.printers)} printers, {len(s.stations)} stations{drop_ins})")
+    dropped = drop_ins(s)
+    drop_in_note = f", {len(dropped)} drop-ins" if dropped else ""
+    say(f"{source_path(s)}: ok (store {s.store_id}, {len(s.associates)} associates,"
+        f" {len(s.printers)} printers, {len(s.stations)} stations{drop_in_note})")
     return 0
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from agent.errors import UsageError
 from agent.oms import agent_version
 from agent.orders import dead_letters
-from agent.orders.actions import CANCEL_REASONS, ID_CHECK_TYPES, SHORT_REASONS, Actions
+from agent.orders.actions import CANCEL_REASONS, ID_CHECK_TYPES, SHORT_REASONS, ActionResult, Actions
 from agent.views import queries
 from agent.workers.live_check import check_before_stage_sync, check_order_sync
 from ui.cli.context import Context
@@ -34,7 +34,7 @@ def _actions(ctx: Context) -> Actions:
     return Actions(ctx.store, ctx.settings, device_id=ctx.settings.default_station)
 
 
-def _done(ctx: Context, result) -> int:
+def _done(ctx: Context, result: ActionResult) -> int:
     if ctx.args.json:
         emit_json({"order_id": result.order_id, "state": result.state,
                    "event_id": result.event.event_id, "seq": result.event.seq,

@@ -124,7 +124,7 @@ def _print_summary(ctx: Context, result: dict[str, Any], printer_id: str | None)
     return printing.enqueue(ctx.store, ctx.settings, "shift_summary", printer, payload, created_by="cli")
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+def register(sub: argparse._SubParsersAction[Any],
              common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("report", parents=[common],
                        help="the store's KPIs over a period (default: today)")

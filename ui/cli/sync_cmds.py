@@ -10,7 +10,7 @@ from typing import Any
 from agent.daemon import run_daemon
 from agent.oms import make_client
 from agent.views import queries
-from agent.workers.reconcile import reconcile
+from agent.workers.reconcile import ReconcileReport, reconcile
 from agent.workers.sync_once import sync_once
 from ui.cli.context import Context
 from ui.cli.output import emit_json, say, warn
@@ -48,7 +48,7 @@ def cmd_sync(ctx: Context) -> int:
     return 0 if not summary["errors"] else 5  # the OMS could not be reached or refused: try again
 
 
-async def _reconcile(ctx: Context):
+async def _reconcile(ctx: Context) -> ReconcileReport:
     async with make_client(ctx.settings) as client:
         return await reconcile(ctx.store, ctx.settings, client)
 

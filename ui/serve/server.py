@@ -77,7 +77,7 @@ class _SessionAppService(AppService):
     """
 
     def __init__(self, command: str, *, extra_env: dict[str, str], on_logout: Callable[[], None],
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(command, **kwargs)
         self._extra_env = extra_env
         self._on_logout = on_logout
@@ -363,7 +363,7 @@ class ServeUi:
 
 def _to_int(value: object, default: int) -> int:
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value) if isinstance(value, int | float | str) else int(str(value))
     except (TypeError, ValueError):
         return default
 

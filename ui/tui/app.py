@@ -41,7 +41,7 @@ from ui.tui.fmt import day_hhmm, set_locale
 from ui.tui.messages import DataChanged, SyncDone
 from ui.tui.screens.base import BaseScreen
 from ui.tui.screens.login import LoginScreen
-from ui.tui.serial_scanner import start_station_scanner
+from ui.tui.serial_scanner import StationScanner, start_station_scanner
 from ui.tui.widgets.banner import AlertBanner
 from ui.tui.widgets.scan_input import ScanInput
 from ui.tui.widgets.status_bar import StatusBar
@@ -68,7 +68,8 @@ class StoreAgentApp(App[Any]):
     # ctrl+p: Textual's palette, offering this app's own commands (get_system_commands).
     ENABLE_COMMAND_PALETTE = True
     # Handhelds (40 columns) get the screen class -narrow; see app.tcss.
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[Any]] = [(0, "-narrow"), (60, "-wide")]
+    # Textual declares this ClassVar[...] | None; re-annotating it here is an override error.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (60, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[Any]] = [
         Binding("f5", "force_sync", "Sync"),
         Binding("f8", "acknowledge", "Ack alert"),
@@ -100,7 +101,7 @@ class StoreAgentApp(App[Any]):
         self._last_input = time.monotonic()
         self._sync_generation = 0
         self._dropped_at = 0.0
-        self.serial_scanner = None
+        self.serial_scanner: StationScanner | None = None
         self.clock = utc_now
         set_locale(settings.ui.locale)
         self._bin_scan: tuple[str, str | None, datetime] | None = None  # the last bin scanned to open
@@ -150,7 +151,7 @@ class StoreAgentApp(App[Any]):
         focused = self.focused
         if isinstance(focused, ScanInput):
             if event.is_printable:
-                focused.take(event.character)
+                focused.take(event.character or "")
                 return False
             if event.key == "enter":
                 focused.submit()
@@ -169,7 +170,7 @@ class StoreAgentApp(App[Any]):
                 return False
             self.screen.set_focus(field)
             if isinstance(field, ScanInput):
-                field.take(event.character)
+                field.take(event.character or "")
                 return False
             return True
         return not (event.key == "enter" and time.monotonic() - self._dropped_at < 0.5)

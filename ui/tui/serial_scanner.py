@@ -10,9 +10,14 @@ the heartbeat and other terminals can see an unplugged scanner.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
 
 from agent.store.connection import Store
 from agent.store.devices import record_scanner, serial_terminators
+from config.settings import Settings
 from drivers.errors import DeviceError
 from drivers.scanner_serial import ScannerStatus, SerialScanner
 
@@ -20,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class StationScanner:
-    def __init__(self, app, port: str, station_id: str, db_path, *, terminators: bytes = b"\r\n"):
+    def __init__(self, app: App[Any], port: str, station_id: str, db_path: str | Path, *,
+                 terminators: bytes = b"\r\n") -> None:
         self.app = app
         self.station_id = station_id
         self.db_path = db_path
@@ -65,10 +71,10 @@ class StationScanner:
         # exactly like one on a wedge.
         plain = [f for f in self.app.screen.query("Input.scan") if isinstance(f, Input)]
         if plain:
-            field = plain[0]
-            field.value = text
-            field.focus()
-            field.post_message(Input.Submitted(field, text))
+            badge_field = plain[0]
+            badge_field.value = text
+            badge_field.focus()
+            badge_field.post_message(Input.Submitted(badge_field, text))
         else:
             self.app.bell()  # a screen that takes no scans (STOP, a confirmation): ignored
 
@@ -79,7 +85,7 @@ class StationScanner:
             self.app.notify(f"scanner {text}", severity="error", timeout=8, markup=False)
 
 
-def start_station_scanner(app, settings, station_id: str) -> StationScanner | None:
+def start_station_scanner(app: App[Any], settings: Settings, station_id: str) -> StationScanner | None:
     station = settings.station_by_id(station_id)
     if station is None or station.scanner == "keyboard":
         return None

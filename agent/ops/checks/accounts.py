@@ -40,6 +40,7 @@ def service_account(name: str | None = None) -> Account:
     """The account named ``name``, by default as the module doc says; KeyError if unknown."""
     euid = os.geteuid()
     if name is None:
+        entry: pwd.struct_passwd | None
         try:
             entry = pwd.getpwnam(SERVICE_USER) if euid == 0 else pwd.getpwuid(euid)
         except KeyError:

@@ -15,7 +15,7 @@ from agent.store import sync_state
 from agent.store.daemon_lock import daemon_running
 from agent.store.sync_state import DeviceKind
 from config.errors import StoreAgentError
-from config.settings import Settings
+from config.settings import Printer, Settings
 from drivers.printer_transport import PRINTABLE, PrinterStatus, make_transport
 from drivers.scanner_serial import open_port
 
@@ -52,7 +52,7 @@ def _printer_fix(status: str, kind: str) -> str:
           + ("; add the service user to group dialout (serial) or lp" if kind != "network" else ""))
 
 
-def check_printer(printer, seen: dict[str, Any] | None) -> Check:
+def check_printer(printer: Printer, seen: dict[str, Any] | None) -> Check:
     name = f"printer:{printer.id}"
     if seen and seen.get("status") not in (None, "unknown"):
         status, how = seen["status"], f"as seen by the daemon since {seen.get('since')}"

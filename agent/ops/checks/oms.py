@@ -52,7 +52,8 @@ async def check_oms(settings: Settings, *, timeout_s: float = OMS_TIMEOUT_S) -> 
                 credentials = Check("oms_credentials", WARN, f"unexpected answer: {exc}",
                                     "check oms.url points at the Store Sync API")
         server_date, received_at = client.last_server_date, client.last_response_at
-    if reachable is not None:
+    if reachable is not None or credentials is None:
+        reachable = reachable or Check("oms_reachable", FAIL, f"{url}: no answer")
         return [reachable, Check("oms_credentials", WARN, "not checked: the OMS did not answer",
                                  "fix reachability first")]
     return [Check("oms_reachable", PASS, f"{url} answers"), credentials,

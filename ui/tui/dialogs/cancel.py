@@ -58,7 +58,7 @@ class CancelDialog(Dialog):
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         self.reason = event.option.id
         self.say(msg("cancel.confirm", order=self.detail["order_id"],
-                     reason=REASON_TEXT[self.reason or "other"]))
+                     reason=REASON_TEXT[CancelReason(self.reason or CancelReason.OTHER)]))
         self.refresh_bindings()
         self.query_one("#cancel-note", Input).focus()
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
 from agent.errors import BusinessRuleError, StoreError
@@ -81,7 +81,7 @@ class DlqDialog(ManagerDecides):
     """Every dead letter of one order, decided together (they hold the order's later events)."""
 
     NOTE_KEY = "exception.discard_reason"
-    BINDINGS: ClassVar[list[Binding]] = [Binding("f2", "decide('retry')", "Send again"),
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f2", "decide('retry')", "Send again"),
                                          Binding("f3", "decide('discard')", "Give up")]
 
     def __init__(self, rows: list[dict[str, Any]] | dict[str, Any]):
@@ -114,7 +114,7 @@ class ResolveDialog(ManagerDecides):
     """A conflict or a quarantined snapshot: the manager says how it was settled."""
 
     NOTE_KEY = "exception.how_settled"
-    BINDINGS: ClassVar[list[Binding]] = [Binding("f2", "resolve", "Settled")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f2", "resolve", "Settled")]
 
     def __init__(self, row: dict[str, Any]):
         super().__init__([row])

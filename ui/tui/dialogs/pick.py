@@ -10,6 +10,7 @@ on the spot (``Stopped``: the order screen shows the red STOP).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -206,7 +207,7 @@ class PickDialog(Dialog):
     # --- actions --------------------------------------------------------------
     _last = ""
 
-    def _act(self, call) -> bool:  # type: ignore[no-untyped-def]
+    def _act(self, call: Callable[[], Any]) -> bool:
         """Run one domain action; True when it committed. A refusal rings and changes nothing."""
         try:
             self._last = call()

@@ -115,7 +115,7 @@ class OrderDetail(Widget):
 
     DEFAULT_CSS = "OrderDetail { height: auto; }"
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._data: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
         self._cache: tuple[int, Content] | None = None
@@ -134,7 +134,7 @@ class OrderDetail(Widget):
         return self._cache[1]
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return self.content_for(width).get_height(self.styles, width)
+        return self.content_for(width).get_height(self.styles, width)  # type: ignore[arg-type]  # Textual: RenderStyles is the RulesMap it reads
 
     def render(self) -> Content:
         return self.content_for(self.size.width)
@@ -209,7 +209,7 @@ class OrderView(OrderFlows, VerticalScroll):
             return True  # not an order action (help, back, ...)
         state = self.detail.get("state")
         task = self.detail.get("return_task")
-        return allows(rule, state, return_task_open=bool(task) and task["state"] == "OPEN")
+        return allows(rule, state, return_task_open=task is not None and task["state"] == "OPEN")
 
     def handle_scan(self, scan: Scan) -> bool:
         state = self.detail.get("state")

@@ -8,6 +8,8 @@ with a bell.
 
 from __future__ import annotations
 
+from typing import Any
+
 from agent.clock import iso, utc_now
 from agent.errors import (
     BinNotScannedError,
@@ -303,7 +305,7 @@ class OrderFlows:
             self.action_return_shelf()
 
 
-def receipt_note(app) -> str:
+def receipt_note(app: Any) -> str:
     """The handoff queued its receipt in its own transaction (agent.orders.actions); say where it goes."""
     station = app.settings.station_by_id(app.station_id)
     if station is None or station.printer is None:

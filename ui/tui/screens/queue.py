@@ -54,7 +54,7 @@ TIMER_STYLE = {"late": "bold #ffffff on #b00020", "nearing": "bold #000000 on #f
 
 def _cell(row: dict[str, Any], key: str, timers: dict[str, Any]) -> Text:
     """A cell as literal text: a DataTable parses markup in a plain str cell."""
-    timer = timers.get(row.get("order_id"))
+    timer = timers.get(str(row.get("order_id")))
     if key in ("due", "waited"):
         if timer is None:
             return Text("")
@@ -189,7 +189,7 @@ class QueueView(Vertical):
 
     @on(Button.Pressed, "#sections Button")
     def _pick_section(self, event: Button.Pressed) -> None:
-        self.section = event.button.id.removeprefix("sec-")
+        self.section = (event.button.id or "").removeprefix("sec-")
         self.refresh_data()
         self.query_one("#queue").focus()
 
@@ -228,7 +228,7 @@ class QueueView(Vertical):
 
     @on(DataTable.RowSelected, "#queue")
     def _open(self, event: DataTable.RowSelected) -> None:
-        key = event.row_key.value
+        key = str(event.row_key.value)
         if self.section != "exceptions":
             self.app.open_order(key)
             return

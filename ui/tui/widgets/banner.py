@@ -34,7 +34,7 @@ def banner_text(cancellations: list[dict[str, Any]], others: list[dict[str, Any]
             t.append(" " + msg("banner.more_cancelled", count=len(cancellations) - 1))
         t.append("\n")
     if others:
-        worst = sorted(others, key=lambda a: (_RANK.get(a.get("severity"), 2), a["id"]))
+        worst = sorted(others, key=lambda a: (_RANK.get(str(a.get("severity")), 2), a["id"]))
         first = worst[0]
         t.append("⚠ ", style="bold")
         t.append(alert_words(first), style="bold" if first.get("severity") == "critical" else "")

@@ -58,7 +58,9 @@ def table(columns: list[Column], rows: list[list[Cell]], width: int) -> list[Con
     """The heading line and the rows' lines, each at most ``width`` cells wide."""
     sizes = widths(columns, rows, width)
     lines: list[Content] = []
-    for row, style in [([c.heading for c in columns], "bold"), *((r, "") for r in rows)]:
+    heading: list[Cell] = [c.heading for c in columns]
+    drawn: list[tuple[list[Cell], str]] = [(heading, "bold"), *((r, "") for r in rows)]
+    for row, style in drawn:
         cells = [_wrap(_text(cell), size) for cell, size in zip(row, sizes, strict=True)]
         styles = [style or ("" if isinstance(cell, str) else cell[1]) for cell in row]
         for n in range(max(len(c) for c in cells)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual import on
 from textual.message import Message
@@ -34,7 +35,7 @@ class ScanInput(Input):
         input: ScanInput
 
     def __init__(self, placeholder: str = "scan or type, Enter", *, expect: ExpectKind | None = None,
-                 **kwargs):
+                 **kwargs: Any) -> None:
         kwargs.setdefault("classes", "scan")
         super().__init__(placeholder=placeholder, compact=True, **kwargs)
         self._typed: list[str] = []
