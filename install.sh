@@ -89,6 +89,8 @@ run_tests() {
   "$venv/bin/ruff" check . || rc=1
   say "import contract (lint-imports)"
   "$venv/bin/lint-imports" || rc=1
+  say "types (mypy, [tool.mypy] in pyproject.toml)"
+  "$venv/bin/mypy" || rc=1
   say "pytest"
   "$venv/bin/python" -m pytest -p no:cacheprovider "$@" || rc=$?
   if [ "$rc" -eq 0 ]; then say "all checks passed"; else say "checks FAILED (exit $rc)"; fi
