@@ -272,7 +272,7 @@ class PickDialog(Dialog):
         from agent.workers.live_check import check_before_stage
 
         try:
-            await check_before_stage(self.app.store, self.app.settings,  # type: ignore[attr-defined]
+            await check_before_stage(self.app.store, self.app.settings,
                                      self.order_id)
         except StoreAgentError as exc:
             self.say(refusal(exc), error=True)

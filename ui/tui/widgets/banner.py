@@ -47,7 +47,7 @@ def banner_text(cancellations: list[dict[str, Any]], others: list[dict[str, Any]
     return t
 
 
-def narrow_banner_text(cancellations: list[dict], others: list[dict]) -> Text | None:
+def narrow_banner_text(cancellations: list[dict[str, Any]], others: list[dict[str, Any]]) -> Text | None:
     """A handheld: one paragraph of at most two rows (app.tcss): the cancellation in view with
     F8 and a count of the rest first, so its order and bin stay readable; other alerts as a count."""
     if not cancellations and not others:
