@@ -116,12 +116,14 @@ class PickupActions(ActionBase):
 
             bins = [r[0] for r in conn.execute(
                 "SELECT bin FROM order_bins WHERE order_id = ? ORDER BY position", (order_id,))]
-            strangers = [b for b in scanned if b not in bins]
+            # A scan may come in another case than the label was staged with.
+            known = {b.upper() for b in bins}
+            strangers = [b for b in scanned if b not in known]
             if strangers:
                 raise BinNotScannedError(
                     f"bin {strangers[0][:32]} is not one of order {order_id}'s bins"
                     f" ({', '.join(bins) or 'none recorded'}): wrong tote?")
-            missing = [b for b in bins if b not in scanned] if len(bins) > 1 else []
+            missing = [b for b in bins if b.upper() not in scanned] if len(bins) > 1 else []
             if missing and bins_waived_by is None:
                 raise BinNotScannedError(
                     f"order {order_id} is in {len(bins)} bins; scan {', '.join(missing)} too"
@@ -172,7 +174,7 @@ class PickupActions(ActionBase):
             if id_check is not None:
                 data["id_check"] = {"type": id_check}
             if scanned or len(bins) > 1:
-                data["bins_scanned"] = [b for b in bins if b in scanned]
+                data["bins_scanned"] = [b for b in bins if b.upper() in scanned]
             if needs_ack:
                 data["acknowledgment"] = {"printed": True, "signed": True}
             event = append_event(
@@ -186,7 +188,7 @@ class PickupActions(ActionBase):
                 " acknowledgment_signed, lines, complete, associate_id, handed_over_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (order_id, event.seq, verification, collected_by, id_check,
-                 json.dumps([b for b in bins if b in scanned]), json.dumps(missing),
+                 json.dumps([b for b in bins if b.upper() in scanned]), json.dumps(missing),
                  bins_waived_by if missing else None, (1 if acknowledgment_signed else 0)
                  if needs_ack else None,
                  json.dumps([{"line_id": i, "quantity": q} for i, q in handed.items()]),
