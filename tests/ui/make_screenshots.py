@@ -48,6 +48,7 @@ async def main() -> None:
             await scan(pilot, "W10003")
             app.save_screenshot("order-40x20.svg", str(OUT))
     await kpi_screenshot()
+    await picking_screenshots()
     print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.svg')))}")
 
 
@@ -70,6 +71,41 @@ async def kpi_screenshot() -> None:
             await pilot.press("f10")
             await wait_for(pilot, lambda: isinstance(app.screen, KpiScreen) and app.screen.drawn > 0)
             app.save_screenshot("kpis-80x24.svg", str(OUT))
+
+
+async def picking_screenshots() -> None:
+    """The pick list on a handheld mid-pick (a wrong item refused), and the bins step."""
+    from tests.ui.test_picking import GTIN_A, NOT_ON_ORDER, ready_in_two_bins, walk_order
+    from ui.tui.dialogs.handoff import BinsDialog
+    from ui.tui.dialogs.pick import PickDialog
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = ui_config(Path(tmp))
+        seed(settings, walk_order())
+        ready_in_two_bins(settings)
+        app = StoreAgentApp(settings)
+        async with app.run_test(size=(40, 20)) as pilot:
+            await login(pilot)
+            await scan(pilot, "W20001")
+            await pilot.press("f2")
+            await wait_for(pilot, lambda: isinstance(app.screen, PickDialog))
+            await scan(pilot, GTIN_A)
+            await scan(pilot, "B-21")
+            await scan(pilot, NOT_ON_ORDER)
+            app.save_screenshot("pick-40x20.svg", str(OUT))
+        app = StoreAgentApp(settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot)
+            await scan(pilot, "W20002")
+            await scan(pilot, "K7Q9MX")
+            await wait_for(pilot, lambda: app.screen.query("#collectors"))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: "Hand over" in str(app.screen.query(".dialog-title")
+                                                                 .first().render()))
+            await pilot.press("f2")
+            await wait_for(pilot, lambda: isinstance(app.screen, BinsDialog), timeout=20)
+            await scan(pilot, "B-31")
+            app.save_screenshot("handoff-bins-80x24.svg", str(OUT))
 
 
 if __name__ == "__main__":

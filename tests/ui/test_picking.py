@@ -345,3 +345,27 @@ def test_cancelled_online_after_the_pick_list_closed_still_stops_the_picker(env)
             await wait_for(pilot, lambda: isinstance(app.screen, ReturnDialog), what="ReturnDialog")
 
     asyncio.run(main())
+
+
+def test_policy_off_stages_without_checking_items(tmp_path):
+    settings = with_config(tmp_path, '\n[picking]\nverify = "off"\n')
+    seed(settings, walk_order())
+
+    async def main():
+        app = StoreAgentApp(settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot)
+            await scan(pilot, "W20001")
+            await pilot.press("f2")
+            await wait_for(pilot, lambda: isinstance(app.screen, PickDialog), what="the pick list")
+            await scan(pilot, GTIN_A)  # finds the line, records nothing
+            assert row(settings, "SELECT sum(quantity_verified) AS n FROM order_lines"
+                       " WHERE order_id='W20001'") == {"n": 0}
+            await pilot.press("f4")  # counting is the "quantity" policy's key only
+            assert isinstance(app.screen, PickDialog)
+            await scan(pilot, "B-21")
+            await pilot.press("f2")
+            await wait_for(pilot, lambda: on_order(app, "W20001"), what="staged")
+            assert state_of(settings, "W20001") == "READY"
+
+    asyncio.run(main())
