@@ -1,5 +1,10 @@
 """pydantic models of the Store Sync API v1.1 messages (see docs/store-sync-api.md).
 
+This module holds what the OMS sends (snapshots, event results, pages of
+snapshots) and re-exports the rest, so callers import every message from here:
+the events the agent sends are in ``sync.event_models``, the heartbeat in
+``sync.heartbeat``, and safe JSON reading in ``sync.wire``.
+
 Responses from the OMS ignore unknown fields (the contract is forward
 compatible) but reject invalid known ones with a precise reason. Requests we
 build forbid unknown fields, so a typo in the agent fails in tests, not at HQ.
@@ -11,10 +16,9 @@ quarantined while the rest of the page is applied.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -29,18 +33,45 @@ from pydantic import (
     model_validator,
 )
 
-from config.vocabulary import (
-    CancelReason,
-    CollectedBy,
-    EventType,
-    IdCheckType,
-    ShortReason,
-    Verification,
-)
 from sync.errors import BadResponseError
+from sync.event_models import (
+    API_VERSION,
+    DATA_MODELS,
+    EVENT_TYPES,
+    EVENT_TYPES_1_1,
+    ID_CHECK_TYPES,
+    SHORT_REASONS,
+    Acknowledgment,
+    CancelledData,
+    Event,
+    EventData,
+    EventsRequest,
+    HandedOverLine,
+    HoldExtendedData,
+    IdCheck,
+    LineShortData,
+    PickedLine,
+    PickedUpData,
+    ReturnedData,
+    ReturnedLine,
+    ShortLine,
+    StagedData,
+)
+from sync.heartbeat import DeviceHealth, FeedHealth, Heartbeat, OutboxHealth, ReconciliationHealth
 from sync.text import strip_controls, strip_controls_in
+from sync.wire import clip, describe_validation_error, json_type, load_json, to_rfc3339, validate
 
-_M = TypeVar("_M", bound=BaseModel)
+__all__ = [
+    "API_VERSION", "DATA_MODELS", "EVENT_TYPES", "EVENT_TYPES_1_1", "ID_CHECK_TYPES", "SHORT_REASONS",
+    "Acknowledgment", "Arrival", "CancelledData", "Change", "ChangesPage", "Customer", "DeviceHealth",
+    "Event", "EventData", "EventResult", "EventsRequest", "FeedHealth", "HandedOverLine", "Heartbeat",
+    "HoldExtendedData", "IdCheck", "LineShortData", "OrderLine", "OrderSnapshot", "OrdersPage",
+    "OutboxHealth", "PickedLine", "PickedUpData", "PickupWindow", "ReconciliationHealth",
+    "ReturnedData", "ReturnedLine", "ShortLine", "SnapshotEntry", "StagedData", "check_results",
+    "check_snapshot", "describe_validation_error", "parse_changes_page", "parse_event_results",
+    "parse_orders_page", "parse_snapshot", "to_rfc3339",
+]
+
 
 def _within_utc_range(moment: datetime) -> datetime:
     # A valid RFC 3339 time can still fall outside what UTC conversion and the
@@ -153,212 +184,6 @@ class OrderSnapshot(_FromOms):
         return lines
 
 
-# --- events (agent -> OMS) -------------------------------------------------
-
-_TO_OMS = ConfigDict(extra="forbid", frozen=True)
-
-API_VERSION = "1.1"
-"""Sent as ``Store-Sync-Version`` on every request and as the heartbeat's ``api_version``."""
-
-# The words are config.vocabulary's; these tuples are the lists validators and screens offer.
-EVENT_TYPES: tuple[EventType, ...] = tuple(EventType)
-# Version 1.1 types: an OMS that answers them rejected/unknown_type does not speak 1.1.
-EVENT_TYPES_1_1: frozenset[EventType] = frozenset({EventType.LINE_SHORT, EventType.HOLD_EXTENDED})
-SHORT_REASONS: tuple[ShortReason, ...] = tuple(ShortReason)
-ID_CHECK_TYPES: tuple[IdCheckType, ...] = tuple(IdCheckType)
-BinId = Field(min_length=1, max_length=32)
-LineId = Field(min_length=1, max_length=64)
-
-
-class PickedLine(BaseModel):
-    model_config = _TO_OMS
-
-    line_id: str = LineId
-    quantity_picked: int = Field(ge=0, le=100_000)
-
-
-class ReturnedLine(BaseModel):
-    model_config = _TO_OMS
-
-    line_id: str = LineId
-    quantity: int = Field(ge=0, le=100_000)
-
-
-class ShortLine(BaseModel):
-    """Units of a line the associate could not pick, and why (API 1.1)."""
-
-    model_config = _TO_OMS
-
-    line_id: str = LineId
-    quantity: int = Field(ge=1, le=100_000)
-    reason: ShortReason
-
-
-class HandedOverLine(BaseModel):
-    """Units of a line handed over in this pickup (API 1.1)."""
-
-    model_config = _TO_OMS
-
-    line_id: str = LineId
-    quantity: int = Field(ge=1, le=100_000)
-
-
-class IdCheck(BaseModel):
-    model_config = _TO_OMS
-
-    type: IdCheckType
-
-
-class Acknowledgment(BaseModel):
-    """Extension of 1.1 (docs/store-sync-api.md): the customer signed a printed
-    acknowledgment. Sent only by stores whose config asks for it."""
-
-    model_config = _TO_OMS
-
-    printed: bool
-    signed: bool
-
-
-def _unique(ids: list[str], what: str) -> None:
-    if len(ids) != len(set(ids)):
-        raise ValueError(f"{what} must be unique")
-
-
-class StagedData(BaseModel):
-    """Fewer than ordered is a short pick; staging again moves the order to other bins.
-
-    1.1: ``bins`` names every bin (tote) of the order; ``bin`` stays the first one."""
-
-    model_config = _TO_OMS
-
-    bin: str = BinId
-    lines: list[PickedLine] = Field(min_length=1)
-    bins: list[Annotated[str, BinId]] | None = Field(default=None, min_length=1, max_length=50)
-
-    @model_validator(mode="after")
-    def _first_bin(self) -> StagedData:
-        if self.bins is not None:
-            _unique(self.bins, "bins")
-            if self.bins[0] != self.bin:
-                raise ValueError("bin must be the first of bins")
-        return self
-
-
-class PickedUpData(BaseModel):
-    """1.1 adds the lines of a partial pickup (absent: everything staged) and the evidence."""
-
-    model_config = _TO_OMS
-
-    verification: Verification
-    bin: str | None = Field(default=None, max_length=32)
-    lines: list[HandedOverLine] | None = Field(default=None, min_length=1)
-    collected_by: CollectedBy | None = None
-    id_check: IdCheck | None = None
-    bins_scanned: list[Annotated[str, BinId]] | None = Field(default=None, max_length=50)
-    acknowledgment: Acknowledgment | None = None
-
-    @model_validator(mode="after")
-    def _unique_lines(self) -> PickedUpData:
-        if self.lines is not None:
-            _unique([line.line_id for line in self.lines], "lines[].line_id")
-        return self
-
-
-class CancelledData(BaseModel):
-    model_config = _TO_OMS
-
-    reason: CancelReason
-    note: str | None = Field(default=None, max_length=1000)
-
-
-class ReturnedData(BaseModel):
-    model_config = _TO_OMS
-
-    lines: list[ReturnedLine] = Field(default_factory=list)
-    bin: str | None = Field(default=None, max_length=32)
-
-
-class LineShortData(BaseModel):
-    """The units are not available at this store: the OMS lowers its availability."""
-
-    model_config = _TO_OMS
-
-    lines: list[ShortLine] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique_lines(self) -> LineShortData:
-        _unique([line.line_id for line in self.lines], "lines[].line_id")
-        return self
-
-
-class HoldExtendedData(BaseModel):
-    model_config = _TO_OMS
-
-    until: AwareDatetime
-    reason: str = Field(min_length=1, max_length=500)
-
-
-EventData = (StagedData | PickedUpData | CancelledData | ReturnedData | LineShortData
-             | HoldExtendedData)
-# The event types this agent sends, each with the model its data must fit.
-DATA_MODELS: dict[EventType, type[BaseModel]] = {
-    EventType.STAGED: StagedData,
-    EventType.PICKED_UP: PickedUpData,
-    EventType.CANCELLED: CancelledData,
-    EventType.RETURNED_TO_SHELF: ReturnedData,
-    EventType.LINE_SHORT: LineShortData,
-    EventType.HOLD_EXTENDED: HoldExtendedData,
-}
-
-
-class Event(BaseModel):
-    """One associate action, as the outbox sends it. ``data`` is checked against ``type``."""
-
-    model_config = _TO_OMS
-
-    event_id: UUID
-    seq: int = Field(ge=0)
-    type: EventType
-    order_id: str = Field(min_length=1, max_length=64)
-    based_on_version: int = Field(ge=1)
-    occurred_at: AwareDatetime
-    associate_id: str = Field(min_length=1, max_length=64)
-    device_id: str = Field(min_length=1, max_length=64)
-    data: EventData
-
-    @model_validator(mode="before")
-    @classmethod
-    def _data_by_type(cls, value: Any) -> Any:
-        # Smart-mode unions would pick whichever data model happens to fit;
-        # the type field is the only authority on which one it must be.
-        if isinstance(value, dict):
-            # Any JSON value may stand in "type": one that is no EventType simply finds no model.
-            model = DATA_MODELS.get(value.get("type"))  # type: ignore[arg-type]  # see above
-            data = value.get("data")
-            if model is not None and not isinstance(data, BaseModel):
-                value = {**value, "data": model.model_validate(data)}
-        return value
-
-    @field_validator("type")
-    @classmethod
-    def _type_has_a_data_model(cls, value: EventType) -> EventType:
-        if value not in DATA_MODELS:
-            raise ValueError(f"{value} is not an event this agent sends")
-        return value
-
-    @model_validator(mode="after")
-    def _data_matches_type(self) -> Event:
-        if not isinstance(self.data, DATA_MODELS[self.type]):
-            raise ValueError(f"data does not match type {self.type}")
-        return self
-
-
-class EventsRequest(BaseModel):
-    model_config = _TO_OMS
-
-    events: list[Event] = Field(min_length=1, max_length=500)
-
-
 # --- event results (OMS -> agent) -------------------------------------------
 
 ResultStatus = Literal["accepted", "duplicate", "rejected", "conflict"]
@@ -390,7 +215,7 @@ class EventResult(_FromOms):
             return value
         value = {**value, "order_raw": order, "order_error": None}
         if isinstance(message, str) and long_message:
-            value["message"] = _clip(message, 1000)
+            value["message"] = clip(message, 1000)
         if order is not None:
             value["order"], value["order_error"] = check_snapshot(order)
         return value
@@ -409,7 +234,7 @@ def parse_event_results(body: bytes | str, sent_event_ids: Sequence[UUID | str])
     """Parse POST /events' 200 body and check it: one result per sent event, same order.
 
     One validation pass over the whole answer; each snapshot is still checked on its own."""
-    envelope = _validate(_Results, _load_json(body), "event results", context={_WIRE: True})
+    envelope = validate(_Results, load_json(body), "event results", context={_WIRE: True})
     return check_results(envelope.results, sent_event_ids)
 
 
@@ -483,13 +308,13 @@ class _OrdersEnvelope(BaseModel):
 def check_snapshot(raw: Any) -> tuple[OrderSnapshot | None, str | None]:
     """(snapshot, None) if ``raw`` is a valid snapshot, else (None, short reason)."""
     if not isinstance(raw, dict):
-        return None, f"order is {_json_type(raw)}, not an object"
+        return None, f"order is {json_type(raw)}, not an object"
     try:
         return OrderSnapshot.model_validate(raw), None
     except ValidationError as exc:
         return None, describe_validation_error(exc)
     except (ValueError, TypeError, RecursionError) as exc:  # belt and braces: never escape
-        return None, _clip(f"invalid snapshot: {type(exc).__name__}", 300)
+        return None, clip(f"invalid snapshot: {type(exc).__name__}", 300)
 
 
 def _entry_fields(raw: Any) -> dict[str, Any]:
@@ -503,14 +328,14 @@ def _entry_fields(raw: Any) -> dict[str, Any]:
 
 def parse_changes_page(body: bytes | str) -> ChangesPage:
     """GET /changes' 200 body. Raises BadResponseError only if the envelope is wrong."""
-    envelope = _validate(_ChangesEnvelope, _load_json(body), "changes page")
+    envelope = validate(_ChangesEnvelope, load_json(body), "changes page")
     changes = [Change(change_id=c.change_id, **_entry_fields(c.order)) for c in envelope.changes]
     return ChangesPage(changes=changes, cursor=envelope.cursor, has_more=envelope.has_more)
 
 
 def parse_orders_page(body: bytes | str) -> OrdersPage:
     """GET /orders' 200 body, each snapshot isolated like the feed's."""
-    envelope = _validate(_OrdersEnvelope, _load_json(body), "orders page")
+    envelope = validate(_OrdersEnvelope, load_json(body), "orders page")
     return OrdersPage(
         orders=[SnapshotEntry(**_entry_fields(raw)) for raw in envelope.orders],
         next_cursor=envelope.next_cursor,
@@ -519,121 +344,7 @@ def parse_orders_page(body: bytes | str) -> OrdersPage:
 
 def parse_snapshot(body: bytes | str) -> OrderSnapshot:
     """GET /orders/{id}'s 200 body: one snapshot, or BadResponseError."""
-    snapshot, error = check_snapshot(_load_json(body))
+    snapshot, error = check_snapshot(load_json(body))
     if snapshot is None:
         raise BadResponseError(f"order snapshot: {error}")
     return snapshot
-
-
-# --- heartbeat (agent -> OMS) -----------------------------------------------
-
-
-class OutboxHealth(BaseModel):
-    model_config = _TO_OMS
-
-    pending: int = Field(ge=0)
-    oldest_pending_age_s: float | None = Field(default=None, ge=0)
-    dead_letters: int = Field(ge=0)
-    blocked_orders: int = Field(ge=0)
-
-
-class FeedHealth(BaseModel):
-    model_config = _TO_OMS
-
-    cursor: str | None = None
-    last_change_at: AwareDatetime | None = None
-
-
-class DeviceHealth(BaseModel):
-    model_config = _TO_OMS
-
-    id: str = Field(min_length=1, max_length=64)
-    kind: str = Field(min_length=1, max_length=32)
-    status: str = Field(min_length=1, max_length=32)
-
-
-class ReconciliationHealth(BaseModel):
-    model_config = _TO_OMS
-
-    last_run_at: AwareDatetime | None = None
-    mismatches_last_hour: int = Field(ge=0)
-
-
-class Heartbeat(BaseModel):
-    model_config = _TO_OMS
-
-    agent_version: str = Field(min_length=1, max_length=64)
-    sent_at: AwareDatetime
-    outbox: OutboxHealth
-    feed: FeedHealth
-    devices: list[DeviceHealth] = Field(default_factory=list)
-    reconciliation: ReconciliationHealth
-    api_version: str | None = Field(default=None, max_length=16)
-    """1.1: the version of the Store Sync API the agent speaks."""
-
-
-# --- helpers ----------------------------------------------------------------
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _load_json(body: bytes | str) -> Any:
-    try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except RecursionError:
-        raise BadResponseError("body is not valid JSON: nested too deeply") from None
-    except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError, int digits
-        raise BadResponseError(_clip(f"body is not valid JSON: {_json_reason(exc)}", 200)) from None
-
-
-def _json_reason(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at offset {exc.pos}"
-    return type(exc).__name__
-
-
-def _validate(model: type[_M], data: Any, what: str, *, context: dict[str, Any] | None = None) -> _M:
-    if not isinstance(data, dict):
-        raise BadResponseError(f"{what}: body is {_json_type(data)}, not an object")
-    try:
-        return model.model_validate(data, context=context)
-    except ValidationError as exc:
-        raise BadResponseError(f"{what}: {describe_validation_error(exc)}") from None
-    except RecursionError:
-        raise BadResponseError(f"{what}: nested too deeply") from None
-
-
-def describe_validation_error(exc: ValidationError, *, limit: int = 3) -> str:
-    """ "lines.0.gtin: String should match pattern ..." for the first few problems.
-
-    Never echoes the input: a snapshot may be huge, or carry a customer's data.
-    """
-    parts = []
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    for error in errors[:limit]:
-        where = ".".join(_clip(str(part), 40) for part in error["loc"]) or "(root)"
-        parts.append(f"{where}: {_clip(error['msg'], 120)}")
-    more = len(errors) - limit
-    if more > 0:
-        parts.append(f"and {more} more")
-    return _clip("; ".join(parts), 400)
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return "a number"
-    return names.get(type(value), type(value).__name__)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def to_rfc3339(moment: datetime) -> str:
-    """UTC, second precision, trailing Z: the contract's timestamp form."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
