@@ -153,6 +153,7 @@ CATALOGUE: dict[str, str] = {
     "order.also_bring": "Bin {bin} ✓. Also bring {bins}.",
     "order.all_bins": "Bin {bin} ✓. All bins are here.",
     "order.alternate": "Named to collect: {name}",
+    "handover.collector": "{name}, collecting for {customer}",
     # --- the KPI screen (managers) --------------------------------------------------------------
     "kpi.title": "Store figures: {period}",
     "kpi.today": "today",

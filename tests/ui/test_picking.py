@@ -194,6 +194,11 @@ def test_partial_pickup_two_bins_an_id_check_and_the_alternate_person(tmp_path, 
                 shown = str(app.screen.query_one("#collectors").get_option_at_index(1).prompt)
                 assert "[i]Bob[/i] Jones" in shown
                 await pilot.press("down", "enter")
+                from ui.tui.dialogs.handover import HandoverDialog
+
+                await wait_for(pilot, lambda: isinstance(app.screen, HandoverDialog), what="confirm")
+                await wait_for(pilot, lambda: "collecting for Ann Smith" in str(
+                    app.screen.query_one("#handover-text").render()), what="who collects")
                 await confirm_handover(pilot)
                 # Only one of two totes scanned: the handoff asks for the other.
                 await wait_for(pilot, lambda: isinstance(app.screen, BinsDialog), what="bins")

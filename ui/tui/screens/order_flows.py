@@ -162,6 +162,11 @@ class OrderFlows:
         if going:  # a partial pickup: the confirm counts only what goes now
             detail = {**detail, "lines": [{**ln, "quantity": going[ln["line_id"]]}
                                           for ln in detail["lines"] if ln["line_id"] in going]}
+        alternate = alternate_of(detail)
+        if alternate and self._evidence is not None and self._evidence.collected_by == "alternate":
+            # The person at the counter is the one named on the order: the confirm says so.
+            detail = {**detail, "customer_name": msg("handover.collector", name=alternate,
+                                                     customer=detail["customer_name"])}
         self.app.push_screen(HandoverDialog(detail), answered)
 
     def _hand_over(self, code: str | None, *, reached: bool, confirmed: bool = False,
