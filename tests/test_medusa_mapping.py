@@ -75,3 +75,31 @@ def test_cursor_round_trip_and_foreign_cursor():
     assert decode_cursor(None) == (0, "")
     with pytest.raises(ValueError):
         decode_cursor("store-sync-cursor-123")
+
+
+def test_line_item_metadata_carries_the_1_1_line_fields():
+    items = [{"id": "ordli_1", "variant_sku": "WINE-1", "product_title": "Red wine", "quantity": 2,
+              "metadata": {"location": "A12-3", "pick_sequence": 4, "age_restricted": True}},
+             {"id": "ordli_2", "variant_sku": "HOSE-15", "product_title": "Hose", "quantity": 1,
+              "metadata": {"location": 7, "pick_sequence": "first", "age_restricted": "yes"}}]
+    snap = OrderSnapshot.model_validate(to_snapshot(order(items=items)))
+    wine, hose = snap.lines
+    assert (wine.location, wine.pick_sequence, wine.age_restricted) == ("A12-3", 4, True)
+    assert (hose.location, hose.pick_sequence, hose.age_restricted) == (None, None, False)
+
+
+def test_partial_pickup_and_short_units_map_to_line_quantities():
+    delivered = {"created_at": "2026-11-23T10:01:00Z", "canceled_at": None,
+                 "delivered_at": "2026-11-23T10:02:00Z",
+                 "items": [{"line_item_id": "ordli_1", "quantity": 1}]}
+    waiting = {"created_at": "2026-11-23T10:02:00Z", "canceled_at": None, "delivered_at": None,
+               "items": [{"line_item_id": "ordli_1", "quantity": 1}]}
+    o = order(fulfillments=[delivered, waiting],
+              metadata={"pickup_code": "q4x7-m2k9", "store_short_units": {"ordli_1": 5},
+                        "store_hold_until": "2026-11-25T18:00:00Z"})
+    snap = OrderSnapshot.model_validate(to_snapshot(o))
+    assert snap.status == "ready_for_pickup"  # one tote still waits
+    assert (snap.lines[0].quantity_picked_up, snap.lines[0].quantity_cancelled) == (1, 1)
+    assert snap.hold_until is not None and snap.hold_until.isoformat().startswith("2026-11-25T18")
+    waiting["delivered_at"] = "2026-11-23T10:05:00Z"
+    assert contract_status(o) == "picked_up"

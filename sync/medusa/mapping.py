@@ -136,7 +136,26 @@ def _line(item: dict[str, Any], delivered: dict[str, int] | None = None,
         "quantity": quantity,
         "quantity_picked_up": picked_up,
         "quantity_cancelled": max(0, cancelled),
+        **_line_meta(item),
     }
+
+
+def _line_meta(item: dict[str, Any]) -> dict[str, Any]:
+    """API 1.1 line fields Medusa has no column for, from the line item's metadata when the
+    storefront copies them there (``location``, ``pick_sequence``, ``age_restricted``).
+    A value of the wrong type is left out: the line keeps the contract's default."""
+    meta = item.get("metadata")
+    if not isinstance(meta, dict):
+        return {}
+    out: dict[str, Any] = {}
+    if isinstance(meta.get("location"), str) and 0 < len(meta["location"]) <= 64:
+        out["location"] = meta["location"]
+    sequence = meta.get("pick_sequence")
+    if isinstance(sequence, int) and not isinstance(sequence, bool) and 0 <= sequence < 2**31:
+        out["pick_sequence"] = sequence
+    if isinstance(meta.get("age_restricted"), bool):
+        out["age_restricted"] = meta["age_restricted"]
+    return out
 
 
 def to_snapshot(order: dict[str, Any]) -> dict[str, Any]:
