@@ -84,11 +84,10 @@ class PickDialog(Dialog):
         yield ScanInput(placeholder="item or bin barcode, Enter", id="pick-scan", expect="bin")
 
     def on_mount(self) -> None:
-        self.pick = port(self.app).pick_list(self.order_id)
-        self.query_one(".dialog-title", Static).update(msg(POLICY_TITLE[self.policy]))
         self.query_one("#pick-scan").focus()
         self._ready = True
-        self.refresh_data()  # paints; an order cancelled in the meantime stops here
+        self.refresh_data()  # reads and paints; an order cancelled in the meantime stops here
+        self.query_one(".dialog-title", Static).update(msg(POLICY_TITLE[self.policy]))
         if self.first_gtin and self.pick is not None and self.pick.state != OrderState.CANCELLED:
             self._verify(self.first_gtin)
 

@@ -77,7 +77,11 @@ class OrderFlows:
             if lines:
                 self.start_pickup(None, lines=lines)
 
-        lines = port(self.app).pick_list(self.order_id).lines
+        try:
+            lines = port(self.app).pick_list(self.order_id).lines
+        except StoreAgentError as exc:  # busy or failing store, or an order gone: say so
+            self.say(refusal(exc), error=True)
+            return
         self.app.push_screen(PartialDialog(self.detail, lines), chosen)
 
     def start_pickup(self, code: str | None, *, lines: dict[str, int] | None = None) -> None:
@@ -200,9 +204,13 @@ class OrderFlows:
                     self.say(msg("idcheck.not_done"), error=True)
 
             taking = evidence.lines  # None: everything still staged
-            going = [ln for ln in port(app).pick_list(self.order_id).lines
-                     if (taking.get(ln.line_id, 0) if taking is not None
-                         else ln.remaining_to_hand_over())]
+            try:
+                lines = port(app).pick_list(self.order_id).lines
+            except StoreAgentError as err:
+                self.say(refusal(err), error=True)
+                return
+            going = [ln for ln in lines if (taking.get(ln.line_id, 0) if taking is not None
+                                            else ln.remaining_to_hand_over())]
             app.push_screen(IdCheckDialog(str(exc), going), checked)
             return
         except ConfirmationNeededError as exc:
