@@ -37,6 +37,7 @@ from textual_serve.download_manager import DownloadManager
 from agent.associates import serve_tickets
 from agent.associates.pin_check import PinCheck, check_pin
 from agent.associates.serve_tickets import TICKET_ENV
+from agent.errors import StoreError
 from agent.store.connection import Store
 from agent.store.devices import scan_patterns
 from config.errors import ConfigError
@@ -230,7 +231,14 @@ class ServeUi:
                 log.warning("login for %r from %s refused: too many failures", associate_id, request.remote)
                 return refuse(429, f"Too many wrong attempts; wait {int(wait) + 1} s.",
                               **{"Retry-After": str(int(wait) + 1)})
-            check = await asyncio.to_thread(self._check_pin, associate_id, pin, str(request.remote))
+            try:
+                check = await asyncio.to_thread(self._check_pin, associate_id, pin,
+                                                str(request.remote))
+            except StoreError as exc:  # the disk or the database: the server stays up
+                log.error("login for %r not checked: %s", associate_id, exc)
+                return refuse(503, "The store's database cannot be used right now (disk full or"
+                                   " damaged); nothing was changed. Tell the manager:"
+                                   " store-agent doctor.")
             who = check.associate
             if who is None:
                 self.limiter.failed(address)
@@ -283,7 +291,14 @@ class ServeUi:
         if previous is not None:  # one app per session: a reconnect replaces the old one
             await previous.close()
         # The app process proves it was started here by redeeming a one-time ticket.
-        ticket = await asyncio.to_thread(self._ticket, session)
+        try:
+            ticket = await asyncio.to_thread(self._ticket, session)
+        except StoreError as exc:  # the disk or the database: this session ends, the server stays
+            log.error("session of %s not started: %s", session.associate_id, exc)
+            if self._live.get(token) is ws:
+                del self._live[token]
+            await ws.close(message=b"the store's database cannot be used right now")
+            return ws
         service = _SessionAppService(
             self.command,
             extra_env={**self.child_env, TICKET_ENV: ticket},
