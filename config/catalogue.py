@@ -17,7 +17,7 @@ import string
 
 CATALOGUE: dict[str, str] = {
     # --- scans anywhere -------------------------------------------------------------------------
-    "scan.unknown": "This is not a barcode this store uses. Nothing changed.",
+    "scan.unknown": "This is not a barcode this store uses: nothing changed.",
     "scan.bin_empty": "Bin {bin} holds no order.",
     "scan.badge_logged_in": "Badge {badge}: {name} is already logged in here. F9 logs out.",
     "scan.product_no_order": "Item {gtin}: open an order to pick, then stage it (F2) to check its items.",
@@ -92,6 +92,16 @@ CATALOGUE: dict[str, str] = {
     "exception.failed_again": "Order {order}: head office refused the change again: {why}",
     "status.never": "not synced yet",
     "return.bin_already": "Bin {bin} was scanned to open this order: put the items back, then F2.",
+    # --- login and sync ------------------------------------------------------------------------
+    "login.unknown": "{who} is not in this store's roster. Check the badge or the id.",
+    "login.no_pin": "{who} has no PIN yet: ask a manager to set one.",
+    "login.pin": "{name}: enter your PIN",
+    "login.first": "Scan your badge or type your id first.",
+    "sync.started": "Syncing with head office...",
+    "sync.done": "Synced: head office accepted {acked} of {sent} change(s); {changes} update(s) received.",
+    "sync.refused": "{dead} change(s) were refused: a manager sees them in Exceptions.",
+    "sync.unreachable": ("Head office cannot be reached right now. Everything done here is saved"
+                         " and is sent when it can be."),
     "stop.cancelled": "Order {order} was cancelled. Do not hand it over.",
     # --- picking by item (ui/tui/dialogs/pick.py, short.py) --------------------------------------
     "pick.title_scan": "Pick: scan every item, then the bin of each tote",

@@ -35,7 +35,7 @@ def test_unknown_id_and_missing_pin_are_refused(env):
             await pilot.press(*"Z9", "enter")
             assert "not in this store's roster" in message(app)
             await pilot.press(*"A200", "enter")
-            assert "no PIN set: ask a manager to run `store-agent associate set-pin A200`" in message(app)
+            assert "A200 has no PIN yet: ask a manager to set one" in message(app)
             assert app.associate is None and isinstance(app.screen, LoginScreen)
 
     asyncio.run(main())

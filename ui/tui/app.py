@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ from ui.tui.widgets.scan_input import ScanInput
 from ui.tui.widgets.status_bar import StatusBar
 from ui.tui.work_signals import WorkSignals
 
+log = logging.getLogger(__name__)
 POLL_S = 0.25
 # Not needed for the first frame, so imported once logged in (StoreAgentApp._settle_heap):
 # the HTTP client behind F5 and the pickup's live check, and the working screen itself.
@@ -335,18 +337,17 @@ class StoreAgentApp(App[Any]):
             order_id = queue_view.order_in_bin(self.store, scan.value)
             self._bin_scan = (scan.value, order_id, self.clock())
             if order_id is None:
-                self.say(f"bin {scan.value} holds no order", error=True)
+                self.say(msg("scan.bin_empty", bin=scan.value), error=True)
             else:
                 self.open_order(order_id, bin_scanned=scan.value)
         elif scan.kind == "pickup_code":
             self._route_pickup_code(scan)
         elif scan.kind == "badge":
-            self.say(f"badge {scan.value}: {self.associate.name} is logged in here (F9 logs out)")
+            self.say(msg("scan.badge_logged_in", badge=scan.value, name=self.associate.name))
         elif scan.kind == "product":
-            self.say(f"product {scan.value}: open a TO_PICK order and pick it (F2) to check items",
-                     error=True)
+            self.say(msg("scan.product_no_order", gtin=scan.value), error=True)
         else:
-            self.say(f"not a barcode this store uses ({scan.reason}); nothing changed", error=True)
+            self.say(msg("scan.unknown"), error=True)
 
     def _route_pickup_code(self, scan: Scan) -> None:
         """A customer's code, scanned on any screen, goes to the order it belongs to.
@@ -455,7 +456,7 @@ class StoreAgentApp(App[Any]):
         if self.associate is None:
             return
         self._sync_generation += 1
-        self.say("syncing with the OMS...")
+        self.say(msg("sync.started"))
         self._sync_worker(self._sync_generation)
 
     @work(exclusive=True, group="sync", exit_on_error=False)
@@ -472,10 +473,12 @@ class StoreAgentApp(App[Any]):
         if message.generation != self._sync_generation:
             return
         s = message.summary
-        text = (f"sync: {s['acked']} of {s['sent']} events acknowledged, {s['dead']} dead,"
-                f" {s['changes']} changes")
-        if s["errors"]:
-            self.say(f"{text}; {'; '.join(s['errors'])}", error=True)
+        if s["errors"]:  # the raw errors are for the log and store IT, not for the shop floor
+            log.warning("sync from the UI: %s", "; ".join(s["errors"]))
+            self.say(msg("sync.unreachable"), error=True)
         else:
-            self.say(text)
+            text = msg("sync.done", acked=s["acked"], sent=s["sent"], changes=s["changes"])
+            if s["dead"]:
+                text = f"{text} {msg('sync.refused', dead=s['dead'])}"
+            self.say(text, error=bool(s["dead"]))
         self.refresh_status()

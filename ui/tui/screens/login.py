@@ -12,6 +12,7 @@ from textual.widgets import Input, Static
 
 from agent.associates.pin_check import check_pin
 from agent.errors import StoreError
+from config.catalogue import msg
 from drivers.scan_parse import classify
 from ui.tui.widgets.footer import KeyFooter
 from ui.tui.widgets.plain import Plain
@@ -64,23 +65,22 @@ class LoginScreen(Screen[Any]):
         associate_id = scan.value if scan.kind == "badge" else raw
         who = self.app.settings.associate(associate_id)
         if who is None:
-            self._reset(f"{associate_id!r} is not in this store's roster")
+            self._reset(msg("login.unknown", who=repr(associate_id)))
             return
         if who.pin_hash is None:
-            self._reset(f"{who.id}: no PIN set: ask a manager to run"
-                        f" `store-agent associate set-pin {who.id}`")
+            self._reset(msg("login.no_pin", who=who.id))
             return
         event.input.value = who.id
         pin = self.query_one("#login-pin", Input)
         pin.display = True
         pin.focus()
-        self._say(f"{who.name}: enter your PIN", error=False)
+        self._say(msg("login.pin", name=who.name), error=False)
 
     @on(Input.Submitted, "#login-pin")
     def _pin_entered(self, event: Input.Submitted) -> None:
         who = self.app.settings.associate(self.query_one("#login-id", Input).value.strip())
         if who is None or who.pin_hash is None:
-            self._reset("scan your badge or type your id first")
+            self._reset(msg("login.first"))
             return
         # Counted per id across every terminal: a few tries, then a lockout and an alert.
         try:

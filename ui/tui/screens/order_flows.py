@@ -226,13 +226,13 @@ class OrderFlows:
                 elif answer == "manager":
                     app.push_screen(ManagerDialog(warning), after_manager)
                 else:
-                    self.say("handoff not done: nothing changed")
+                    self.say(msg("handover.not_done"))
 
             def after_manager(manager_id: str | None) -> None:
                 if manager_id:
                     self._hand_over(code, reached=reached, override_id=manager_id)
                 else:
-                    self.say("handoff not done: nothing changed")
+                    self.say(msg("handover.not_done"))
 
             app.push_screen(OfflineWarnDialog(warning), after_warning)
             return
@@ -241,7 +241,7 @@ class OrderFlows:
                 if manager_id:
                     self._hand_over(code, reached=reached, override_id=manager_id)
                 else:
-                    self.say("handoff not done: nothing changed")
+                    self.say(msg("handover.not_done"))
 
             app.push_screen(ManagerDialog(str(exc)), after_override)
             return
