@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import functools
 import gc
 import logging
 import random
 import signal
-import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -33,6 +31,7 @@ from agent.errors import StoreAgentError, StoreError
 from agent.kpis.escalation import evaluate_escalations
 from agent.oms import make_client
 from agent.ops import maintenance
+from agent.ops.memory import malloc_trim
 from agent.ops.metrics import StoreMetrics
 from agent.printing.worker import PrintWorker
 from agent.store import sync_state
@@ -66,29 +65,6 @@ RELEASE_MEMORY_EVERY_S = 5
 CREDENTIALS_POLL_S = 1.0
 
 
-def _malloc_trim() -> Callable[[], object] | None:
-    """glibc's malloc_trim(0); None where the C library is not glibc (musl, macOS).
-
-    Why: a big batch (a feed page or a reconciliation page of parsed snapshots, a
-    sender batch, SQLite's page caches after another connection's commit) leaves
-    megabytes of free chunks inside glibc's heap, which glibc keeps resident until
-    the top of the heap is free. malloc_trim(0) returns every free page to the
-    system (madvise), a few ms for the daemon's heap; it changes nothing else.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None)  # the C library this interpreter runs on
-        if not hasattr(libc, "gnu_get_libc_version"):
-            return None
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return lambda: trim(0)
-
-
 class Daemon:
     store: Store
     storage: StorageWatch
@@ -107,7 +83,7 @@ class Daemon:
         self.print_worker: PrintWorker | None = None
         self.feed_caught_up = False
         self.metrics = StoreMetrics(settings)
-        self._trim = _malloc_trim()
+        self._trim = malloc_trim()
         self._big_batch_done = False
 
     # --- workers ---------------------------------------------------------------

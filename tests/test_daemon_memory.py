@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from agent import daemon as daemon_module
 from agent.daemon import Daemon
+from agent.ops.memory import malloc_trim
 
 
 def test_malloc_trim_exists_exactly_on_glibc():
-    trim = daemon_module._malloc_trim()
+    trim = malloc_trim()
     if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
         assert trim is not None
         trim()  # harmless at any time
