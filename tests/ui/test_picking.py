@@ -326,6 +326,10 @@ def test_a_missing_tote_waived_by_a_manager_and_the_signed_acknowledgment(tmp_pa
                           " acknowledgment_signed FROM handoffs WHERE order_id='W20002'")
                 assert got["bins_override_by"] == "M1" and got["acknowledgment_signed"] == 1
                 assert json.loads(got["bins_missing"]) == ["B-32"], got
+                # The manager waived the tote only: the customer's code still verified them.
+                event = row(settings, "SELECT data FROM outbox WHERE order_id='W20002'"
+                            " AND type='order.picked_up'")
+                assert json.loads(event["data"])["verification"] == "pickup_code"
 
         asyncio.run(main())
 

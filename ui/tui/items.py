@@ -89,10 +89,12 @@ class ItemsPort:
 
     def pickup(self, order_id: str, *, code: str | None, reached: bool, confirmed: bool,
                override_id: str | None, evidence: Evidence) -> Any:
-        # One manager stands in for the offline policy, a missing code and missing totes.
+        # A manager who waives a missing tote waives only that (bins_override_by); the
+        # offline policy and a missing code need their own approval (override_id).
         return self.app.actions.pickup(
             order_id, associate_id=self._who, code=code, oms_confirmed=reached,
-            confirmed=confirmed, override_id=override_id or evidence.bins_override_by,
+            confirmed=confirmed, override_id=override_id,
+            bins_override_by=evidence.bins_override_by,
             lines=evidence.lines, scanned_bins=evidence.scanned_bins,
             id_check=evidence.id_check, collected_by=evidence.collected_by,
             acknowledgment_signed=evidence.acknowledgment_signed)
