@@ -22,7 +22,9 @@ import contextlib
 import os
 import shutil
 import sqlite3
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -137,6 +139,14 @@ class _Connection(sqlite3.Connection):
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+# POSIX record locks belong to the process: closing ANY descriptor of the database file
+# drops every lock this process's SQLite connections hold on it, and another process can
+# then take the file for its last-connection checkpoint and reset the WAL under them: their
+# commits are lost. So the header is read only while this process has no connection to it.
+_CONNECTED: Counter[str] = Counter()
+_CONNECTED_LOCK = threading.Lock()
+
+
 def _refuse_a_file_that_is_not_a_database(path: Path) -> None:
     """Judge the header before SQLite opens the file: closing a read-write connection to a
     file SQLite cannot read deletes its -wal, which a restore means to keep."""
@@ -183,8 +193,13 @@ class Store:
         self.patience_s = 0.0 if interactive else WRITE_PATIENCE_S
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            _refuse_a_file_that_is_not_a_database(self.path)
-            self.conn = _connect(self.path)
+            key = str(self.path.resolve())
+            with _CONNECTED_LOCK:
+                if not _CONNECTED[key]:
+                    _refuse_a_file_that_is_not_a_database(self.path)
+                self.conn = _connect(self.path)
+                _CONNECTED[key] += 1
+                self._connected_key: str | None = key
             self._configure()
         except StoreUnavailableError:
             self.close()
@@ -257,6 +272,13 @@ class Store:
         if conn is not None:
             with contextlib.suppress(sqlite3.Error, StoreError):
                 conn.close()
+        key = getattr(self, "_connected_key", None)
+        if key is not None:
+            self._connected_key = None
+            with _CONNECTED_LOCK:
+                _CONNECTED[key] -= 1
+                if _CONNECTED[key] <= 0:
+                    del _CONNECTED[key]
 
     def __enter__(self) -> Store:
         return self

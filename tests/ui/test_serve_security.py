@@ -13,8 +13,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from agent.store.connection import Store
 from tests.conftest import REPO
-from tests.ui.conftest import PIN, order, row, seed, ui_config
+from tests.ui.conftest import PIN, order, seed, ui_config
 from tests.ui.test_serve import _free_port, _screen_until
 from ui.serve import auth
 from ui.serve.server import ServeUi
@@ -102,14 +103,19 @@ def test_two_sessions_have_their_own_device_ids_in_their_events(tmp_path):
             jars = [aiohttp.CookieJar(unsafe=True) for _ in range(2)]
             async with aiohttp.ClientSession(cookie_jar=jars[0]) as one, \
                     aiohttp.ClientSession(cookie_jar=jars[1]) as two:
+                # At the same time, each in its own app process: both commits must survive
+                # (this once lost one: a process closing a descriptor of the database dropped
+                # its SQLite locks, and the other reset the WAL under it).
                 await asyncio.gather(cancel_from(one, base, "W10001"), cancel_from(two, base, "W10003"))
         finally:
             await server.close()
 
     asyncio.run(main())
-    devices = {row(settings, "SELECT device_id FROM outbox WHERE order_id = ?", o)["device_id"]
-               for o in ("W10001", "W10003")}
-    assert devices == {"handheld-1", "handheld-2"}, devices
+    with Store(settings.storage.path, migrate=False) as store:
+        events = [tuple(r) for r in store.conn.execute(
+            "SELECT order_id, type, device_id FROM outbox ORDER BY seq")]
+    devices = {device for order_id, _type, device in events if order_id in ("W10001", "W10003")}
+    assert devices == {"handheld-1", "handheld-2"}, events
 
 
 def test_hsts_under_tls_and_a_cap_on_sessions(tmp_path):
