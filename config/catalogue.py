@@ -102,6 +102,12 @@ CATALOGUE: dict[str, str] = {
     "sync.refused": "{dead} change(s) were refused: a manager sees them in Exceptions.",
     "sync.unreachable": ("Head office cannot be reached right now. Everything done here is saved"
                          " and is sent when it can be."),
+    # --- cancel reasons, on slips and screens -------------------------------------------------
+    "reason.customer_refused": "Customer refused the order",
+    "reason.no_show": "Customer did not come",
+    "reason.item_unavailable": "An item was not available",
+    "reason.damaged": "Damaged",
+    "reason.other": "Other",
     "stop.cancelled": "Order {order} was cancelled. Do not hand it over.",
     # --- picking by item (ui/tui/dialogs/pick.py, short.py) --------------------------------------
     "pick.title_scan": "Pick: scan every item, then the bin of each tote",

@@ -19,6 +19,10 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_skeleton, format_time
+
+from config.catalogue import CATALOGUE, msg
 from drivers import escpos_safe
 from drivers.errors import DeviceConfigError, ReceiptRenderError
 
@@ -60,6 +64,8 @@ class PickupReceipt:
     """The type of ID checked (age-restricted items, or by the store's rules)."""
     signature: bool = False
     """Print a signature line: the customer signs this copy (the store's handoff evidence)."""
+    locale: str = "en_US"
+    """How the date reads on paper ([ui] locale): "Fri, Mar 14, 2025 3:09 PM UTC" in en_US."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class ReturnSlip:
     associate: str
     at: datetime | str
     items: Sequence[ReceiptItem] = field(default_factory=tuple)
+    note: str | None = None
+    """What the associate wrote when cancelling: it travels with the items back to the shelf."""
+    locale: str = "en_US"
 
 
 def _coerce(cls: type, data: Any) -> Any:
@@ -117,11 +126,27 @@ def _clean(text: object) -> str:
     return _CONTROL.sub("", str(text))
 
 
-def _when(at: datetime | str) -> str:
-    if isinstance(at, datetime):
-        stamp = at.strftime("%Y-%m-%d %H:%M")
-        return f"{stamp} {at.strftime('%Z')}".strip() if at.tzinfo else stamp
-    return _clean(at)
+def _when(at: datetime | str, locale: str = "en_US") -> str:
+    """A date on paper in the store's words: weekday, date and time of day in its locale, never
+    an ISO timestamp. A stored timestamp (UTC) reads in the store PC's own time zone."""
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone()
+        except ValueError:
+            return _clean(at)
+    try:
+        where = Locale.parse(locale.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        where = Locale.parse("en_US")
+    text = f"{format_skeleton('yMMMEd', at, locale=where)} {format_time(at, 'short', locale=where)}"
+    zone = at.strftime("%Z") if at.tzinfo else ""
+    return _clean(f"{text} {zone}".strip().replace("\u202f", " ").replace("\xa0", " "))
+
+
+def _reason(reason: str) -> str:
+    """A cancel reason as words ("Customer did not come"), never its code (no_show)."""
+    key = f"reason.{reason}"
+    return msg(key) if key in CATALOGUE else _clean(reason)
 
 
 class _Doc:
@@ -197,7 +222,7 @@ def render_pickup_receipt(receipt: PickupReceipt | Mapping[str, Any], profile: s
     doc.line(f"Store {r.store_id}", align="center")
     doc.rule()
     doc.pair("Order", r.order_id)
-    doc.pair("Picked up", _when(r.handed_over_at))
+    doc.pair("Picked up", _when(r.handed_over_at, r.locale))
     doc.pair("Associate", r.associate)
     if r.verified_by == "manager_override":
         manager = _clean(r.override_manager or "unknown manager")
@@ -255,9 +280,11 @@ def render_return_slip(slip: ReturnSlip | Mapping[str, Any], profile: str = "def
     doc.rule()
     doc.pair("Order", s.order_id)
     doc.pair("From bin", s.bin_id)
-    doc.pair("Reason", s.reason)
+    doc.pair("Reason", _reason(s.reason))
+    if s.note:
+        doc.pair("Note", _clean(s.note))
     doc.pair("Associate", s.associate)
-    doc.pair("Date", _when(s.at))
+    doc.pair("Date", _when(s.at, s.locale))
     doc.rule()
     doc.items(s.items)
     doc.rule()

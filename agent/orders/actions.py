@@ -66,7 +66,8 @@ class Actions(PickingActions, StagingActions, PickupActions):
                     "store_id": self.settings.store_id, "order_id": order_id,
                     "bin_id": order["bin"] or "-", "reason": reason,
                     "associate": self.associate(associate_id).name, "at": stamp,
-                    "items": _task_items(conn, order_id, task_id),
+                    "items": _task_items(conn, order_id, task_id), "note": note,
+                    "locale": self.settings.ui.locale,
                 }, associate_id)
             conn.execute(
                 "UPDATE orders SET state = ?, state_changed_at = ? WHERE order_id = ?",

@@ -196,6 +196,7 @@ class PickupActions(ActionBase):
             self._print(conn, "receipt", order_id, {
                 "store_id": self.settings.store_id, "order_id": order_id,
                 "associate": self.associate(associate_id).name, "handed_over_at": stamp,
+                "locale": self.settings.ui.locale,
                 "verified_by": verification, "override_manager": override_id,
                 "items": receipt_items(conn, order_id, handed),
                 "short": short_items(conn, order_id),
