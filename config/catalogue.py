@@ -108,6 +108,15 @@ CATALOGUE: dict[str, str] = {
     "reason.item_unavailable": "An item was not available",
     "reason.damaged": "Damaged",
     "reason.other": "Other",
+    # --- the order's timeline: what the store told head office ---------------------------------
+    "event.order.staged": "Staged in a bin",
+    "event.order.picked_up": "Handed over",
+    "event.order.cancelled": "Cancelled in store",
+    "event.order.returned_to_shelf": "Back on the shelf",
+    "event.order.line_short": "Item short",
+    "event.order.hold_extended": "Hold extended",
+    "pick.bin_occupied": ("Bin {bin} already holds order {order}. Scan another bin, or scan {bin}"
+                          " again to share it."),
     "stop.cancelled": "Order {order} was cancelled. Do not hand it over.",
     # --- picking by item (ui/tui/dialogs/pick.py, short.py) --------------------------------------
     "pick.title_scan": "Pick: scan every item, then the bin of each tote",

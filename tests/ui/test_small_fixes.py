@@ -52,3 +52,22 @@ def test_return_to_shelf_does_not_ask_again_for_the_bin_just_scanned(env):
             assert task == {"state": "DONE"}
 
     asyncio.run(main())
+
+
+def test_staging_into_a_bin_that_holds_another_order_warns_once(env):
+    from ui.tui.dialogs.pick import PickDialog
+
+    async def main():
+        app = StoreAgentApp(env.settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot)
+            await scan(pilot, "W10001")
+            await pilot.press("f2")
+            assert isinstance(app.screen, PickDialog)
+            await scan(pilot, "B-07")  # W10002 is in it
+            assert "Bin B-07 already holds order W10002" in message(app)
+            assert app.screen.bins == []
+            await scan(pilot, "B-07")  # again: the associate means to share it
+            assert app.screen.bins == ["B-07"]
+
+    asyncio.run(main())

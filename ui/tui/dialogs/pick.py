@@ -29,6 +29,7 @@ from agent.errors import (
     UnknownOrderError,
     WrongItemError,
 )
+from agent.views import queue_view
 from config.catalogue import msg
 from config.vocabulary import OrderState
 from ui.tui.dialogs.base import Dialog
@@ -69,6 +70,7 @@ class PickDialog(Dialog):
         self.cursor = 0
         # Staging again (a READY order moved) starts from no bin: F2 replaces the set.
         self.bins: list[str] = []
+        self._warned_bin: str | None = None  # an occupied bin the associate was told about
         self.pick: PickList | None = None
         self._ready = False  # composed and painted once: refresh_data may repaint
 
@@ -192,6 +194,12 @@ class PickDialog(Dialog):
     def _add_bin(self, bin_id: str) -> None:
         if bin_id in self.bins:
             self.say(msg("pick.bin_again", bin=bin_id), error=True)
+            return
+        holder = queue_view.order_in_bin(self.app.store, bin_id)
+        if holder not in (None, self.order_id) and self._warned_bin != bin_id:
+            # Another order's items are in it: say so once; the same scan again means "share it".
+            self._warned_bin = bin_id
+            self.say(msg("pick.bin_occupied", bin=bin_id, order=holder), error=True)
             return
         self.bins.append(bin_id)
         self._paint()

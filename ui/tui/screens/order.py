@@ -13,7 +13,7 @@ from textual.widget import Widget
 from agent.errors import UnknownOrderError
 from agent.orders.states import OrderAction, allows
 from agent.views import queries
-from config.catalogue import msg
+from config.catalogue import CATALOGUE, msg
 from config.vocabulary import OrderState
 from drivers.scan_parse import Scan
 from ui.tui.fmt import day_hhmm, hhmm, window
@@ -82,7 +82,7 @@ def render_detail(d: dict[str, Any], audit: list[dict[str, Any]], *, narrow: boo
     for e in audit:
         arrow = "←" if e["direction"] == "received" else "→"
         style = "bold red" if e["outcome"] in ("dead", "conflict", "quarantined") else ""
-        cells = [hhmm(e["at"]), f"{arrow} {e['what']}", (event_outcome(e), style)]
+        cells = [hhmm(e["at"]), f"{arrow} {event_words(e)}", (event_outcome(e), style)]
         if not narrow:
             detail = e.get("detail") or ""
             if e.get("resolution"):
@@ -95,6 +95,12 @@ def render_detail(d: dict[str, Any], audit: list[dict[str, Any]], *, narrow: boo
         Content(""), Content.styled("Timeline", "bold"),
         *table(timeline_columns, timeline_rows, width),
     ])
+
+
+def event_words(e: dict[str, Any]) -> str:
+    """What the store did, in words ("Handed over"), not the event's wire name."""
+    key = f"event.{e['what']}"
+    return msg(key) if e.get("direction") == "store_event" and key in CATALOGUE else str(e["what"])
 
 
 def event_outcome(e: dict[str, Any]) -> str:
