@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
-
-import httpx
 
 from sync.errors import error_for_status
 from sync.models import (
@@ -33,7 +30,7 @@ from sync.models import (
     parse_snapshot,
     to_rfc3339,
 )
-from sync.pipeline import PipelineClient, RequestPipeline
+from sync.pipeline import ConnectOptions, PipelineClient
 
 
 class StoreSyncClient(PipelineClient):
@@ -46,32 +43,13 @@ class StoreSyncClient(PipelineClient):
     long_polls = True
     accepts_heartbeat = True
 
-    def __init__(
-        self,
-        base_url: str,
-        store_id: str,
-        token: str | None,
-        *,
-        timeout_s: float = 10.0,
-        ca_bundle: str | Path | None = None,
-        client_cert: str | Path | None = None,
-        agent_version: str = "0",
-        transport: httpx.AsyncBaseTransport | None = None,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self.store_id = store_id
-        self.timeout_s = timeout_s
-        headers = {"User-Agent": f"store-agent/{agent_version}", "Accept": "application/json",
-                   "Store-Sync-Version": API_VERSION}
+    def __init__(self, base_url: str, store_id: str, token: str | None,
+                 **options: Unpack[ConnectOptions]) -> None:
+        headers = {"Store-Sync-Version": API_VERSION}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.pipeline = RequestPipeline(
-            self.base_url, headers=headers, secrets=[token] if token else [], timeout_s=timeout_s,
-            ca_bundle=ca_bundle, client_cert=client_cert, transport=transport,
-            path_prefix=f"/v1/stores/{quote(store_id, safe='')}")
-
-    def __repr__(self) -> str:
-        return f"StoreSyncClient(base_url={self.base_url!r}, store_id={self.store_id!r})"
+        self._connect(base_url, store_id, headers=headers, secrets=[token] if token else [],
+                      path_prefix=f"/v1/stores/{quote(store_id, safe='')}", **options)
 
     # --- endpoints ----------------------------------------------------------
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 
 import certifi
 import httpx
@@ -228,11 +228,44 @@ class RequestPipeline:
         await self.http.aclose()
 
 
+class ConnectOptions(TypedDict, total=False):
+    """How an adapter reaches its OMS (every adapter takes these as keyword arguments)."""
+
+    timeout_s: float
+    ca_bundle: str | Path | None
+    client_cert: str | Path | None
+    agent_version: str
+    transport: httpx.AsyncBaseTransport | None
+
+
 class PipelineClient:
     """``async with``, ``aclose()`` and the Date the OMS last sent, for an adapter that owns one
-    ``RequestPipeline`` as ``pipeline``."""
+    ``RequestPipeline`` as ``pipeline`` (built by ``_connect``)."""
 
     pipeline: RequestPipeline
+    base_url: str
+    store_id: str
+
+    def _connect(self, base_url: str, store_id: str, *, headers: Mapping[str, str],
+                 secrets: Iterable[str], path_prefix: str = "", **options: Unpack[ConnectOptions]
+                 ) -> None:
+        """Build the pipeline; ``headers`` add to the ones every request carries."""
+        self.base_url = base_url.rstrip("/")
+        self.store_id = store_id
+        self.pipeline = RequestPipeline(
+            self.base_url,
+            headers={"User-Agent": f"store-agent/{options.get('agent_version', '0')}",
+                     "Accept": "application/json", **headers},
+            secrets=secrets, timeout_s=options.get("timeout_s", 10.0),
+            ca_bundle=options.get("ca_bundle"), client_cert=options.get("client_cert"),
+            transport=options.get("transport"), path_prefix=path_prefix)
+
+    @property
+    def timeout_s(self) -> float:
+        return self.pipeline.timeout_s
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, store_id={self.store_id!r})"
 
     async def __aenter__(self) -> Self:
         return self

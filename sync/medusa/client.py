@@ -26,11 +26,8 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
-
-import httpx
 
 from sync.errors import (
     BadResponseError,
@@ -63,7 +60,7 @@ from sync.models import (
     check_results,
     to_rfc3339,
 )
-from sync.pipeline import PipelineClient, RequestPipeline
+from sync.pipeline import ConnectOptions, PipelineClient
 
 log = logging.getLogger(__name__)
 
@@ -86,32 +83,20 @@ class MedusaClient(PipelineClient):
         sales_channel_id: str,
         shipping_option_ids: Sequence[str] = (),
         poll_s: float = 2.0,
-        timeout_s: float = 10.0,
-        ca_bundle: str | Path | None = None,
-        client_cert: str | Path | None = None,
-        agent_version: str = "0",
-        transport: httpx.AsyncBaseTransport | None = None,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self.store_id = store_id
+        **options: Unpack[ConnectOptions],
+    ) -> None:
         self.location_id = stock_location_id
         self.sales_channel_id = sales_channel_id
         self.poll_s = poll_s
-        self.timeout_s = timeout_s
         self._configured_options = set(shipping_option_ids)
         self._pickup_options: set[str] | None = set(shipping_option_ids) or None
-        headers = {"User-Agent": f"store-agent/{agent_version}", "Accept": "application/json"}
-        secrets = []
+        headers: dict[str, str] = {}
+        secrets: list[str] = []
         if token:
             basic = base64.b64encode(f"{token}:".encode()).decode()
             headers["Authorization"] = f"Basic {basic}"
             secrets = [token, basic]
-        self.pipeline = RequestPipeline(self.base_url, headers=headers, secrets=secrets,
-                                        timeout_s=timeout_s, ca_bundle=ca_bundle,
-                                        client_cert=client_cert, transport=transport)
-
-    def __repr__(self) -> str:
-        return f"MedusaClient(base_url={self.base_url!r}, store_id={self.store_id!r})"
+        self._connect(base_url, store_id, headers=headers, secrets=secrets, **options)
 
     # --- the contract's endpoints ---------------------------------------------------
 
