@@ -21,7 +21,8 @@ from pydantic import ValidationError
 from config.errors import UsageError
 from sync.models import EventsRequest, Heartbeat, describe_validation_error
 from sync.oms_sim.faults import ScriptedAnswer
-from sync.oms_sim.state import OPEN_STATUSES, CursorGone, SimState, UnknownOrder
+from sync.oms_sim.rules import OPEN_STATUSES
+from sync.oms_sim.state import CursorGone, SimState, UnknownOrder
 
 STATE = web.AppKey("state", SimState)
 STORE = "/v1/stores/{store_id}"

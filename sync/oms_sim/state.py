@@ -23,33 +23,15 @@ import copy
 import random
 import secrets
 import threading
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sync.models import Event, OrderSnapshot, PickedLine, ReturnedData, StagedData, to_rfc3339
-from sync.oms_sim import items
+from sync.models import Event, OrderSnapshot, to_rfc3339
 from sync.oms_sim.faults import FaultSpec, ScriptedAnswer
+from sync.oms_sim.rules import OPEN_STATUSES, decide
+from sync.oms_sim.store import StoreSim
 from sync.samples import sample_arrival, sample_snapshot
-
-OPEN_STATUSES = frozenset({"released", "ready_for_pickup"})
-# event type -> (statuses it may act on, status afterwards; None keeps the status)
-TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
-    "order.staged": (OPEN_STATUSES, "ready_for_pickup"),
-    "order.picked_up": (OPEN_STATUSES, "picked_up"),
-    "order.cancelled": (OPEN_STATUSES, "cancelled"),
-    "order.returned_to_shelf": (frozenset({"cancelled"}), None),
-    # API 1.1. A short pick is a fact about the shelf, true whatever became of the order
-    # since (cancelled online while the picker looked): accepted in any status, so the
-    # stock signal is never a dead letter holding the order's return behind it.
-    "order.line_short": (frozenset({*OPEN_STATUSES, "picked_up", "cancelled"}), None),
-    "order.hold_extended": (OPEN_STATUSES, None),  # API 1.1
-}
-# Events whose effect goes beyond the status: line quantities, stock (oms_sim/items.py).
-_ITEM_EVENTS = frozenset({"order.line_short", "order.returned_to_shelf", "order.hold_extended",
-                          "order.picked_up"})
 
 
 class CursorGone(Exception):
@@ -59,22 +41,6 @@ class CursorGone(Exception):
 class UnknownOrder(KeyError):
     pass
 
-
-@dataclass
-class StoreSim:
-    store_id: str
-    token: str | None = None
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    log: list[dict[str, Any]] = field(default_factory=list)
-    floor: int = 0
-    applied: set[str] = field(default_factory=set)
-    deliveries: Counter[str] = field(default_factory=Counter)
-    max_seq: dict[str, int] = field(default_factory=dict)
-    received: list[dict[str, Any]] = field(default_factory=list)
-    heartbeats: list[dict[str, Any]] = field(default_factory=list)
-    ordering_violations: list[dict[str, Any]] = field(default_factory=list)
-    stats: Counter[str] = field(default_factory=Counter)
-    stock: items.Stock = field(default_factory=items.Stock)
 
 
 class SimState:
@@ -326,55 +292,13 @@ class SimState:
         if store.deliveries[event_id] == 2:
             store.stats["duplicate_ids"] += 1
         store.received.append(record)
-        result, published = self._decide(store, event, event_id, now)
+        result, snapshot = decide(store, event, event_id, now)
+        published = snapshot is not None
+        if snapshot is not None:
+            self._publish(store.store_id, snapshot, notify=False)
         record["result"] = result["status"]
         store.stats[result["status"]] += 1
         return result, published
-
-    def _decide(
-        self, store: StoreSim, event: Event, event_id: str, now: str
-    ) -> tuple[dict[str, Any], bool]:
-        def answer(status: str, code: str | None = None, message: str | None = None,
-                   order: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-            # ``order`` is a stored snapshot: shared, never edited (see the module docstring).
-            result = {"event_id": event_id, "status": status, "code": code, "message": message,
-                      "order": order}
-            return result, False
-
-        if event_id in store.applied:
-            return answer("duplicate")
-        order = store.orders.get(event.order_id)
-        if order is None:
-            return answer("rejected", "unknown_order", f"no order {event.order_id} in this store")
-        if event.based_on_version > order["version"]:
-            return answer("rejected", "future_version", "based_on_version is newer than the order")
-        problem = _line_problem(order, event) or items.line_problem(order, event)
-        if problem:
-            return answer("rejected", "bad_line", problem)
-        applied_seq = store.max_seq.get(event.order_id)
-        if applied_seq is not None and event.seq < applied_seq:
-            store.ordering_violations.append(
-                {
-                    "order_id": event.order_id,
-                    "event_id": event_id,
-                    "seq": event.seq,
-                    "after_seq": applied_seq,
-                }
-            )
-        allowed_from, status_after = TRANSITIONS[event.type]
-        if order["status"] not in allowed_from:
-            message = f"{event.type} cannot apply to an order that is {order['status']}"
-            return answer("conflict", "wrong_state", message, order)
-        store.applied.add(event_id)
-        store.max_seq[event.order_id] = max(event.seq, applied_seq or event.seq)
-        # A new top-level dict; lines, customer... are shared with the previous version.
-        snapshot = {**order, "status": status_after or order["status"], "version": order["version"] + 1,
-                    "updated_at": now}
-        if event.type in _ITEM_EVENTS:
-            snapshot.update(items.apply(order, event, store.stock, status_after))
-        self._publish(store.store_id, snapshot, notify=False)
-        return {"event_id": event_id, "status": "accepted", "code": None, "message": None,
-                "order": None}, True
 
     # --- reads --------------------------------------------------------------------
 
@@ -436,19 +360,3 @@ class SimState:
                 "heartbeats": len(store.heartbeats),
                 "long_polls_waiting": self.polls_waiting.get(store_id, 0),
             }
-
-
-def _line_problem(order: dict[str, Any], event: Event) -> str | None:
-    data = event.data
-    lines = data.lines if isinstance(data, StagedData | ReturnedData) else ()
-    if not lines:
-        return None
-    ordered = {line["line_id"]: line["quantity"] for line in order["lines"]}
-    for line in lines:
-        # Not getattr with a default: a missing attribute goes through pydantic's slow __getattr__.
-        quantity = line.quantity_picked if isinstance(line, PickedLine) else line.quantity
-        if line.line_id not in ordered:
-            return f"no line {line.line_id} in order {order['order_id']}"
-        if quantity > ordered[line.line_id]:
-            return f"line {line.line_id}: {quantity} is more than the {ordered[line.line_id]} ordered"
-    return None
