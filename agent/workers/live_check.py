@@ -64,7 +64,7 @@ async def check_before_stage(store: Store, settings: Settings, order_id: str, *,
     stage goes ahead and a conflict answer later settles itself (orders/superseded).
     None when nothing was asked.
     """
-    if sync_state.get(store.conn, "online") != "1":
+    if not sync_state.reported_online(store.conn):
         return None
     try:
         return await check_order(store, settings, order_id, client=client)
