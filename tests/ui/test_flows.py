@@ -128,7 +128,7 @@ def test_cancel_with_a_reason_then_return_to_shelf(env, size):
             await pilot.press("f6")
             assert isinstance(app.screen, ReturnDialog)
             await pilot.press("f2")  # not before the bin is scanned
-            assert "scan bin B-07 first" in message(app)
+            assert "Scan bin B-07 first" in message(app)
             await scan(pilot, "B-08")
             assert "not this order's bin" in message(app)
             await scan(pilot, "B-07")

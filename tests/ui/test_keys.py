@@ -126,3 +126,21 @@ def test_a_40_column_screen_keeps_one_row_each_for_status_and_keys(env):
             assert banner.size.height <= 2 and "+1" in str(banner.render())
 
     asyncio.run(main())
+
+
+def test_a_long_order_scrolls_with_the_arrows_from_the_scan_field(env):
+    from tests.ui.conftest import order, seed
+
+    seed(env.settings, order("W10020", lines=12))
+
+    async def main():
+        app = StoreAgentApp(env.settings)
+        async with app.run_test(size=(40, 20)) as pilot:
+            await login(pilot)
+            await scan(pilot, "W10020")
+            body = app.screen.query_one("#order-body")
+            assert body.max_scroll_y > 0 and body.scroll_y == 0
+            await pilot.press("down", "down", "down")
+            assert body.scroll_y == 3 and app.focused is app.screen.query_one("#scan")
+
+    asyncio.run(main())

@@ -52,7 +52,7 @@ def test_stop_when_the_live_check_finds_the_order_cancelled(sim_env, size):
             await wait_for(pilot, lambda: isinstance(app.screen, StopScreen))
             text = _stop_text(app)
             assert "STOP" in text and "DO NOT HAND OVER" in text
-            assert "bin B-07" in text and "Return-to-shelf task" in text
+            assert "bin B-07" in text and "return to the shelf is open" in text
             assert app.screen.styles.background.hex.upper() == "#B00020"  # red, and readable (6.9:1)
             assert not no_horizontal_overflow(app)
             await burst(pilot, "K7Q9MX")  # a scan's Enter must not dismiss the STOP

@@ -10,6 +10,7 @@ from textual.widgets import Input
 
 from agent.associates.pin_check import check_pin
 from agent.store.devices import scan_patterns
+from config.catalogue import msg
 from drivers.scan_parse import classify
 from ui.tui.dialogs.base import Dialog
 from ui.tui.widgets.plain import Plain
@@ -28,7 +29,7 @@ def check_manager(app: Any, raw_id: str, pin: str) -> tuple[str | None, str]:
 
 
 class ManagerDialog(Dialog):
-    TITLE_TEXT = "Manager approval"
+    TITLE_TEXT = msg("manager.title")
 
     def __init__(self, reason: str):
         super().__init__()
@@ -36,8 +37,8 @@ class ManagerDialog(Dialog):
 
     def compose_dialog(self) -> ComposeResult:
         yield Plain(self.reason, classes="dialog-text")
-        yield Input(placeholder="manager id or badge", id="mgr-id", compact=True, classes="scan")
-        yield Input(placeholder="manager PIN, Enter", id="mgr-pin", password=True, compact=True,
+        yield Input(placeholder=msg("exception.manager_id"), id="mgr-id", compact=True, classes="scan")
+        yield Input(placeholder=msg("exception.manager_pin"), id="mgr-pin", password=True, compact=True,
                     restrict=r"[0-9]*", max_length=12)
 
     def on_mount(self) -> None:

@@ -9,12 +9,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button
 
+from config.catalogue import msg
 from ui.tui.dialogs.base import Dialog
 from ui.tui.widgets.plain import Plain
 
 
 class OfflineWarnDialog(Dialog):
-    TITLE_TEXT = "OMS not reachable: confirm the handoff?"
+    TITLE_TEXT = msg("offline.title")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("f2", "confirm", "Confirm"),
         Binding("f3", "manager", "Manager"),
@@ -27,9 +28,9 @@ class OfflineWarnDialog(Dialog):
     def compose_dialog(self) -> ComposeResult:
         yield Plain(self.warning, classes="dialog-text")
         with Horizontal(classes="dialog-buttons"):
-            yield Button("Confirm F2", id="confirm", variant="warning", compact=True)
-            yield Button("Manager F3", id="manager", compact=True)
-            yield Button("Cancel Esc", id="abandon", compact=True)
+            yield Button(msg("offline.confirm"), id="confirm", variant="warning", compact=True)
+            yield Button(msg("offline.manager"), id="manager", compact=True)
+            yield Button(msg("offline.back"), id="abandon", compact=True)
 
     def on_mount(self) -> None:
         # A scanner's trailing Enter must not confirm a handoff: no button takes focus.

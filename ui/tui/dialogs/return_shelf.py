@@ -19,7 +19,7 @@ from ui.tui.widgets.scan_input import ScanInput
 
 
 class ReturnDialog(Dialog):
-    TITLE_TEXT = "Return to shelf: scan the bin"
+    TITLE_TEXT = msg("return.title")
     BINDINGS: ClassVar[list[Any]] = [Binding("f2", "confirm", "Items are back")]
 
     def __init__(self, detail: dict[str, Any]):
@@ -36,8 +36,8 @@ class ReturnDialog(Dialog):
         for item in self.return_task.get("lines", []):
             t.append(f"  {item['quantity']} × {names.get(item['line_id'], item['line_id'])}\n")
         yield Plain(t, classes="dialog-text")
-        yield ScanInput(placeholder="bin barcode, Enter", id="return-scan", expect="bin")
-        yield Button("Items are back F2", id="return-confirm", compact=True, disabled=not self.bin_ok)
+        yield ScanInput(placeholder=msg("return.prompt"), id="return-scan", expect="bin")
+        yield Button(msg("return.done_key"), id="return-confirm", compact=True, disabled=not self.bin_ok)
 
     def on_mount(self) -> None:
         self.query_one("#return-confirm").can_focus = False
@@ -55,13 +55,11 @@ class ReturnDialog(Dialog):
         if scan.kind == "bin" and scan.value == self.return_task.get("bin"):
             self.bin_ok = True
             self.query_one("#return-confirm", Button).disabled = False
-            self.say(f"bin {scan.value} ✓: put the items back, then F2")
+            self.say(msg("return.bin_ok", bin=scan.value))
         elif scan.kind == "bin":
-            self.say(f"bin {scan.value} is not this order's bin ({self.return_task.get('bin')});"
-                     " nothing changed", error=True)
+            self.say(msg("return.bin_wrong", bin=scan.value, right=self.return_task.get("bin")), error=True)
         else:
-            self.say(f"scan the bin ({scan.kind}: {scan.value or scan.reason}); nothing changed",
-                     error=True)
+            self.say(msg("return.not_a_bin"), error=True)
 
     @on(Button.Pressed, "#return-confirm")
     def _pressed(self) -> None:
@@ -69,7 +67,7 @@ class ReturnDialog(Dialog):
 
     def action_confirm(self) -> None:
         if not self.bin_ok:
-            self.say(f"scan bin {self.return_task.get('bin')} first", error=True)
+            self.say(msg("return.bin_first", bin=self.return_task.get("bin")), error=True)
             return
         app = self.app
         try:

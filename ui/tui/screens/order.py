@@ -20,6 +20,7 @@ from ui.tui.fmt import day_hhmm, hhmm, window
 from ui.tui.items import alternate_of, bins_of
 from ui.tui.screens.order_flows import OrderFlows
 from ui.tui.widgets.columns import Column, table
+from ui.tui.work_signals import bay_label
 
 STATE_STYLE = {OrderState.TO_PICK: "bold blue", OrderState.READY: "bold green",
                OrderState.PICKED_UP: "bold", OrderState.CANCELLED: "bold white on red"}
@@ -50,13 +51,14 @@ def render_detail(d: dict[str, Any], audit: list[dict[str, Any]], *, narrow: boo
                 f" {day_hhmm(d['hold_until'])}")
     if d["arrival"]:
         a = d["arrival"]
-        head += ["\n", (f"ARRIVED {hhmm(a['arrived_at'])} bay {a['bay'] or '?'} {a['vehicle'] or ''}",
+        head += ["\n", (msg("order.arrived", at=hhmm(a["arrived_at"]), bay=bay_label(a["bay"]),
+                             vehicle=a["vehicle"] or msg("vehicle.unknown")),
                         "bold black on yellow")]
     if d["conflict"]:
         head += ["\n", (f"CONFLICT: {d['conflict']}", "bold white on red")]
     task = d["return_task"]
     if task and task["state"] == "OPEN":
-        head += ["\n", (f"RETURN TO SHELF: items in bin {task['bin'] or '?'} go back (F6)",
+        head += ["\n", (msg("order.return_open", bin=task["bin"] or "-"),
                         "bold black on yellow")]
     # Narrow, the item keeps the width: the pick list (F2) shows where each one lives.
     line_columns = [Column("Item", ratio=1), Column("Qty", right=True), Column("Picked", right=True)]

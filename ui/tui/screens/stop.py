@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button
 
+from config.catalogue import msg
 from ui.tui.widgets.plain import Plain
 
 
@@ -28,19 +29,19 @@ class StopScreen(Screen[str | None]):
         d = self.detail
         task = d.get("return_task") or {}
         with Vertical(id="stop-box"):
-            yield Plain("STOP", id="stop-title")
-            yield Plain("DO NOT HAND OVER", id="stop-sub")
-            yield Plain(f"Order {d.get('order_id')} was CANCELLED.", classes="stop-line")
+            yield Plain(msg("stop.title"), id="stop-title")
+            yield Plain(msg("stop.sub"), id="stop-sub")
+            yield Plain(msg("stop.order", order=d.get("order_id")), classes="stop-line")
             if d.get("bin") or task.get("bin"):
-                yield Plain(f"Its items are in bin {d.get('bin') or task.get('bin')}.",
+                yield Plain(msg("stop.bin", bin=d.get("bin") or task.get("bin")),
                             classes="stop-line")
             if task.get("state") == "OPEN":
-                yield Plain(f"Return-to-shelf task {task['id']} is open: put the items back.",
+                yield Plain(msg("stop.task"),
                             classes="stop-line")
             yield Plain(self.message, id="stop-message")
-            yield Button("Understood (F2)", id="stop-ok", compact=True)
+            yield Button(msg("stop.ok"), id="stop-ok", compact=True)
             if task.get("state") == "OPEN":
-                yield Button("Return to shelf (F6)", id="stop-return", compact=True)
+                yield Button(msg("stop.return"), id="stop-return", compact=True)
 
     def on_mount(self) -> None:
         # Not focusable: a scanner's trailing Enter must not dismiss the STOP.

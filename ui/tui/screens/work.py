@@ -25,7 +25,7 @@ from ui.tui.screens.queue import QueueView
 from ui.tui.widgets.footer import KeyFooter
 from ui.tui.widgets.scan_input import ScanInput
 
-QUEUE_ACTIONS = ("section", "search", "clear_search", "cursor")
+QUEUE_ACTIONS = ("section", "search", "clear_search")
 ORDER_ACTIONS = ("stage", "pickup", "cancel_order", "return_shelf", "partial", "back")
 
 
@@ -147,6 +147,9 @@ class WorkScreen(BaseScreen):
         self.queue.clear_search()
 
     def action_cursor(self, step: int) -> None:
+        if self._on_order:  # a long order on a handheld: the arrows scroll it, no Tab first
+            self.order.scroll_relative(y=step, animate=False)
+            return
         table = self.queue.query_one("#queue", DataTable)
         if table.row_count:
             table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
