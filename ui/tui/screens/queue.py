@@ -13,14 +13,13 @@ from textual.widgets import Button, DataTable, Input
 
 from agent.kpis.timers import URGENCY, arrival_timers, describe, timers_by_order
 from agent.views import queue_view
+from config.catalogue import CATALOGUE, msg
 from ui.tui.fmt import day_hhmm, hhmm, short_wait, window
 from ui.tui.widgets.plain import plain
 from ui.tui.work_signals import bay_label
 
-LABELS = {
-    "to_pick": "To pick", "ready": "Ready", "arrived": "Arrived",
-    "returns": "Return", "no_shows": "No-shows", "exceptions": "Exceptions",
-}
+LABELS = {name: msg(f"tab.{name}")
+          for name in ("to_pick", "ready", "arrived", "returns", "no_shows", "exceptions")}
 # A customer outside: black on yellow, 19:1 however the row around it is drawn.
 ARRIVED_STYLE = "bold #000000 on #ffd000"
 CLOCK_REFRESH_S = 15.0
@@ -30,18 +29,15 @@ URGENT = ("arrived", "no_shows", "exceptions")
 
 def _columns(section: str, narrow: bool) -> list[tuple[str, str]]:
     """(key, heading) pairs; the narrow layout keeps what identifies the work and its clock."""
-    wide = {
-        "to_pick": [("order_id", "Order"), ("due", "Due"), ("customer_name", "Customer"),
-                    ("window", "Window"), ("fulfillment", "Type")],
-        "ready": [("bin", "Bin"), ("order_id", "Order"), ("customer_name", "Customer"),
-                  ("hold", "Hold until"), ("arrival", "Arrived")],
-        "arrived": [("order_id", "Order"), ("waited", "Waiting"), ("bin", "Bin"), ("bay", "Bay"),
-                    ("arrival_vehicle", "Vehicle"), ("customer_name", "Customer")],
-        "returns": [("bin", "Bin"), ("order_id", "Order"), ("items", "Items"), ("reason", "Reason")],
-        "no_shows": [("order_id", "Order"), ("state", "State"), ("bin", "Bin"), ("hold", "Hold"),
-                     ("customer_name", "Customer")],
-        "exceptions": [("what", "What"), ("order_id", "Order"), ("detail", "Detail")],
+    keys = {
+        "to_pick": ["order_id", "due", "customer_name", "window", "fulfillment"],
+        "ready": ["bin", "order_id", "customer_name", "hold", "arrival"],
+        "arrived": ["order_id", "waited", "bin", "bay", "arrival_vehicle", "customer_name"],
+        "returns": ["bin", "order_id", "items", "reason"],
+        "no_shows": ["order_id", "state", "bin", "hold", "customer_name"],
+        "exceptions": ["what", "order_id", "detail"],
     }[section]
+    wide = [(key, msg(f"col.{key}")) for key in keys]
     if not narrow:
         return wide
     keep = {"exceptions": 2, "arrived": 4}.get(section, 3)
@@ -62,6 +58,8 @@ def _cell(row: dict[str, Any], key: str, timers: dict[str, Any]) -> Text:
         return Text(label, style=TIMER_STYLE[timer.state])
     if key == "bay":
         return plain(bay_label(row.get("arrival_bay")))
+    if key in ("reason", "state", "what"):  # codes as words: no_show, TO_PICK, order.staged
+        return plain(_words(row, key))
     if key == "window":
         return plain(window(row.get("window_start"), row.get("window_end")))
     if key == "hold":
@@ -76,6 +74,19 @@ def _cell(row: dict[str, Any], key: str, timers: dict[str, Any]) -> Text:
         return plain(sum(line["quantity"] for line in row["lines"]))
     value = row.get(key)
     return plain("" if value is None else value)
+
+
+def _words(row: dict, key: str) -> str:
+    value = str(row.get(key) or "")
+    if key == "what":
+        kind = row.get("kind")
+        if kind == "dead_letter":
+            event = value.split(" ")[0]
+            done = msg(f"event.{event}") if f"event.{event}" in CATALOGUE else msg("exception.change")
+            return msg("exception.not_accepted", what=done)
+        return msg(f"exception.kind_{kind}") if f"exception.kind_{kind}" in CATALOGUE else value
+    wording = f"{'reason' if key == 'reason' else 'state'}.{value}"
+    return msg(wording) if wording in CATALOGUE else value
 
 
 def most_urgent_section(data: dict[str, Any]) -> str:
