@@ -27,14 +27,11 @@ echo "stress: $runs run(s) of $(git -C "$repo" rev-parse --short HEAD), logs in 
 hogs=()
 stop_hogs() { [ ${#hogs[@]} -eq 0 ] || kill "${hogs[@]}" 2>/dev/null; hogs=(); }
 trap 'stop_hogs; [ "$keep" = yes ] || rm -rf "$scratch"' EXIT
-# One virtual environment for all runs (install.sh still installs the clone into it each time).
-python3 -m venv "$scratch/venv" || exit 1
 failed=0
 for i in $(seq 1 "$runs"); do
   clone="$scratch/clone-$i"
   git clone -q "$repo" "$clone"
   commit=$(git -C "$clone" rev-parse --short HEAD)
-  ln -s "$scratch/venv" "$clone/.venv"
   extra=()
   [ "$shuffle" = yes ] && extra+=(--random-order)
   if [ "$load" = yes ]; then
