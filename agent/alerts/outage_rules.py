@@ -21,6 +21,7 @@ from datetime import datetime
 
 from agent.clock import age_s
 from agent.store import sync_state
+from agent.store.sync_state import SyncKey
 from config.settings import Settings
 
 ESCALATING_KINDS = ("oms_unreachable", "credentials_refused", "feed_stalled")
@@ -41,9 +42,9 @@ def outage_conditions(conn: sqlite3.Connection, settings: Settings, now: datetim
         tuple[str, str, str | None, str]]:
     """(kind, key, severity or None when it does not hold, message) for each outage rule."""
     a = settings.alerts
-    state = {k: sync_state.get(conn, k) for k in ("last_contact_at", "daemon_started_at",
-                                                    "last_error", "credentials_rejected",
-                                                    "last_feed_success_at")}
+    state = {k.value: sync_state.get(conn, k) for k in (
+        SyncKey.LAST_CONTACT_AT, SyncKey.DAEMON_STARTED_AT, SyncKey.LAST_ERROR,
+        SyncKey.CREDENTIALS_REJECTED, SyncKey.LAST_FEED_SUCCESS_AT)}
     silent = age_s(state["last_contact_at"] or state["daemon_started_at"], now)
     error = state["last_error"] or ""
     refused = state["credentials_rejected"] == "1" or bool(_REFUSED.search(error))
