@@ -30,6 +30,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import sqlite_utils
 
@@ -136,28 +137,38 @@ class _Connection(sqlite3.Connection):
             raise storage_error(exc, self.store_path) or exc from exc
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 # POSIX record locks belong to the process: closing ANY descriptor of the database file
 # drops every lock this process's SQLite connections hold on it, and another process can
 # then take the file for its last-connection checkpoint and reset the WAL under them: their
-# commits are lost. So the header is read only while this process has no connection to it.
+# commits are lost. So the file is judged only while this process has no connection to it,
+# and through SQLite (whose own descriptors defer their close while locks are held).
 _CONNECTED: Counter[str] = Counter()
 _CONNECTED_LOCK = threading.Lock()
 
 
 def _refuse_a_file_that_is_not_a_database(path: Path) -> None:
-    """Judge the header before SQLite opens the file: closing a read-write connection to a
-    file SQLite cannot read deletes its -wal, which a restore means to keep."""
-    try:
-        with open(path, "rb") as fh:
-            header = fh.read(len(SQLITE_HEADER))
-    except FileNotFoundError:
+    """Judge the file before a read-write connection opens it: closing one to a file SQLite
+    cannot read deletes its -wal, which a restore means to keep.
+
+    Asked through SQLite (immutable: no locks, no -wal, nothing written), never by opening
+    the file with Python: closing any descriptor of the database file drops every POSIX
+    lock this process holds on it, those of its open SQLite connections included, and
+    another process could then checkpoint and delete the -wal under them.
+    """
+    if not path.exists():
         return
-    if header and header != SQLITE_HEADER:  # an empty file is a new database to SQLite
-        raise storage_error(sqlite3.DatabaseError("file is not a database"), path) or \
-            StoreSetupError(f"{path}: not a database")
+    try:
+        probe = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error:
+        return  # cannot open it at all: the real connection says why
+    try:
+        probe.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        translated = storage_error(exc, path)
+        if isinstance(translated, StoreCorruptError):
+            raise translated from None
+    finally:
+        probe.close()
 
 
 def _connect(path: Path) -> sqlite3.Connection:
