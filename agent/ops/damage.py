@@ -34,7 +34,9 @@ def database_damage(db_path: Path) -> str | None:
     """What quick_check (or opening) says is wrong with the live database; None when whole.
 
     Read-only, and a file without a SQLite header is judged by its bytes alone: SQLite
-    deletes the -wal of a file it cannot read when a read-write connection closes.
+    deletes the -wal of a file it cannot read when a read-write connection closes. Only
+    for a process with no SQLite connection to the file (restore, before it opens one):
+    closing a Python descriptor of it would drop that connection's POSIX locks.
     """
     try:
         with open(db_path, "rb") as fh:
