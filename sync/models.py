@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -58,7 +58,7 @@ from sync.event_models import (
     StagedData,
 )
 from sync.heartbeat import DeviceHealth, FeedHealth, Heartbeat, OutboxHealth, ReconciliationHealth
-from sync.text import strip_controls, strip_controls_in
+from sync.text import reject_controls, strip_controls_in, visible
 from sync.wire import clip, describe_validation_error, json_type, load_json, to_rfc3339, validate
 
 __all__ = [
@@ -103,10 +103,20 @@ class _FromOms(BaseModel):
     """
 
     model_config = _FROM_OMS
+    # Identifiers are refused, not cleaned, when they hold control characters:
+    # cleaned, two different ids could become one (sync.text.reject_controls).
+    IDENTIFIER_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"order_id", "line_id", "sku", "pickup_code", "status"})
+    # Opaque tokens go back to the OMS byte for byte and are never shown as they are.
+    OPAQUE_FIELDS: ClassVar[frozenset[str]] = frozenset({"change_id", "cursor", "next_cursor"})
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str) or info.field_name in cls.OPAQUE_FIELDS:
+            return value
+        if info.field_name in cls.IDENTIFIER_FIELDS:
+            return reject_controls(value)
         return strip_controls_in(value)
 
 
@@ -320,7 +330,8 @@ def check_snapshot(raw: Any) -> tuple[OrderSnapshot | None, str | None]:
 def _entry_fields(raw: Any) -> dict[str, Any]:
     snapshot, error = check_snapshot(raw)
     order_id = raw.get("order_id") if isinstance(raw, dict) else None
-    order_id = strip_controls(order_id) if isinstance(order_id, str) else None
+    # Only a label for the quarantine row: written out, never cleaned into another order's id.
+    order_id = visible(order_id) if isinstance(order_id, str) else None
     if order_id is not None and not 0 < len(order_id) <= 64:
         order_id = None
     return {"raw": raw, "snapshot": snapshot, "error": error, "order_id": order_id}

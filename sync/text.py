@@ -27,6 +27,28 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub("", _WHITESPACE_CONTROLS.sub(" ", text))
 
 
+def reject_controls(text: str) -> str:
+    """``text`` unchanged, or ValueError if it holds a control character.
+
+    For identifiers (order, line and change ids, SKUs, pickup codes, cursors):
+    stripping would make two different ids one, so a snapshot for
+    ``W\u202e1000001`` would overwrite order ``W1000001``. An id is taken as it
+    is or not at all.
+    """
+    if not text.isprintable() and (_CONTROLS.search(text) or _WHITESPACE_CONTROLS.search(text)):
+        raise ValueError("contains control characters")
+    return text
+
+
+def visible(text: str) -> str:
+    """``text`` with each control character written out (``\\u202e``): a label that is
+    safe to show and still tells two different ids apart."""
+    if text.isprintable():
+        return text
+    return "".join(f"\\u{ord(c):04x}" if _CONTROLS.match(c) or _WHITESPACE_CONTROLS.match(c) else c
+                   for c in text)
+
+
 def strip_controls_in(value: Any) -> Any:
     """``strip_controls`` for a string; anything else unchanged (a validator's helper)."""
     return strip_controls(value) if isinstance(value, str) else value

@@ -555,7 +555,10 @@ LINE_MUTATIONS: list[tuple[str, Any]] = [
     ("line_id", ""), ("sku", None), ("description", None),
 ]
 UNMAPPED = ["on_hold", "READY_FOR_PICKUP", "Released", "shipped", "ready for pickup", "\u202ecancelled"]
-HOSTILE_IDS = ["W'); DROP TABLE orders;--", "W\u202e1000001", "Ω" * 64, "W%_*", "W 1", "W\n1"]
+HOSTILE_IDS = ["W'); DROP TABLE orders;--", "Ω" * 64, "W%_*", "W 1"]
+# Ids with control characters are refused (quarantined), never cleaned into another order's id:
+# "W\u202e1000001" would otherwise overwrite W1000001, and "W\n1" the order "W 1".
+CONTROL_IDS = ["W\u202e1000001", "W\n1", "W1000001\x1b[2J"]
 ENVELOPE_BREAKS: list[tuple[str, Any]] = [
     ("cursor", ""), ("cursor", 5), ("cursor", None), ("cursor", "c" * 5000), ("cursor", ["a"]),
     ("has_more", "maybe"), ("has_more", None), ("has_more", []), ("has_more", {}),
@@ -578,7 +581,7 @@ HOSTILE_BODIES: list[bytes] = [
 def feed_change(draw) -> tuple[dict, bool]:
     """One change and whether its snapshot is valid (and mapped)."""
     kind = draw(st.sampled_from(["valid", "valid", "hostile_valid", "mutated", "mutated", "missing",
-                                 "line", "unmapped", "json"]))
+                                 "line", "unmapped", "control_id", "json"]))
     order = copy.deepcopy(draw(st.sampled_from(POOL)))
     change_id = draw(st.text(min_size=1, max_size=30))
     valid = kind in ("valid", "hostile_valid")
@@ -590,6 +593,8 @@ def feed_change(draw) -> tuple[dict, bool]:
     elif kind == "mutated":
         key, value = draw(st.sampled_from(SNAPSHOT_MUTATIONS))
         order[key] = value
+    elif kind == "control_id":
+        order["order_id"] = draw(st.sampled_from(CONTROL_IDS))
     elif kind == "missing":
         del order[draw(st.sampled_from(REQUIRED))]
     elif kind == "line":

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sync.models import check_snapshot, parse_changes_page, parse_event_results
 from sync.text import strip_controls
-from tests.hostile_text import CLEAR, OSC52, SHOWN, hostile_snapshot
+from tests.hostile_text import CLEAR, OSC52, SHOWN, has_control_characters, hostile_snapshot
 
 
 def test_snapshot_strings_lose_control_characters_and_keep_markup():
@@ -17,7 +19,7 @@ def test_snapshot_strings_lose_control_characters_and_keep_markup():
     assert snap.arrival is not None and snap.arrival.vehicle == SHOWN["vehicle"]
     assert snap.arrival.bay == SHOWN["bay"]
     assert tuple(line.description for line in snap.lines) == SHOWN["descriptions"]
-    assert [line.line_id for line in snap.lines] == ["L[i]", "L2"]
+    assert [line.line_id for line in snap.lines] == ["L[i]", "L2[/]"]
     assert {line.sku for line in snap.lines} == {"S[/b]c"}
 
 
@@ -28,6 +30,23 @@ def test_quarantined_snapshot_names_its_order_without_control_characters():
                                           "cursor": "k", "has_more": False}))
     change = page.changes[0]
     assert change.snapshot is None and change.order_id == SHOWN["order_id"]
+    assert change.change_id == f"c1{CLEAR}"  # opaque: handed back to the OMS byte for byte
+
+
+@pytest.mark.parametrize("field", ["order_id", "line_id", "sku", "pickup_code"])
+def test_an_identifier_with_a_control_character_is_refused_not_cleaned(field):
+    """Cleaned, W1000001<RLO> and W1000001 would be one order: the snapshot would overwrite another."""
+    raw = hostile_snapshot(order_id="W1000001")
+    target = raw["lines"][0] if field in ("line_id", "sku") else raw
+    target[field] = f"{target[field]}\u202e"
+    snap, error = check_snapshot(raw)
+    assert snap is None and error is not None and field in error
+    page = parse_changes_page(json.dumps({"changes": [{"change_id": "c", "order": raw}],
+                                          "cursor": "k", "has_more": False}))
+    label = page.changes[0].order_id
+    assert label is not None and not has_control_characters(label)
+    if field == "order_id":
+        assert label == "W1000001\\u202e"  # written out: never the id of the other order
 
 
 def test_event_result_messages_lose_control_characters():
