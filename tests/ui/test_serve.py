@@ -111,7 +111,14 @@ async def _screen_until(ws: aiohttp.ClientWebSocketResponse, text: str, timeout:
         plain = ANSI.sub("", raw.decode("utf-8", "replace"))
         if text in plain:
             return plain
-        msg = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{text!r} never appeared in the served terminal within {timeout} s:\n"
+                                 f"{plain[-2000:]}")
+        try:
+            msg = await ws.receive(timeout=left)
+        except TimeoutError:
+            continue  # the deadline check above says what was awaited
         if msg.type == aiohttp.WSMsgType.BINARY:
             raw += msg.data
         elif msg.type != aiohttp.WSMsgType.TEXT:
