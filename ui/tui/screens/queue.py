@@ -76,7 +76,7 @@ def _cell(row: dict[str, Any], key: str, timers: dict[str, Any]) -> Text:
     return plain("" if value is None else value)
 
 
-def _words(row: dict, key: str) -> str:
+def _words(row: dict[str, Any], key: str) -> str:
     value = str(row.get(key) or "")
     if key == "what":
         kind = row.get("kind")
