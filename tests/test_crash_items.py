@@ -124,20 +124,38 @@ def _check(db_path: Path, events: dict[str, int], verified: dict[tuple[str, str]
         conn.close()
 
 
+def _add_orders(settings, first: int) -> None:
+    with Store(settings.storage.path) as store:
+        ingest_snapshots(store, [items_snapshot(f"W{i:04d}") for i in range(first, first + N_ORDERS)],
+                         status_map=settings.status_map, source="seed")
+
+
+def _top_up(settings) -> None:
+    """Keep the child busy until the kill: on a fast machine it finishes every order within
+    the runs, finds nothing open, and exits by itself before the kill lands."""
+    conn = sqlite3.connect(settings.storage.path)
+    try:
+        open_, total = conn.execute(
+            "SELECT SUM(state IN ('TO_PICK', 'READY')), COUNT(*) FROM orders").fetchone()
+    finally:
+        conn.close()
+    if open_ < N_ORDERS // 2:
+        _add_orders(settings, total)
+
+
 def test_item_actions_survive_sigkill(tmp_path: Path):
     seed = _seed()
     rnd = random.Random(seed)
     config_path = write_config(tmp_path, policy="allow")
     settings = load_settings(config_path, environ={})
-    with Store(settings.storage.path) as store:
-        ingest_snapshots(store, [items_snapshot(f"W{i:04d}") for i in range(N_ORDERS)],
-                         status_map=settings.status_map, source="seed")
+    _add_orders(settings, 0)
     script = tmp_path / "child_items.py"
     script.write_text(CHILD)
     events: dict[str, int] = {}
     verified: dict[tuple[str, str], int] = {}
     runs, per_run = 12, []
     for run in range(runs):
+        _top_up(settings)
         reported, err = _run_and_kill(
             [sys.executable, str(script), str(config_path), str(rnd.randrange(2**31))],
             delay_s=rnd.uniform(0.05, 0.4), group=False, after_reports=1)
