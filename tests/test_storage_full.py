@@ -153,12 +153,17 @@ def test_the_daemon_on_a_full_disk_keeps_running_retries_and_records_a_storage_a
             tiny_disk.free()
             wait_for(lambda: query(db, "SELECT COUNT(*) FROM orders")[0][0] == 10,
                      lambda: f"the feed to resume:\n{daemon.log()[-2000:]}")
-            wait_for(lambda: query(db, "SELECT COUNT(*) FROM alerts WHERE kind = 'storage'"
-                                       " AND resolved_at IS NOT NULL")[0][0] == 1,
-                     "the storage alert to be recorded and resolved")
+            # Recorded, and none left open. Workers retry on their own schedules, so a worker
+            # that met the full disk once more just after another's write went through may
+            # record a second, shorter episode: what matters is that none stays open.
+            wait_for(lambda: query(db, "SELECT COUNT(*), COUNT(resolved_at) FROM alerts"
+                                       " WHERE kind = 'storage'")[0] in {(n, n) for n in (1, 2, 3)},
+                     lambda: (f"the storage alert to be recorded and resolved:"
+                              f" {query(db, 'SELECT * FROM alerts WHERE kind = ?', ('storage',))}\n"
+                              f"{daemon.log()[-2000:]}"))
             raised, resolved, severity, message = query(
                 db, "SELECT raised_at, resolved_at, severity, message FROM alerts"
-                    " WHERE kind = 'storage'")[0]
+                    " WHERE kind = 'storage' ORDER BY raised_at")[0]
             assert raised < resolved and severity == "critical" and "is full" in message
         code, _ = daemon.terminate()
         assert code == 0, daemon.log()[-2000:]
