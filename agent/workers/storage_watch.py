@@ -15,7 +15,6 @@ for how long.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from agent.alerts import raise_alert, resolve_alert
@@ -47,22 +46,35 @@ class StorageWatch:
         self._write_alert()
 
     def succeeded(self) -> None:
-        """A worker's write went through: storage works again."""
+        """A worker's call went through: storage may work again.
+
+        Only what committed counts: the alert is recorded first, then resolved, and the
+        error is cleared only after both commits. A worker whose call only read (a drain
+        with nothing to send) also lands here while the disk is still full; its writes
+        then fail and the error stays for the next try.
+        """
         if self.error is None:
             return
-        self._write_alert()
-        if not self._alert_written:
+        if not self._alert_written and not self._write_alert():
             return
-        with contextlib.suppress(StoreError), self.store.write() as conn:
-            resolve_alert(conn, kind=KIND, key=KEY, now=iso(utc_now()))
-            log.warning("the database is writable again (storage failed since %s)", self.since)
-            self.error = self.since = None
-            self._alert_written = False
+        try:
+            with self.store.write() as conn:
+                resolve_alert(conn, kind=KIND, key=KEY, now=iso(utc_now()))
+        except StoreError:
+            return
+        log.warning("the database is writable again (storage failed since %s)", self.since)
+        self.error = self.since = None
+        self._alert_written = False
 
-    def _write_alert(self) -> None:
+    def _write_alert(self) -> bool:
+        """Record the alert (dated from the first failure); True once it has committed."""
         if self.error is None or self.since is None:
-            return
-        with contextlib.suppress(StoreError), self.store.write() as conn:
-            raise_alert(conn, kind=KIND, key=KEY, now=self.since, severity="critical",
-                        message=f"the daemon cannot write the store's database: {self.error}")
-            self._alert_written = True
+            return False
+        try:
+            with self.store.write() as conn:
+                raise_alert(conn, kind=KIND, key=KEY, now=self.since, severity="critical",
+                            message=f"the daemon cannot write the store's database: {self.error}")
+        except StoreError:
+            return False
+        self._alert_written = True
+        return True
