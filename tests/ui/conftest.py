@@ -118,6 +118,15 @@ def _stage_direct(settings: Settings, order_id: str, bin_id: str) -> None:
         Actions(store, settings).stage(order_id, bin=bin_id, associate_id="A100")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_tmux_server() -> Iterator[None]:
+    """The tmux tests run on a server of this run's own (tests/ui/terminal.py); it ends here."""
+    from tests.ui import terminal
+
+    yield
+    terminal.stop_server()
+
+
 # --- driving the app ----------------------------------------------------------
 @pytest.fixture(autouse=True)
 def settling_pilot(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
-import sys
-import uuid
 
 import pytest
 from textual.widgets import Sparkline
 from textual_plotext import PlotextPlot
 
-from tests.conftest import REPO
 from tests.ui.conftest import MANAGER_PIN, SIZES, login, on_queue, order, seed, text_of, ui_config, wait_for
+from tests.ui.terminal import Terminal, needs_tmux
 from tests.ui.test_serve import chromium, served  # noqa: F401  (fixtures)
-from tests.ui.test_terminal import _tmux, _wait_for_text
 from ui.tui.app import StoreAgentApp
 
 
@@ -70,32 +64,24 @@ def test_an_associate_has_no_figures_key(env):
     asyncio.run(main())
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@needs_tmux
 @pytest.mark.parametrize("cols,rows", [(80, 24), (40, 20)])
 def test_the_figures_in_a_real_terminal(tmp_path, cols, rows):
     settings = ui_config(tmp_path)
     seed(settings, order("W10001"), order("W10002", ready=True))
-    session = f"sa-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
-    command = (f"cd {REPO} && env STORE_AGENT_CONFIG={tmp_path / 'config.toml'} TERM=xterm-256color"
-               f" {sys.executable} -m ui.cli.main ui --station backroom-1")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(cols), "-y", str(rows),
-                    command], check=True, env=env, timeout=10)
-    try:
-        _wait_for_text(session, "log in")
-        _tmux("send-keys", "-t", session, "M1", "Enter")
-        _wait_for_text(session, "PIN")
-        _tmux("send-keys", "-t", session, MANAGER_PIN, "Enter")
-        _wait_for_text(session, "To pick")
-        _tmux("send-keys", "-t", session, "F10")
-        _wait_for_text(session, "Store figures: today")
+    with Terminal(tmp_path / "config.toml", (cols, rows)) as term:
+        term.wait_for("log in")
+        term.scan("M1")
+        term.wait_for("PIN")
+        term.scan(MANAGER_PIN)
+        term.wait_for("To pick")
+        term.keys("F10")
+        term.wait_for("Store figures: today")
         # Wide: the chart's title; narrow: the sparkline's label (with the target) in its place.
-        screen = _wait_for_text(session, "Minutes to ready" if cols >= 60
-                                else "Minutes to ready (target 15 min)")
+        screen = term.wait_for("Minutes to ready" if cols >= 60
+                               else "Minutes to ready (target 15 min)")
         assert "Orders in 1, ready 0" in screen  # W10002 came READY: not made READY here
         assert ("┤" in screen) == (cols >= 60)  # a chart's axis only where there is room
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
 
 
 def test_the_figures_in_the_served_ui(served, chromium):  # noqa: F811

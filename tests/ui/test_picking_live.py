@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 from sync.oms_sim import OmsSimServer, SimState
 from tests.conftest import REPO
 from tests.ui.conftest import PIN, STORE_ID, TOKEN, row, seed, state_of, ui_config
+from tests.ui.terminal import Terminal, needs_tmux
 from tests.ui.test_picking import GTIN_A, NOT_ON_ORDER, ready_in_two_bins, walk_order
 from tests.ui.test_serve import Cdp, _free_port, chromium  # noqa: F401  (chromium: a fixture)
 
@@ -59,84 +58,54 @@ def ui_config_from(tmp: Path):
 
 
 # --- tmux ---------------------------------------------------------------------------------
-def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True,
-                          timeout=10).stdout
-
-
-def _wait(session: str, text: str, timeout: float = 15.0) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = _tmux("capture-pane", "-p", "-t", session)
-        if text in screen:
-            return screen
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} never appeared on the terminal:\n{screen}")
-
-
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@needs_tmux
 @pytest.mark.parametrize("size", [(80, 24), (40, 20)], ids=["80x24", "40x20"])
 def test_pick_and_partial_pickup_in_tmux(shop, size):
-    session = f"sa-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
-    command = (f"cd {REPO} && env STORE_AGENT_CONFIG={shop / 'config.toml'} TERM=xterm-256color"
-               f" {sys.executable} -m ui.cli.main ui --station backroom-1")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]), "-y",
-                    str(size[1]), command], check=True, env=env, timeout=10)
-
-    def keys(*k: str) -> None:
-        _tmux("send-keys", "-t", session, *k)
-
-    def scan(text: str) -> None:  # a wedge scanner types the code and Enter
-        keys(text, "Enter")
-
-    try:
-        _wait(session, "log in")
+    with Terminal(shop / "config.toml", size) as term:
+        keys, scan, wait = term.keys, term.scan, term.wait_for
+        wait("log in")
         scan("A100")
-        _wait(session, "PIN")
+        wait("PIN")
         scan(PIN)
-        _wait(session, "To pick")
+        wait("To pick")
         scan("W20001")
-        _wait(session, "Timeline")
+        wait("Timeline")
         keys("F2")
-        screen = _wait(session, "Bins: none yet")
+        screen = wait("Bins: none yet")
         assert screen.index("Apples") < screen.index("Bleach")  # the walk: A2-3, then B12-1
         scan(NOT_ON_ORDER)
-        _wait(session, "WRONG ITEM")
+        wait("WRONG ITEM")
         scan(GTIN_A)
         scan(GTIN_A)
-        _wait(session, "2 of 2")
+        wait("2 of 2")
         keys("F3")
-        _wait(session, "Short pick")
+        wait("Short pick")
         keys("Enter")  # the default count, the first reason: not found
-        _wait(session, "Recorded")
+        wait("Recorded")
         scan("B-21")
-        _wait(session, "B-21")
+        wait("B-21")
         scan("B-22")
-        _wait(session, "B-22")
+        wait("B-22")
         keys("F2")
-        _wait(session, "DONE")
+        wait("DONE")
         keys("Escape")
-        _wait(session, "To pick")
+        wait("To pick")
         scan("B-31")
-        _wait(session, "Also bring")
+        wait("Also bring")
         keys("F7")
-        _wait(session, "Partial pickup")
+        wait("Partial pickup")
         keys("Left", "F2")
-        _wait(session, "pickup code")
+        wait("pickup code")
         scan("K7Q9MX")
-        _wait(session, "Who is collecting")
+        wait("Who is collecting")
         keys("Enter")  # the customer
-        _wait(session, "F2")
+        wait("F2")
         keys("F2")  # the one-key handover confirm
-        _wait(session, "scan every bin")
+        wait("scan every bin")
         scan("B-32")
-        _wait(session, "ID check")
+        wait("ID check")
         keys("Enter")  # driver's license
-        _wait(session, "partly handed over")
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+        wait("partly handed over")
     _handed_over(shop)
 
 
