@@ -78,7 +78,7 @@ async def _login(http, base: str, who: str = "A100", pin: str = PIN):
 def test_two_sessions_have_their_own_device_ids_in_their_events(tmp_path):
     settings = ui_config(tmp_path)
     seed(settings, order("W10001"), order("W10003"))
-    port = 8470
+    port = _free_port()
 
     async def cancel_from(http, base: str, order_id: str) -> None:
         assert (await _login(http, base)).status == 303
@@ -149,12 +149,13 @@ def test_no_hsts_over_plain_http(tmp_path, tls):
     settings = ui_config(tmp_path)
 
     async def main():
-        front = ServeUi(settings, host="127.0.0.1", port=8472, station="backroom-1", tls=tls)
-        server = TestServer(front.make_app(), port=8472)
+        port = _free_port()  # never a fixed number: another run or service may hold it
+        front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1", tls=tls)
+        server = TestServer(front.make_app(), port=port)
         await server.start_server()
         try:
             async with aiohttp.ClientSession() as http:
-                page = await http.get("http://127.0.0.1:8472/login")
+                page = await http.get(f"http://127.0.0.1:{port}/login")
                 assert "Strict-Transport-Security" not in page.headers
         finally:
             await server.close()
