@@ -12,6 +12,7 @@ postgres refuses to run as root. Everything started here is stopped by
 from __future__ import annotations
 
 import base64
+import fcntl
 import glob
 import hashlib
 import json
@@ -97,6 +98,16 @@ def project_dir() -> Path:
     if (path / ".installed").exists():
         return path
     path.mkdir(parents=True, exist_ok=True)
+    # Two runs side by side (a stress loop, two clones) on a machine with no cache yet: one
+    # installs, the other waits for it instead of running npm into the same tree.
+    with open(root / f"{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path / ".installed").exists():
+            _npm_install(path, files)
+    return path
+
+
+def _npm_install(path: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         (path / name).write_text(text)
     log(f"npm install in {path} (first run only; takes a couple of minutes)")
@@ -107,7 +118,6 @@ def project_dir() -> Path:
     if proc.returncode != 0:
         raise RuntimeError(f"npm install failed ({proc.returncode}): {proc.stderr[-2000:]}")
     (path / ".installed").write_text(f"{time.monotonic() - started:.0f} s\n")
-    return path
 
 
 def _node_env(**extra: str) -> dict[str, str]:
