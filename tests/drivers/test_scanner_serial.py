@@ -72,7 +72,7 @@ def test_scans_arrive_through_the_callback(pty_scanner, reader) -> None:
     pty_scanner.scan("W1000234", b"\r")
     pty_scanner.scan("B-07", b"\n")
     pty_scanner.scan("A1042", b"\r\n")
-    got = [frames.get(timeout=2) for _ in range(3)]
+    got = [frames.get(timeout=10) for _ in range(3)]
     assert got == ["W1000234", "B-07", "A1042"]
     assert frames.empty()
     assert scanner.status.frames == 3
@@ -86,13 +86,13 @@ def test_partial_frames_survive_read_timeouts(pty_scanner, reader) -> None:
     wait_for(lambda: scanner._decoder.pending == b"W10002")
     assert frames.empty()
     pty_scanner.write(b"34\r")
-    assert frames.get(timeout=2) == "W1000234"
+    assert frames.get(timeout=10) == "W1000234"
 
 
 def test_aim_prefix_and_gs_survive_the_serial_line(pty_scanner, reader) -> None:
     _, frames, _ = reader
     pty_scanner.scan(b"]C10109506000134352\x1d10ABC")
-    scan = classify(frames.get(timeout=2))
+    scan = classify(frames.get(timeout=10))
     assert (scan.kind, scan.symbology, scan.gtin) == ("product", "]C1", "09506000134352")
     assert scan.ai == (("01", "09506000134352"), ("10", "ABC"))
 
@@ -104,14 +104,14 @@ def test_overlong_frame_is_counted_not_delivered(pty_scanner, tmp_path) -> None:
         pty_scanner.write(b"X" * 40 + b"\r")  # resync happens at the next terminator
         time.sleep(0.1)
         pty_scanner.scan("W1000234")
-        assert frames.get(timeout=2) == "W1000234"
+        assert frames.get(timeout=10) == "W1000234"
         wait_for(lambda: s.status.dropped_frames == 1)
 
 
 def test_unplug_and_replug(pty_scanner, reader) -> None:
     scanner, frames, statuses = reader
     pty_scanner.scan("W1000234")
-    assert frames.get(timeout=2) == "W1000234"
+    assert frames.get(timeout=10) == "W1000234"
 
     pty_scanner.write(b"HALF")  # the rest never comes: must not glue onto the next scan
     time.sleep(0.1)
@@ -131,7 +131,7 @@ def test_unplug_and_replug(pty_scanner, reader) -> None:
     assert str(scanner.status) == "connected"
     assert scanner.status.last_error is None
     pty_scanner.scan("B-07")
-    assert frames.get(timeout=2) == "B-07"
+    assert frames.get(timeout=10) == "B-07"
     assert [s.state for s in statuses] == ["disconnected", "connected", "disconnected", "connected"]
     assert first_error
 
@@ -190,7 +190,7 @@ def test_socket_url_scanner() -> None:
         conn.sendall(b"W10002")
         time.sleep(0.1)
         conn.sendall(b"34\r\n")
-        assert frames.get(timeout=2) == "W1000234"
+        assert frames.get(timeout=10) == "W1000234"
         conn.close()
         wait_for(lambda: s.status.state == "disconnected")
     server.close()
