@@ -301,3 +301,39 @@ def test_processes_migrating_a_fresh_database_at_once(tmp_path: Path, trial: int
         assert sorted(r[0] for r in conn.execute("SELECT order_id FROM orders")) == ["F0", "F1", "F2"]
     finally:
         conn.close()
+
+
+def test_a_database_caught_mid_checkpoint_is_not_called_damaged(tmp_path: Path):
+    """Another process's checkpoint copies pages from the WAL into the file while a new Store
+    looks at it: the file alone is then half old, half new, and only a read through the WAL
+    (with its locks) sees the database as it is. Store once told an associate to restore a
+    backup here (the three-writer test above caught it, one run in many)."""
+    path = tmp_path / "agent.db"
+    Store(path).close()
+    writer = sqlite3.connect(path, isolation_level=None)  # the other process, mid-work
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("BEGIN")
+        for i in range(120):  # a schema that spans many new pages, all of them in the WAL
+            writer.execute(f"CREATE TABLE extra_{i} (id INTEGER PRIMARY KEY, note TEXT DEFAULT"
+                           f" '{'x' * 200}')")
+        writer.execute("COMMIT")
+        # The checkpoint has copied its first page (the schema's root) and not yet the rest.
+        wal = path.with_name(path.name + "-wal").read_bytes()
+        page_size = int.from_bytes(wal[8:12], "big")
+        frame = 24 + page_size
+        first = [wal[32 + n * frame + 24: 32 + (n + 1) * frame] for n in range((len(wal) - 32) // frame)
+                 if int.from_bytes(wal[32 + n * frame: 32 + n * frame + 4], "big") == 1]
+        assert first, "page 1 is in the WAL"
+        with open(path, "r+b") as db:
+            db.write(first[-1])
+        with pytest.raises(sqlite3.DatabaseError, match="malformed"):  # the file alone
+            sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True).execute(
+                "SELECT count(*) FROM sqlite_master").fetchone()
+
+        with Store(path) as store:
+            tables = store.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'extra_%'").fetchone()[0]
+        assert tables == 120
+    finally:
+        writer.close()

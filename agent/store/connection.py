@@ -71,7 +71,7 @@ NEARLY_FULL_BYTES = 1024 * 1024
 
 def storage_error(exc: sqlite3.Error, path: Path) -> StoreError | None:
     """The error-tree twin of a sqlite3 error about the disk or the file; None for the rest."""
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    code = _code(exc)
     text = str(exc).lower()
     directory = path.parent
     unchanged = "nothing was changed"
@@ -150,25 +150,43 @@ def _refuse_a_file_that_is_not_a_database(path: Path) -> None:
     """Judge the file before a read-write connection opens it: closing one to a file SQLite
     cannot read deletes its -wal, which a restore means to keep.
 
-    Asked through SQLite (immutable: no locks, no -wal, nothing written), never by opening
-    the file with Python: closing any descriptor of the database file drops every POSIX
-    lock this process holds on it, those of its open SQLite connections included, and
-    another process could then checkpoint and delete the -wal under them.
+    Asked through SQLite, never by opening the file with Python: closing any descriptor of the
+    database file drops every POSIX lock this process holds on it, those of its open SQLite
+    connections included, and another process could then checkpoint and delete the -wal under
+    them. First immutable (no locks, no -wal, nothing written): a header that is not SQLite's
+    is refused at once. Pages the file alone calls malformed are asked again through the WAL
+    and its locks, because another process's checkpoint copies pages into the file while we
+    read: the file is then half old, half new, and perfectly healthy.
     """
     if not path.exists():
         return
+    where = quote(str(path.resolve()))
+    failure = _read_schema(f"file:{where}?mode=ro&immutable=1")
+    if failure is not None and _code(failure) != SQLITE_NOTADB:
+        failure = _read_schema(f"file:{where}?mode=ro")  # the pages through the WAL, locked
+    damage = storage_error(failure, path) if failure is not None else None
+    if isinstance(damage, StoreCorruptError):
+        raise damage from None
+
+
+def _read_schema(uri: str) -> sqlite3.DatabaseError | None:
+    """The error reading the schema through ``uri`` gives; None when it reads (or cannot even
+    open: the real connection then says why)."""
     try:
-        probe = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1", uri=True)
+        probe = sqlite3.connect(uri, uri=True)
     except sqlite3.Error:
-        return  # cannot open it at all: the real connection says why
+        return None
     try:
         probe.execute("PRAGMA schema_version").fetchone()
+        return None
     except sqlite3.DatabaseError as exc:
-        translated = storage_error(exc, path)
-        if isinstance(translated, StoreCorruptError):
-            raise translated from None
+        return exc
     finally:
         probe.close()
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
 
 
 def _connect(path: Path) -> sqlite3.Connection:
