@@ -121,7 +121,7 @@ def test_two_sessions_have_their_own_device_ids_in_their_events(tmp_path):
 def test_hsts_under_tls_and_a_cap_on_sessions(tmp_path):
     settings = ui_config(tmp_path)
     settings = settings.model_copy(update={"ui": settings.ui.model_copy(update={"max_sessions": 1})})
-    port = 8471
+    port = _free_port()
 
     async def main():
         front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1", tls=True)
@@ -196,7 +196,7 @@ def test_a_pin_changed_with_set_pin_counts_at_the_next_login(tmp_path):
     from agent.store.connection import Store
 
     settings = ui_config(tmp_path)
-    port = 8473
+    port = _free_port()
 
     async def main():
         front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1")
