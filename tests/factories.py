@@ -20,6 +20,10 @@ path = "{db}"
 offline_handoff = "{policy}"
 max_offline_staleness_min = 15
 
+[metrics]
+# Any free port, never the default 9464: other daemons, and other test runs, may listen here.
+listen = "127.0.0.1:0"
+
 [[associates]]
 id = "A100"
 name = "Dana"
@@ -42,9 +46,14 @@ printer = "counter"
 """
 
 
-def write_config(tmp: Path, *, policy: str = "warn", extra: str = "") -> Path:
+METRICS_LISTEN = 'listen = "127.0.0.1:0"\n'
+
+
+def write_config(tmp: Path, *, policy: str = "warn", extra: str = "", metrics: str = "") -> Path:
+    """``metrics``: more lines for the [metrics] table (TOML allows one table per name)."""
     path = tmp / "config.toml"
-    path.write_text(BASE_CONFIG.format(db=tmp / "agent.db", policy=policy, tmp=tmp) + extra)
+    text = BASE_CONFIG.format(db=tmp / "agent.db", policy=policy, tmp=tmp)
+    path.write_text(text.replace(METRICS_LISTEN, METRICS_LISTEN + metrics) + extra)
     return path
 
 

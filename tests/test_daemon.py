@@ -97,7 +97,6 @@ def agent_config(tmp_path: Path, url: str, *, name: str = "config.toml", long_po
     text = text.replace('token = "test-token-not-secret"', f'token = "{TOKEN}"')
     assert url in text and TOKEN in text
     text += f"\n[sync]\nlong_poll_s = {long_poll_s}\nbatch_size = {batch_size}\nheartbeat_s = 5\n"
-    text += '\n[metrics]\nlisten = "127.0.0.1:0"\n'  # any free port: other daemons may run here
     path = tmp_path / name
     path.write_text(text)
     return path

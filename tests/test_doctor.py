@@ -23,7 +23,7 @@ from agent.store.connection import Store
 from agent.store.daemon_lock import DaemonLock, lock_path
 from config import load_settings
 from sync.oms_sim import OmsSimServer, SimState
-from tests.factories import write_config
+from tests.factories import METRICS_LISTEN, write_config
 from tests.local_http import ThreadedApp
 
 TOKEN = "test-token-not-secret"  # the token in tests.factories' config
@@ -226,7 +226,7 @@ def test_daemon_check_follows_a_real_daemon_killed_with_sigkill(cfg, tmp_path):
     """The check asks the kernel for the daemon's flock: a daemon killed by -9 leaves its lock
     file behind, and the check must still say it is not running."""
     db = cfg.parent / "agent.db"
-    cfg.write_text(cfg.read_text() + '\n[metrics]\nlisten = ""\n')  # no port shared with others
+    cfg.write_text(cfg.read_text().replace(METRICS_LISTEN, 'listen = ""\n'))  # no endpoint at all
     assert by_name(doctor.run_checks(cfg, environ={}))["daemon"].result == doctor.WARN  # no lock file
 
     log_path = tmp_path / "daemon.log"

@@ -47,7 +47,7 @@ def test_daemon_serves_metrics_scraped_over_http(tmp_path):
     state.create_store("S042")
     state.add_sample_orders("S042", 3)
     with OmsSimServer(state) as sim:
-        path = write_config(tmp_path, extra='\n[metrics]\nlisten = "127.0.0.1:0"\n')
+        path = write_config(tmp_path)
         settings = load_settings(path, environ={"STORE_AGENT_OMS__URL": sim.url})
         store = Store(settings.storage.path)
 

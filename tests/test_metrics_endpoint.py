@@ -19,8 +19,7 @@ from tests.test_metrics import samples
 
 
 def _settings(tmp_path, extra: str = ""):
-    return load_settings(write_config(tmp_path, extra='\n[metrics]\nlisten = "127.0.0.1:0"\n' + extra),
-                         environ={})
+    return load_settings(write_config(tmp_path, metrics=extra), environ={})
 
 
 async def _serving(metrics: StoreMetrics, stop: asyncio.Event) -> asyncio.Task:

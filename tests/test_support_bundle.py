@@ -7,6 +7,7 @@ import sqlite3
 import tarfile
 
 from agent.associates.pins import hash_pin
+from tests.factories import METRICS_LISTEN
 
 TOKEN = "test-token-not-secret"
 WEBHOOK = "https://hooks.example.test/services/T000/B000/very-secret-path"
@@ -24,9 +25,10 @@ def test_bundle_has_everything_and_no_secret(cli, config_path, tmp_path):
     password.chmod(0o600)
     legacy_hash = hash_pin("2468")
     text = config_path.read_text().replace('id = "A100"', f'id = "A100"\npin_hash = "{legacy_hash}"', 1)
-    config_path.write_text(text + f'\n[alerts]\nwebhook_url = "{WEBHOOK}"\n'
-                           f'\n[metrics]\nbasic_auth_user = "prom"\n'
-                           f'basic_auth_password_file = "{password}"\n')
+    assert METRICS_LISTEN in text
+    text = text.replace(METRICS_LISTEN, METRICS_LISTEN + 'basic_auth_user = "prom"\n'
+                        f'basic_auth_password_file = "{password}"\n')
+    config_path.write_text(text + f'\n[alerts]\nwebhook_url = "{WEBHOOK}"\n')
     config_path.chmod(0o600)
     assert cli("associate", "set-pin", "M1", stdin="135790\n").code == 0
     with sqlite3.connect(tmp_path / "agent.db") as conn:

@@ -182,7 +182,6 @@ def write_bench_config(workdir: Path, url: str) -> Path:
             raise BenchError(f"tests/factories.BASE_CONFIG changed: {old!r} not found")
         text = text.replace(old, new)
     text += "\n[sync]\nbatch_size = 500\nlong_poll_s = 25\nheartbeat_s = 60\n"
-    text += '\n[metrics]\nlisten = "127.0.0.1:0"\n'  # the daemon's real endpoint, on any free port
     path = workdir / "config.toml"
     path.write_text(text)
     return path
