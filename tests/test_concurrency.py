@@ -330,16 +330,18 @@ def test_a_database_caught_mid_checkpoint_is_not_called_damaged(tmp_path: Path):
         writer.execute("COMMIT")
         # The checkpoint has copied its first page (the schema's root) and not yet the rest.
         wal = path.with_name(path.name + "-wal").read_bytes()
-        page_size = int.from_bytes(wal[8:12], "big")
-        frame = 24 + page_size
-        first = [wal[32 + n * frame + 24: 32 + (n + 1) * frame] for n in range((len(wal) - 32) // frame)
-                 if int.from_bytes(wal[32 + n * frame: 32 + n * frame + 4], "big") == 1]
-        assert first, "page 1 is in the WAL"
+        page_size = int.from_bytes(wal[8:12], "big")  # a 32-byte WAL header, then frames:
+        root = None                                        # a 24-byte header (page number first)
+        for at in range(32, len(wal) - page_size, 24 + page_size):  # and the page
+            if int.from_bytes(wal[at:at + 4], "big") == 1:
+                root = wal[at + 24:at + 24 + page_size]
+        assert root is not None, "page 1 is in the WAL"
         with open(path, "r+b") as db:
-            db.write(first[-1])
+            db.write(root)
+        alone = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
         with pytest.raises(sqlite3.DatabaseError, match="malformed"):  # the file alone
-            sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True).execute(
-                "SELECT count(*) FROM sqlite_master").fetchone()
+            alone.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        alone.close()
 
         with Store(path) as store:
             tables = store.conn.execute(

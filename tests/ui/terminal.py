@@ -22,6 +22,8 @@ import pytest
 
 from tests.conftest import REPO
 
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
 _socket_dir: str | None = None
 
 
@@ -31,12 +33,10 @@ def _socket() -> str:
         _socket_dir = tempfile.mkdtemp(prefix="store-agent-tmux-")  # short: sun_path is 108 bytes
     return os.path.join(_socket_dir, "tmux")
 
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", "-S", _socket(), *args], check=True, capture_output=True,
-                          text=True, timeout=10).stdout
+def tmux(*args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(["tmux", "-S", _socket(), *args], check=check, capture_output=True,
+                          text=True, timeout=10, env=env).stdout
 
 
 def stop_server() -> None:
@@ -44,7 +44,7 @@ def stop_server() -> None:
     global _socket_dir
     if _socket_dir is None:
         return  # no tmux test ran
-    subprocess.run(["tmux", "-S", _socket(), "kill-server"], capture_output=True, timeout=10)
+    tmux("kill-server", check=False)
     shutil.rmtree(_socket_dir, ignore_errors=True)
     _socket_dir = None
 
@@ -61,15 +61,13 @@ class Terminal:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
         command = (f"cd {REPO} && env STORE_AGENT_CONFIG={self.config} TERM=xterm-256color"
                    f" {sys.executable} -m ui.cli.main ui --station backroom-1")
-        subprocess.run(["tmux", "-S", _socket(), "new-session", "-d", "-s", self.session,
-                        "-x", str(self.size[0]), "-y", str(self.size[1]), command],
-                       check=True, env=env, timeout=10)
+        tmux("new-session", "-d", "-s", self.session, "-x", str(self.size[0]),
+             "-y", str(self.size[1]), command, env=env)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        subprocess.run(["tmux", "-S", _socket(), "kill-session", "-t", self.session],
-                       capture_output=True, timeout=10)
+        tmux("kill-session", "-t", self.session, check=False)
 
     def screen(self) -> str:
         return tmux("capture-pane", "-p", "-t", self.session)
