@@ -308,7 +308,8 @@ class DomainMachine(RuleBasedStateMachine):
             and o is not None
             and o.state in ("TO_PICK", "READY")
             and set(wanted) <= set(o.lines)
-            and all(0 <= q <= o.wanted(i) for i, q in wanted.items())
+            # Units already handed over (a partial pickup) cannot be un-picked by a re-stage.
+            and all(o.picked_up.get(i, 0) <= q <= o.wanted(i) for i, q in wanted.items())
         )
         if ok and o.tracked():
             # Only what was scanned can be staged, and nothing may be left unaccounted.
