@@ -13,7 +13,7 @@ import importlib
 import logging
 import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,7 +22,6 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from agent.alerts import acknowledge_alert
@@ -30,21 +29,19 @@ from agent.associates import roster
 from agent.clock import iso, utc_now
 from agent.errors import StoreAgentError, StoreError, UnknownOrderError
 from agent.orders.actions import Actions
-from agent.orders.code_checks import check_order_code, find_by_code
 from agent.store.connection import Store
 from agent.store.devices import scan_patterns
 from agent.views import queries, queue_view
 from config.catalogue import msg
 from config.settings import Associate, Settings
-from config.vocabulary import OrderState
-from drivers.scan_parse import Scan
-from ui.tui.fmt import day_hhmm, set_locale
+from ui.tui.fmt import set_locale
+from ui.tui.keyboard_wedge import KeyboardWedge
 from ui.tui.messages import DataChanged, SyncDone
+from ui.tui.scan_routing import ScanRouter
 from ui.tui.screens.base import BaseScreen
 from ui.tui.screens.login import LoginScreen
 from ui.tui.serial_scanner import StationScanner, start_station_scanner
 from ui.tui.widgets.banner import AlertBanner
-from ui.tui.widgets.scan_input import ScanInput
 from ui.tui.widgets.status_bar import StatusBar
 from ui.tui.work_signals import WorkSignals
 
@@ -57,8 +54,6 @@ AFTER_LOGIN = ("ui.tui.screens.work", "ui.tui.sync_job", "agent.workers.live_che
 # associate who could stop a wrong handoff may have missed the first.
 BELL_REPEAT_S = 30.0
 SIGNAL_NOTE_S = 6.0
-# A bin scanned to open an order still counts as scanned for its return this long after.
-BIN_SCAN_VALID = timedelta(minutes=5)
 # A message older than this no longer describes the screen (an F5 error, a DONE): cleared.
 MESSAGE_TTL = timedelta(seconds=90)
 
@@ -102,13 +97,13 @@ class StoreAgentApp(App[Any]):
         self._last_bell = 0.0
         self._last_input = time.monotonic()
         self._sync_generation = 0
-        self._dropped_at = 0.0
         self.serial_scanner: StationScanner | None = None
         self.clock = utc_now
-        set_locale(settings.ui.locale)
-        self._bin_scan: tuple[str, str | None, datetime] | None = None  # the last bin scanned to open
-        self._retried: dict[str, str] = {}  # event id -> order id, sent again by a manager here
         """Now, for every clock on screen: tests drive it instead of waiting."""
+        set_locale(settings.ui.locale)
+        self.scans = ScanRouter(self)  # where a scan no screen claimed goes
+        self.wedge = KeyboardWedge(self)  # a wedge scanner's keys reach the scan field
+        self._retried: dict[str, str] = {}  # event id -> order id, sent again by a manager here
         self.signals = WorkSignals(self.store, settings.sla, settings.ui.bells)
 
     # --- life cycle ---------------------------------------------------------
@@ -128,54 +123,12 @@ class StoreAgentApp(App[Any]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
             self._last_input = time.monotonic()
-            if isinstance(event, events.Key) and self._asks_for_help(event):
+            if isinstance(event, events.Key) and self.wedge.asks_for_help(event):
                 self.action_help()
                 return
-            if isinstance(event, events.Key) and not self._wedge(event):
+            if isinstance(event, events.Key) and not self.wedge.passes(event):
                 return
         await super().on_event(event)
-
-    def _asks_for_help(self, event: events.Key) -> bool:
-        """``?`` is help when it cannot be the start of a scan: pressed in an empty scan field."""
-        focused = self.focused
-        return (event.character == "?" and isinstance(focused, ScanInput) and not focused.value
-                and not focused.pending)
-
-    def _wedge(self, event: events.Key) -> bool:
-        """Keyboard-wedge input reaches the scan field whatever has focus.
-
-        Runs before the key is forwarded, so focus moves synchronously and the
-        rest of a fast scanner burst lands in the scan field in order. Characters
-        for a scan field are handed to it directly and inserted as one edit per
-        burst (see ScanInput). A focused Input keeps its keys, so dialogs that ask
-        for a PIN, a note or a code still work. Returns False to swallow the key.
-        """
-        focused = self.focused
-        if isinstance(focused, ScanInput):
-            if event.is_printable:
-                focused.take(event.character or "")
-                return False
-            if event.key == "enter":
-                focused.submit()
-                return False
-            focused.flush()  # Backspace, arrows: after the characters typed before them
-            return True
-        if isinstance(focused, Input):
-            return True
-        if event.is_printable:
-            try:
-                field = self.screen.query("Input.scan").first()
-            except NoMatches:
-                # No scan field here (a confirmation, the STOP): drop the burst,
-                # and its trailing Enter below, so a scan never presses a button.
-                self._dropped_at = time.monotonic()
-                return False
-            self.screen.set_focus(field)
-            if isinstance(field, ScanInput):
-                field.take(event.character or "")
-                return False
-            return True
-        return not (event.key == "enter" and time.monotonic() - self._dropped_at < 0.5)
 
     def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
         if action == "acknowledge":
@@ -292,13 +245,6 @@ class StoreAgentApp(App[Any]):
                     last = version
                     self.post_message(DataChanged())
 
-    def recently_scanned_bin(self, bin_id: str, order_id: str) -> bool:
-        """Was ``bin_id`` scanned to open ``order_id``, in the last few minutes?"""
-        if self._bin_scan is None:
-            return False
-        scanned, opened, at = self._bin_scan
-        return (scanned, opened) == (bin_id, order_id) and self.clock() - at < BIN_SCAN_VALID
-
     def watch_retries(self, event_ids: list[str], order_id: str) -> None:
         """Tell, once the sender has tried, whether events a manager sent again got through."""
         self._retried.update(dict.fromkeys(event_ids, order_id))
@@ -326,74 +272,7 @@ class StoreAgentApp(App[Any]):
             if isinstance(screen, BaseScreen):
                 break
 
-    # --- scans --------------------------------------------------------------
-    def route_scan(self, scan: Scan) -> None:
-        """Scans a screen did not claim: go to what was scanned. Nothing here writes."""
-        if self.associate is None:
-            return
-        if scan.kind == "order":
-            self.open_order(scan.value)
-        elif scan.kind == "bin":
-            order_id = queue_view.order_in_bin(self.store, scan.value)
-            self._bin_scan = (scan.value, order_id, self.clock())
-            if order_id is None:
-                self.say(msg("scan.bin_empty", bin=scan.value), error=True)
-            else:
-                self.open_order(order_id, bin_scanned=scan.value)
-        elif scan.kind == "pickup_code":
-            self._route_pickup_code(scan)
-        elif scan.kind == "badge":
-            self.say(msg("scan.badge_logged_in", badge=scan.value, name=self.associate.name))
-        elif scan.kind == "product":
-            self.say(msg("scan.product_no_order", gtin=scan.value), error=True)
-        else:
-            self.say(msg("scan.unknown"), error=True)
-
-    def _route_pickup_code(self, scan: Scan) -> None:
-        """A customer's code, scanned on any screen, goes to the order it belongs to.
-
-        Looked up across all orders, not only the one on screen nor only READY ones:
-        the code of an order cancelled online must show the STOP, not "unknown code".
-        """
-        code = scan.pickup_code or scan.value
-        if scan.order_id:  # a QR names its order: the code must be that order's
-            try:
-                queries.order_detail(self.store, scan.order_id)
-            except UnknownOrderError:
-                self.say(msg("scan.unknown_order", order=scan.order_id), error=True)
-                return
-            check = check_order_code(self.store, self.settings, scan.order_id, code,
-                                     station=self.device_id)
-            if check.ok:
-                self.open_order(scan.order_id, then="pickup", code=code)
-            else:
-                self.open_order(scan.order_id)
-                self.say(check.message if check.locked_for_s else msg("code.wrong", order=scan.order_id),
-                         error=True)
-            return
-        # Counted per station: codes typed at random until one opens a handoff lock it.
-        found = find_by_code(self.store, self.settings, code, station=self.device_id)
-        matches = found.matches
-        if not matches:
-            self.say(found.message if found.locked_for_s else msg("code.none", code=code), error=True)
-            return
-        on_screen = getattr(self.screen, "order_id", None)
-        mine = [m for m in matches if m["order_id"] == on_screen]
-        ready = [m for m in matches if m["state"] == OrderState.READY]
-        if not mine and len(ready) > 1:  # codes are short: the order or its bin tells them apart
-            self.say(msg("code.many", count=len(ready), code=code), error=True)
-            return
-        first = (mine or matches)[0]
-        if first["state"] == OrderState.PICKED_UP:
-            self.open_order(first["order_id"])
-            self.say(msg("code.picked_up", order=first["order_id"], when=day_hhmm(first["state_changed_at"])),
-                     error=True)
-        elif first["state"] == OrderState.TO_PICK:
-            self.open_order(first["order_id"])
-            self.say(msg("code.not_staged", order=first["order_id"]), error=True)
-        else:  # READY: confirm and hand over; CANCELLED: the pickup flow shows the STOP
-            self.open_order(first["order_id"], then="pickup", code=code)
-
+    # --- going to an order (scans go through ScanRouter) ---------------------
     def open_order(self, order_id: str, *, then: str | None = None, code: str | None = None,
                    bin_scanned: str | None = None) -> None:
         try:

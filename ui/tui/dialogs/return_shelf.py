@@ -43,7 +43,7 @@ class ReturnDialog(Dialog):
         self.query_one("#return-confirm").can_focus = False
         self.query_one("#return-scan").focus()
         bin_id = self.return_task.get("bin")
-        if bin_id and self.app.recently_scanned_bin(bin_id, self.detail["order_id"]):
+        if bin_id and self.app.scans.recently_scanned_bin(bin_id, self.detail["order_id"]):
             self.bin_ok = self.bin_scanned_to_open = True
             self.query_one("#return-confirm", Button).disabled = False
             self.say(msg("return.bin_already", bin=bin_id))

@@ -68,4 +68,4 @@ class BaseScreen(Screen[Any]):
     def _scanned(self, event: ScanInput.Scanned) -> None:
         event.stop()
         if not self.handle_scan(event.scan):
-            self.app.route_scan(event.scan)
+            self.app.scans.route(event.scan)

@@ -222,7 +222,7 @@ class OrderView(OrderFlows, VerticalScroll):
     def handle_scan(self, scan: Scan) -> bool:
         state = self.detail.get("state")
         # A pickup code is not claimed here: the app finds the order it belongs to, which
-        # may be another than the one on screen (StoreAgentApp.route_scan).
+        # may be another than the one on screen (ui.tui.scan_routing).
         if scan.kind == "product" and allows(OrderAction.STAGE, state):
             self.action_stage(first_gtin=scan.gtin)
             return True

@@ -218,7 +218,7 @@ class QueueView(Vertical):
         scanned = self.screen.query_one("#scan", ScanInput).classify(event.value)
         if scanned.kind in ("order", "bin", "pickup_code", "badge"):
             self.clear_search()
-            self.app.route_scan(scanned)
+            self.app.scans.route(scanned)
             return
         self.query_one("#queue").focus()
 
