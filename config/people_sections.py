@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from config.addresses import split_host_port
+
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
 
 
@@ -37,6 +39,15 @@ class UiSettings(BaseModel):
     """Most serve-ui sessions at once (each runs its own UI process); a login beyond it is refused."""
     handheld_ids: list[str] = Field(default_factory=list)
     """Device ids for serve-ui sessions, in turn (e.g. asset tags); empty: handheld-1, handheld-2, ..."""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        try:
+            split_host_port(value, default_host="127.0.0.1")
+        except ValueError:
+            raise ValueError("must be host:port (e.g. 127.0.0.1:8470)") from None
+        return value
 
 
 class SecuritySettings(BaseModel):

@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from config.addresses import is_loopback, split_host_port
 
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
 
@@ -72,13 +73,7 @@ class OmsSettings(BaseModel):
 
 def _is_loopback_url(url: str) -> bool:
     """True for http://127.x, [::1] and localhost: a token to this machine crosses no network."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urlsplit(url).hostname or "")
 
 
 class StorageSettings(BaseModel):
@@ -262,9 +257,12 @@ class MetricsSettings(BaseModel):
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
-        _host, sep, port = value.rpartition(":")
-        if value and (not sep or not port.isdigit() or not 0 <= int(port) < 65536):
-            raise ValueError("must be host:port (e.g. 127.0.0.1:9464), or empty to turn metrics off")
+        if value:
+            try:
+                split_host_port(value, default_host="0.0.0.0")
+            except ValueError:
+                raise ValueError("must be host:port (e.g. 127.0.0.1:9464), or empty to turn metrics off"
+                                 ) from None
         return value
 
     @model_validator(mode="after")

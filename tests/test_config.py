@@ -120,6 +120,22 @@ def test_station_must_reference_known_printer(tmp_path):
     assert "ghost" in problems[0]
 
 
+@pytest.mark.parametrize("table, value", [("ui", "8470"), ("ui", "handheld:port"), ("ui", "[::1]:70000"),
+                                          ("metrics", "9464"), ("metrics", "host:")])
+def test_a_listen_address_that_is_not_host_port_is_refused_at_load(tmp_path, table, value):
+    """serve-ui and /metrics read their address when they bind; the config check must agree first."""
+    problems, _ = _problems(tmp_path, f'store_id = "S1"\n[oms]\ntoken="t"\n[{table}]\nlisten="{value}"\n')
+    assert len(problems) == 1 and f"{table}.listen" in problems[0] and "must be host:port" in problems[0]
+
+
+@pytest.mark.parametrize("table, value", [("ui", "0.0.0.0:8470"), ("ui", "[::1]:0"), ("ui", ":8470"),
+                                          ("metrics", ""), ("metrics", "[::]:9464")])
+def test_listen_addresses_a_server_can_bind_load(tmp_path, table, value):
+    path = tmp_path / "config.toml"
+    path.write_text(f'store_id = "S1"\n[oms]\ntoken="t"\n[{table}]\nlisten="{value}"\n')
+    assert getattr(load_settings(path, environ={}), table).listen == value
+
+
 def test_template_loads_and_documents_every_key(tmp_path):
     path = tmp_path / "t.toml"
     path.write_text(render_template())

@@ -42,6 +42,7 @@ from agent.ops.metrics_http import start_server
 from agent.store import sync_state
 from agent.store.connection import Store
 from agent.store.sync_state import DeviceKind, SyncKey
+from config.addresses import split_host_port
 from config.settings import Settings
 
 log = logging.getLogger("store_agent.metrics")
@@ -53,10 +54,10 @@ SCRAPE_CACHE_KIB = 256
 
 def parse_listen(listen: str) -> tuple[str, int]:
     """'host:port', '[::1]:port' or ':port' (all interfaces); port 0 takes any free port."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f"metrics.listen {listen!r} is not host:port")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    try:
+        return split_host_port(listen, default_host="0.0.0.0")
+    except ValueError as exc:
+        raise ValueError(f"metrics.listen {exc}") from None
 
 
 def _ts(value: str | None) -> float | None:

@@ -18,7 +18,6 @@ live session is 401 before the upgrade.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import shlex
@@ -40,11 +39,12 @@ from agent.associates.serve_tickets import TICKET_ENV
 from agent.errors import StoreError
 from agent.store.connection import Store
 from agent.store.devices import scan_patterns
+from config.addresses import is_loopback, split_host_port
 from config.errors import ConfigError
 from config.settings import Settings, UiSettings
 from drivers.scan_parse import classify
 from ui.serve import auth, pages
-from ui.serve.session import LOGOUT_URL
+from ui.serve.app_process import SessionAppService
 
 log = logging.getLogger("store_agent.serve_ui")
 
@@ -67,56 +67,6 @@ def ssl_context_for(ui: UiSettings) -> ssl.SSLContext | None:
         raise ConfigError(f"ui.tls_cert/ui.tls_key: cannot load {ui.tls_cert} with {ui.tls_key}"
                           f" ({getattr(exc, 'strerror', None) or exc})") from None
     return context
-
-
-class _SessionAppService(AppService):
-    """textual-serve's AppService with the session's associate in the child's environment.
-
-    The child may ask for one thing through ``open_url``: to end its own web
-    session (logout, idle). Any other URL is dropped, so the app can never
-    steer the browser; file deliveries are not used and are dropped too.
-    """
-
-    def __init__(self, command: str, *, extra_env: dict[str, str], on_logout: Callable[[], None],
-                 **kwargs: Any) -> None:
-        super().__init__(command, **kwargs)
-        self._extra_env = extra_env
-        self._on_logout = on_logout
-
-    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
-        env = super()._build_environment(width=width, height=height)
-        env.pop(TICKET_ENV, None)  # never inherited from whoever started serve-ui
-        env.update(self._extra_env)
-        return env
-
-    async def on_meta(self, data: bytes) -> None:
-        meta = json.loads(data)
-        kind = meta.get("type")
-        if kind == "open_url":
-            if meta.get("url") == LOGOUT_URL:
-                self._on_logout()
-                await self.remote_write_str(json.dumps(
-                    ["open_url", {"url": "/login?bye=1", "new_tab": False}]))
-            return
-        if kind == "deliver_file_start":
-            return
-        await super().on_meta(data)
-
-    async def on_packed(self, payload: bytes) -> None:
-        return  # only file-delivery chunks travel this way
-
-    async def stop_within(self, timeout: float) -> None:
-        """Quit the app, and reap it: textual-serve's stop() neither waits for the exit nor kills."""
-        process = self._process
-        try:
-            await asyncio.wait_for(self.stop(), timeout)
-            if process is not None:
-                await asyncio.wait_for(process.wait(), timeout)
-        except TimeoutError:
-            # A wedged app must not outlive its websocket.
-            if process is not None and process.returncode is None:
-                process.kill()
-                await process.wait()
 
 
 class ServeUi:
@@ -299,7 +249,7 @@ class ServeUi:
                 del self._live[token]
             await ws.close(message=b"the store's database cannot be used right now")
             return ws
-        service = _SessionAppService(
+        service = SessionAppService(
             self.command,
             extra_env={**self.child_env, TICKET_ENV: ticket},
             on_logout=lambda: self.sessions.end(token),
@@ -384,19 +334,10 @@ def _to_int(value: object, default: int) -> int:
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(f"ui.listen: {listen!r} must be host:port (e.g. 127.0.0.1:8470)")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return split_host_port(listen, default_host="127.0.0.1")
     except ValueError:
-        return False
+        raise ConfigError(f"ui.listen: {listen!r} must be host:port (e.g. 127.0.0.1:8470)") from None
 
 
 def serve(settings: Settings, *, host: str, port: int, station: str, insecure: bool = False) -> int:
