@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import socket
 from pathlib import Path
 
 BASE_CONFIG = """\
@@ -47,6 +48,14 @@ printer = "counter"
 
 
 METRICS_LISTEN = 'listen = "127.0.0.1:0"\n'
+
+
+def free_port() -> int:
+    """A loopback port free now; a server a test starts binds it (never a fixed port: suites run
+    side by side)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def write_config(tmp: Path, *, policy: str = "warn", extra: str = "", metrics: str = "") -> Path:

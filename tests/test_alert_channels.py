@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from agent.alerts import raise_alert, resolve_alert
 from agent.clock import iso, parse_iso
 from config import load_settings
 from config.errors import ConfigError
-from tests.factories import write_config
+from tests.factories import free_port, write_config
 from tests.local_http import ThreadedApp
 from tests.test_alerts import Receiver
 
@@ -33,16 +32,10 @@ class Mailbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp():
     box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
     controller.start()
     box.port = controller.port
     yield box

@@ -19,7 +19,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from config import load_settings
 from sync.client import StoreSyncClient
 from sync.errors import SyncError
 from sync.samples import sample_orders
-from tests.factories import BASE_CONFIG, snapshot, write_config
+from tests.factories import BASE_CONFIG, free_port, snapshot, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 STORE_ID = "S042"
@@ -60,12 +59,6 @@ STATE_OF = {"released": "TO_PICK", "ready_for_pickup": "READY", "picked_up": "PI
 
 
 # --- plumbing -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def child_env(config: Path | None = None, **extra: str) -> dict[str, str]:

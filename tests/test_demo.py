@@ -19,19 +19,14 @@ from drivers.emulators import escpos_to_text
 from drivers.receipts import render_pickup_receipt
 from drivers.scanner_serial import SerialScanner
 from tests.drivers.emulators import wait_for
+from tests.factories import free_port
 from ui.cli.demo import DemoDevices, prepare_demo_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_demo_syncs_both_ways_and_cleans_up(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
     proc = subprocess.run(
         [sys.executable, "-m", "ui.cli.main", "demo", "--dir", str(tmp_path / "demo"),
@@ -62,7 +57,7 @@ def _demo_threads() -> list[str]:
 def test_demo_prints_on_its_emulated_printer_and_stops_on_sigterm(tmp_path):
     """The daemon's print worker prints the demo's test page on the emulated network printer,
     whose paper (printer.txt) is readable text; SIGTERM stops everything, emulators included."""
-    demo, port = tmp_path / "demo", _free_port()
+    demo, port = tmp_path / "demo", free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
     with open(tmp_path / "demo.out", "w") as out:
         proc = subprocess.Popen(

@@ -38,7 +38,6 @@ import pstats
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -64,7 +63,7 @@ from agent.workers.sender import OutboxSender  # noqa: E402
 from config import load_settings  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from sync.retry import backoff_delay  # noqa: E402
-from tests.factories import BASE_CONFIG  # noqa: E402
+from tests.factories import BASE_CONFIG, free_port  # noqa: E402
 
 TARGET_DRAIN_PER_S = 10_000
 TARGET_RATIO = 20.0
@@ -94,12 +93,6 @@ def percentile(sorted_s: list[float], p: float) -> float:
     """Nearest-rank percentile of sorted samples."""
     k = max(0, min(len(sorted_s) - 1, round(p / 100 * len(sorted_s) + 0.5) - 1))
     return sorted_s[k]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _die_with_parent() -> None:  # runs in the child before exec: SIGTERM it if the bench dies

@@ -18,13 +18,14 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.factories import free_port
 
 MEDUSA_VERSION = "2.21.2"
 PACKAGE_JSON = {
@@ -76,12 +77,6 @@ ADMIN_PASSWORD = "store-agent-test-pw"  # a throwaway admin of a throwaway serve
 
 def log(message: str) -> None:
     print(f"[medusa-harness] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _files() -> dict[str, str]:

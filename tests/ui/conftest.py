@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from textual import events
@@ -24,6 +25,9 @@ from config.settings import Settings
 from sync.oms_sim import OmsSimServer, SimState
 from tests.conftest import GUARDED, table_dump
 from tests.factories import snapshot, write_config
+
+if TYPE_CHECKING:
+    from tests.ui.serve_harness import Served
 
 PIN = "2468"
 MANAGER_PIN = "1357"
@@ -125,6 +129,29 @@ def own_tmux_server() -> Iterator[None]:
 
     yield
     terminal.stop_server()
+
+
+# --- serve-ui and a browser (tests/ui/serve_harness.py, imported when used) ---
+def start_served(tmp: Path, *extra_orders: dict) -> Iterator[Served]:
+    """serve-ui over a store with W10001 to pick, W10002 READY, and ``extra_orders``."""
+    from tests.ui.serve_harness import serve_ui
+
+    seed(ui_config(tmp), order("W10001"), order("W10002", ready=True), *extra_orders)
+    with serve_ui(tmp / "config.toml") as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    yield from start_served(tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[str]:
+    """Headless Chromium's DevTools address; the test skips where no Chromium is installed."""
+    from tests.ui.serve_harness import launch_chromium
+
+    yield from launch_chromium(tmp_path / "chromium-profile")
 
 
 # --- driving the app ----------------------------------------------------------

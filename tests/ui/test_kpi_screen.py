@@ -9,8 +9,8 @@ from textual.widgets import Sparkline
 from textual_plotext import PlotextPlot
 
 from tests.ui.conftest import MANAGER_PIN, SIZES, login, on_queue, order, seed, text_of, ui_config, wait_for
+from tests.ui.serve_harness import Cdp
 from tests.ui.terminal import Terminal, needs_tmux
-from tests.ui.test_serve import chromium, served  # noqa: F401  (fixtures)
 from ui.tui.app import StoreAgentApp
 
 
@@ -84,34 +84,15 @@ def test_the_figures_in_a_real_terminal(tmp_path, cols, rows):
         assert ("┤" in screen) == (cols >= 60)  # a chart's axis only where there is room
 
 
-def test_the_figures_in_the_served_ui(served, chromium):  # noqa: F811
+def test_the_figures_in_the_served_ui(served, chromium):
     """A manager on a handheld browser (headless Chromium, 480 px wide) opens the figures."""
-    import aiohttp
-
-    from tests.ui.test_serve import _TAP, Cdp
-
     async def main():
-        devtools = "http://" + chromium.split("/", 3)[2]
-        async with aiohttp.ClientSession() as http:
-            pages = await (await http.get(devtools + "/json/list")).json()
-            page_ws = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
-            async with http.ws_connect(page_ws, max_msg_size=0) as ws:
-                cdp = Cdp(ws)
-                await cdp.call("Page.enable")
-                await cdp.call("Runtime.enable")
-                await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=_TAP)
-                await cdp.call("Page.navigate", url=served.base + "/")
-                await cdp.wait("!!document.getElementById('pin')", what="the login page")
-                await cdp.js("document.getElementById('associate').value = 'M1';"
-                             f"document.getElementById('pin').value = '{MANAGER_PIN}';"
-                             "document.forms[0].submit(); true")
-                await cdp.wait("location.pathname === '/' && !!window.__term"
-                               " && window.__term.includes('To pick')", what="the queue")
-                await cdp.js("document.querySelector('.xterm-helper-textarea').focus(); true")
-                await cdp.key("F10", 121)
-                await cdp.wait("window.__term.includes('Store figures: today')"
-                               " && window.__term.includes('Orders in 1, ready 0, collected 0')"
-                               " && window.__term.includes('Percent on time (target 95 %)')",
-                               what="the figures, with a sparkline's label (the narrow layout)")
+        async with Cdp.page(chromium) as cdp:
+            await cdp.log_in(served.base, "M1", MANAGER_PIN)
+            await cdp.key("F10", 121)
+            await cdp.wait("window.__term.includes('Store figures: today')"
+                           " && window.__term.includes('Orders in 1, ready 0, collected 0')"
+                           " && window.__term.includes('Percent on time (target 95 %)')",
+                           what="the figures, with a sparkline's label (the narrow layout)")
 
     asyncio.run(main())

@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from sync.oms_sim import OmsSimServer, SimState
-from tests.conftest import REPO
 from tests.ui.conftest import PIN, STORE_ID, TOKEN, row, seed, state_of, ui_config
+from tests.ui.serve_harness import Cdp, serve_ui
 from tests.ui.terminal import Terminal, needs_tmux
 from tests.ui.test_picking import GTIN_A, NOT_ON_ORDER, ready_in_two_bins, walk_order
-from tests.ui.test_serve import Cdp, _free_port, chromium  # noqa: F401  (chromium: a fixture)
 
 
 @pytest.fixture
@@ -110,63 +104,16 @@ def test_pick_and_partial_pickup_in_tmux(shop, size):
 
 
 # --- serve-ui in headless Chromium -----------------------------------------------------------
-def _serve(tmp: Path) -> tuple[subprocess.Popen, str, Path]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
-    env["STORE_AGENT_CONFIG"] = str(tmp / "config.toml")
-    log = tmp / "serve-ui.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli.main", "serve-ui", "--host", "127.0.0.1", "--port",
-             str(port)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while "serve-ui: station" not in log.read_text(errors="replace"):
-        assert proc.poll() is None, log.read_text(errors="replace")
-        assert time.monotonic() < deadline, log.read_text(errors="replace")
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port}", log
-
-
-_TAP = """
-(() => {
-  const Native = window.WebSocket;
-  window.__term = "";
-  window.WebSocket = function (...args) {
-    const ws = new Native(...args);
-    const decoder = new TextDecoder();
-    ws.addEventListener("message", (e) => {
-      if (typeof e.data !== "string") window.__term += decoder.decode(e.data, {stream: true});
-    });
-    return ws;
-  };
-  window.WebSocket.prototype = Native.prototype;
-})();
-"""
 F_KEYS = {"F2": 113, "F3": 114, "F7": 118}
 
 
-def test_pick_and_partial_pickup_in_the_browser(shop, chromium):  # noqa: F811
-    proc, base, _log = _serve(shop)
+def test_pick_and_partial_pickup_in_the_browser(shop, chromium):
+    async def main(base: str) -> None:
+        async with Cdp.page(chromium) as cdp:
+            await drive(cdp, base)
 
-    async def main() -> None:
-        devtools = "http://" + chromium.split("/", 3)[2]
-        async with aiohttp.ClientSession() as http:
-            pages = await (await http.get(devtools + "/json/list")).json()
-            page_ws = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
-            async with http.ws_connect(page_ws, max_msg_size=0) as ws:
-                await drive(Cdp(ws))
-
-    async def drive(cdp: Cdp) -> None:
-        await cdp.call("Page.enable")
-        await cdp.call("Runtime.enable")
-        await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=_TAP)
-        await cdp.call("Page.navigate", url=base + "/login")
-        await cdp.wait("!!document.getElementById('pin')", what="the login form")
-        await cdp.js("document.getElementById('associate').value = 'A100';"
-                     f"document.getElementById('pin').value = '{PIN}';"
-                     "document.forms[0].submit(); true")
-        await cdp.wait("window.__term.includes('To pick')", what="the queue")
-        await cdp.js("document.querySelector('.xterm-helper-textarea').focus(); true")
+    async def drive(cdp: Cdp, base: str) -> None:
+        await cdp.log_in(base, "A100", PIN)
 
         async def until(text: str, what: str) -> None:
             # Only what arrives from now on counts: the stream keeps everything drawn before.
@@ -176,25 +123,21 @@ def test_pick_and_partial_pickup_in_the_browser(shop, chromium):  # noqa: F811
         async def mark() -> None:
             await cdp.js("window.__mark = window.__term.length; true")
 
-        async def scan(text: str) -> None:
-            await cdp.call("Input.insertText", text=text)
-            await cdp.key("Enter", 13, "\r")
-
         async def fkey(name: str) -> None:
             await cdp.key(name, F_KEYS[name])
 
         await mark()
-        await scan("W20001")
+        await cdp.scan("W20001")
         await until("Timeline", "the order")
         await mark()
         await fkey("F2")
         await until("none yet", "the pick list")
         await mark()
-        await scan(NOT_ON_ORDER)
+        await cdp.scan(NOT_ON_ORDER)
         await until("WRONG ITEM", "the wrong item refused")
         await mark()
-        await scan(GTIN_A)
-        await scan(GTIN_A)
+        await cdp.scan(GTIN_A)
+        await cdp.scan(GTIN_A)
         await until("2 of 2", "both apples")
         await mark()
         await fkey("F3")
@@ -202,14 +145,14 @@ def test_pick_and_partial_pickup_in_the_browser(shop, chromium):  # noqa: F811
         await mark()
         await cdp.key("Enter", 13, "\r")  # the default count, the first reason: not found
         await until("short 1", "the short recorded")
-        await scan("B-21")
-        await scan("B-22")
+        await cdp.scan("B-21")
+        await cdp.scan("B-22")
         await mark()
         await fkey("F2")
         await until("DONE", "staged in two bins")
         await mark()
         await cdp.key("Escape", 27)
-        await scan("B-31")
+        await cdp.scan("B-31")
         await until("Also bring", "the two-bin order")
         await mark()
         await fkey("F7")
@@ -219,7 +162,7 @@ def test_pick_and_partial_pickup_in_the_browser(shop, chromium):  # noqa: F811
         await fkey("F2")
         await until("pickup code", "the code dialog")
         await mark()
-        await scan("K7Q9MX")
+        await cdp.scan("K7Q9MX")
         await until("collecting", "who collects")
         await mark()
         await cdp.key("Enter", 13, "\r")
@@ -228,18 +171,12 @@ def test_pick_and_partial_pickup_in_the_browser(shop, chromium):  # noqa: F811
         await fkey("F2")
         await until("scan every bin", "the bins step")
         await mark()
-        await scan("B-32")
+        await cdp.scan("B-32")
         await until("ID check", "the ID check")
         await mark()
         await cdp.key("Enter", 13, "\r")
         await until("partly handed over", "the partial handoff")
 
-    try:
-        asyncio.run(main())
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serve_ui(shop / "config.toml") as served:
+        asyncio.run(main(served.base))
     _handed_over(shop)

@@ -10,19 +10,10 @@ when missing and run as root) over the Chrome DevTools Protocol.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -31,105 +22,17 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from config.errors import ConfigError
 from config.settings import UiSettings
-from tests.conftest import REPO
-from tests.ui.conftest import PIN, order, seed, ui_config
+from tests.factories import free_port
+from tests.ui.conftest import PIN, order, seed, start_served, ui_config
+from tests.ui.serve_harness import Cdp, http_client, post_login, screen_until
 from ui.serve import auth
 from ui.serve.server import COOKIE, ServeUi, ssl_context_for
 
-ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-Za-z]|.)")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Served:
-    base: str
-    proc: subprocess.Popen
-    log: Path
-
-    @property
-    def origin(self) -> dict[str, str]:
-        return {"Origin": self.base}
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _start(tmp: Path, *extra_orders: dict) -> Iterator[Served]:
-    settings = ui_config(tmp)
-    seed(settings, order("W10001"), order("W10002", ready=True), *extra_orders)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
-    env["STORE_AGENT_CONFIG"] = str(tmp / "config.toml")
-    log = tmp / "serve-ui.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli.main", "serve-ui", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    served = Served(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        deadline = time.monotonic() + 20
-        while "serve-ui: station" not in served.log_text():
-            assert proc.poll() is None, f"serve-ui exited:\n{served.log_text()}"
-            assert time.monotonic() < deadline, f"serve-ui never came up:\n{served.log_text()}"
-            time.sleep(0.05)
-        yield served
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[Served]:
-    yield from _start(tmp_path_factory.mktemp("serve"))
-
-
-def _client() -> aiohttp.ClientSession:
-    # unsafe=True: aiohttp's jar otherwise refuses cookies from an IP address like 127.0.0.1.
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
-async def _login(http: aiohttp.ClientSession, base: str, pin: str = PIN, who: str = "A100",
-                 origin: str | None = None) -> aiohttp.ClientResponse:
-    return await http.post(f"{base}/login", data={"associate": who, "pin": pin},
-                           headers={"Origin": origin or base}, allow_redirects=False)
-
-
-async def _screen_until(ws: aiohttp.ClientWebSocketResponse, text: str, timeout: float = 15) -> str:
-    """The app's output, escapes stripped, once ``text`` appeared in it."""
-    raw = b""
-    deadline = time.monotonic() + timeout
-    while True:
-        plain = ANSI.sub("", raw.decode("utf-8", "replace"))
-        if text in plain:
-            return plain
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"{text!r} never appeared in the served terminal within {timeout} s:\n"
-                                 f"{plain[-2000:]}")
-        try:
-            msg = await ws.receive(timeout=left)
-        except TimeoutError:
-            continue  # the deadline check above says what was awaited
-        if msg.type == aiohttp.WSMsgType.BINARY:
-            raw += msg.data
-        elif msg.type != aiohttp.WSMsgType.TEXT:
-            raise AssertionError(f"terminal closed ({msg.type}, {msg.extra}) before {text!r}:\n"
-                                 f"{plain[-2000:]}")
-
 
 # --- the subprocess: no session without login, PINs, origins -----------------------------
-def test_nothing_without_login(served):
+def test_nothing_withoutpost_login(served):
     async def main():
-        async with _client() as http:
+        async with http_client() as http:
             r = await http.get(served.base + "/", allow_redirects=False)
             assert r.status == 303 and r.headers["Location"] == "/login"
             page = await (await http.get(served.base + "/login")).text()
@@ -151,13 +54,13 @@ def test_nothing_without_login(served):
 
 def test_wrong_pin_and_unknown_id_are_refused_alike(served):
     async def main():
-        async with _client() as http:
-            wrong = await _login(http, served.base, pin="0000")
-            unknown = await _login(http, served.base, who="NOBODY", pin=PIN)
+        async with http_client() as http:
+            wrong = await post_login(http, served.base, pin="0000")
+            unknown = await post_login(http, served.base, who="NOBODY", pin=PIN)
             for r in (wrong, unknown):
                 assert r.status == 401 and "Wrong associate id or PIN" in await r.text()
                 assert COOKIE not in r.cookies
-            no_pin = await _login(http, served.base, who="A200", pin=PIN)  # in the roster, no PIN set
+            no_pin = await post_login(http, served.base, who="A200", pin=PIN)  # in the roster, no PIN set
             assert no_pin.status == 401 and COOKIE not in no_pin.cookies
 
     asyncio.run(main())
@@ -165,15 +68,15 @@ def test_wrong_pin_and_unknown_id_are_refused_alike(served):
 
 def test_foreign_origin_is_refused_on_login_and_websocket(served):
     async def main():
-        async with _client() as http:
+        async with http_client() as http:
             for origin in ("http://evil.example", "http://127.0.0.1:1", "https://127.0.0.1:"
                            + served.base.rsplit(":", 1)[1], "null"):
-                r = await _login(http, served.base, origin=origin)
+                r = await post_login(http, served.base, origin=origin)
                 assert r.status == 403 and COOKIE not in r.cookies, origin
             r = await http.post(f"{served.base}/login", data={"associate": "A100", "pin": PIN},
                                 allow_redirects=False)  # no Origin at all
             assert r.status == 403
-            ok = await _login(http, served.base)
+            ok = await post_login(http, served.base)
             assert ok.status == 303 and ok.headers["Location"] == "/"
             cookie = ok.cookies[COOKIE]
             assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
@@ -194,15 +97,15 @@ def test_foreign_origin_is_refused_on_login_and_websocket(served):
 
 def test_session_runs_the_app_logged_in_and_logout_ends_it(served):
     async def main():
-        async with _client() as http:
-            assert (await _login(http, served.base)).status == 303
+        async with http_client() as http:
+            assert (await post_login(http, served.base)).status == 303
             page = await (await http.get(served.base + "/")).text()
             assert "/static/js/textual.js" in page and "googleapis" not in page
             ws = await http.ws_connect(served.base + "/ws?width=80&height=24", headers=served.origin)
-            screen = await _screen_until(ws, "To pick")
+            screen = await screen_until(ws, "To pick")
             assert "Dana (A100)" in screen and "backroom-1" in screen
             await ws.send_str(json.dumps(["stdin", "W10001\r"]))
-            await _screen_until(ws, "Timeline")
+            await screen_until(ws, "Timeline")
             await ws.send_str(json.dumps(["stdin", "\x1b[20~"]))  # F9: log out
             told = await ws.receive(timeout=10)
             while told.type == aiohttp.WSMsgType.BINARY:  # frames still on their way
@@ -216,19 +119,19 @@ def test_session_runs_the_app_logged_in_and_logout_ends_it(served):
 
 
 def test_rate_limit_on_failed_logins(tmp_path):
-    gen = _start(tmp_path)
+    gen = start_served(tmp_path)
     srv = next(gen)
     try:
         async def main():
-            async with _client() as http:
+            async with http_client() as http:
                 for _ in range(auth.LOGIN_FAILURES - 1):
-                    assert (await _login(http, srv.base, pin="0000")).status == 401
-                locking = await _login(http, srv.base, pin="0000")  # the last try says so
+                    assert (await post_login(http, srv.base, pin="0000")).status == 401
+                locking = await post_login(http, srv.base, pin="0000")  # the last try says so
                 assert locking.status == 429 and "wait 60 s" in await locking.text()
-                blocked = await _login(http, srv.base)  # the right PIN, too late
+                blocked = await post_login(http, srv.base)  # the right PIN, too late
                 assert blocked.status == 429 and COOKIE not in blocked.cookies
                 assert int(blocked.headers["Retry-After"]) > 0
-                other = await _login(http, srv.base, who="M1", pin="1357")  # same address: blocked too
+                other = await post_login(http, srv.base, who="M1", pin="1357")  # same address: blocked too
                 assert other.status == 429
 
         asyncio.run(main())
@@ -319,7 +222,7 @@ def test_expired_session_refused_and_its_terminal_closed(tmp_path):
                                   allow_redirects=False)
             assert r.status == 303
             ws = await client.ws_connect("/ws", headers=origin)
-            await _screen_until(ws, "To pick")
+            await screen_until(ws, "To pick")
             clock.now += settings.ui.idle_logout_s + 1  # nobody typed for the idle time
             closed = await ws.receive(timeout=10)
             while closed.type == aiohttp.WSMsgType.BINARY:
@@ -334,112 +237,9 @@ def test_expired_session_refused_and_its_terminal_closed(tmp_path):
 
 
 # --- a real browser ------------------------------------------------------------------------
-_TAP = """
-(() => {
-  // What the server sends the page's terminal, kept for the test to read (xterm draws on a canvas).
-  const Native = window.WebSocket;
-  window.__term = "";
-  window.__sockets = [];
-  window.WebSocket = class extends Native {
-    constructor(...args) {
-      super(...args);
-      const info = {url: String(args[0]), opened: false, closed: false};
-      window.__sockets.push(info);
-      const decoder = new TextDecoder();
-      this.addEventListener("open", () => { info.opened = true; });
-      this.addEventListener("close", () => { info.closed = true; });
-      this.addEventListener("message", (e) => {
-        if (typeof e.data !== "string") window.__term += decoder.decode(e.data, {stream: true});
-      });
-    }
-  };
-})();
-"""
-
 _FOREIGN = """<!DOCTYPE html><html><body>
 <form method="post" action="{target}/login">
 <input name="associate" value="A100"><input name="pin" value="{pin}"></form></body></html>"""
-
-
-class Cdp:
-    """Just enough of the Chrome DevTools Protocol, over aiohttp's websocket client."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse):
-        self.ws = ws
-        self.next_id = 0
-
-    async def call(self, method: str, **params):
-        self.next_id += 1
-        await self.ws.send_json({"id": self.next_id, "method": method, "params": params})
-        while True:
-            msg = await self.ws.receive_json(timeout=30)
-            if msg.get("id") == self.next_id:
-                assert "error" not in msg, msg
-                return msg["result"]
-
-    async def js(self, expression: str):
-        result = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True,
-                                 returnByValue=True)
-        assert "exceptionDetails" not in result, result
-        return result["result"].get("value")
-
-    async def wait(self, expression: str, timeout: float = 15.0, what: str = ""):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                value = await self.js(expression)
-            except AssertionError:  # the page is navigating
-                value = None
-            if value:
-                return value
-            await asyncio.sleep(0.1)
-        shot = await self.call("Page.captureScreenshot")
-        path = Path(tempfile.gettempdir()) / "serve-ui-failure.png"
-        path.write_bytes(base64.b64decode(shot["data"]))
-        page = await self.js("document.location.href + '\\n' + document.body.innerText")
-        raise AssertionError(f"never true: {what or expression}\npage: {page}\nscreenshot: {path}")
-
-    async def screen(self) -> str:
-        return ANSI.sub("", await self.js("window.__term") or "")
-
-    async def key(self, key: str, code: int, text: str = "") -> None:
-        await self.call("Input.dispatchKeyEvent", type="keyDown", key=key, code=key,
-                        windowsVirtualKeyCode=code, text=text)
-        await self.call("Input.dispatchKeyEvent", type="keyUp", key=key, code=key,
-                        windowsVirtualKeyCode=code)
-
-
-@pytest.fixture
-def chromium(tmp_path) -> Iterator[str]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (./install.sh --test installs it when run as root)")
-    profile = tmp_path / "chromium-profile"
-    proc = subprocess.Popen(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-         "--window-size=480,800", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        url = None
-        assert proc.stderr is not None
-        while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                break
-            found = re.search(r"DevTools listening on (ws://\S+)", line)
-            url = found.group(1) if found else None
-        assert url, "chromium did not print its DevTools address"
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        proc.stderr.close()
 
 
 def test_real_browser(served, chromium):
@@ -453,27 +253,19 @@ def test_real_browser(served, chromium):
         app.router.add_get("/", page)
         runner = web.AppRunner(app)
         await runner.setup()
-        port = _free_port()
+        port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         return runner, f"http://127.0.0.1:{port}"
 
     async def main():
         runner, foreign = await foreign_site()
-        devtools = "http://" + chromium.split("/", 3)[2]
         try:
-            async with aiohttp.ClientSession() as http:
-                pages = await (await http.get(devtools + "/json/list")).json()
-                page_ws = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
-                async with http.ws_connect(page_ws, max_msg_size=0) as ws:
-                    await _drive(Cdp(ws), foreign)
+            async with Cdp.page(chromium) as cdp:
+                await _drive(cdp, foreign)
         finally:
             await runner.cleanup()
 
     async def _drive(cdp: Cdp, foreign: str) -> None:
-        await cdp.call("Page.enable")
-        await cdp.call("Runtime.enable")
-        await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=_TAP)
-
         # A foreign site posting the right PIN to our login: 403, and no session.
         await cdp.call("Page.navigate", url=foreign + "/")
         await cdp.wait("document.readyState === 'complete' && !!document.forms[0]", what="foreign page")
@@ -507,9 +299,8 @@ def test_real_browser(served, chromium):
         assert "A100" in await cdp.screen()  # a handheld-sized page: the one-row status bar
 
         # A scan typed into the page (a keyboard-wedge scanner types just so) opens the order.
-        await cdp.js("document.querySelector('.xterm-helper-textarea').focus(); true")
-        await cdp.call("Input.insertText", text="W10001")
-        await cdp.key("Enter", 13, "\r")
+        await cdp.focus_terminal()
+        await cdp.scan("W10001")
         await cdp.wait("window.__term.includes('Timeline')", what="the order screen")
         screen = await cdp.screen()
         assert "W10001" in screen and "TO_PICK" in screen and "Ann Smith" in screen

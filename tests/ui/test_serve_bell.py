@@ -9,9 +9,9 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from agent.clock import iso, utc_now
-from tests.factories import snapshot
+from tests.factories import free_port, snapshot
 from tests.ui.conftest import order, seed, ui_config
-from tests.ui.test_serve import _free_port, _login, _screen_until
+from tests.ui.serve_harness import post_login, screen_until
 from ui.serve.server import ServeUi
 
 
@@ -33,7 +33,7 @@ async def _raw_until(ws: aiohttp.ClientWebSocketResponse, raw: bytes, done, time
 def test_an_arrival_rings_the_served_ui(tmp_path):
     settings = ui_config(tmp_path)
     seed(settings, order("W10001"), order("W10002", ready=True))
-    port = _free_port()
+    port = free_port()
 
     async def main():
         front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1")
@@ -42,9 +42,9 @@ def test_an_arrival_rings_the_served_ui(tmp_path):
         base = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-                assert (await _login(http, base)).status == 303
+                assert (await post_login(http, base)).status == 303
                 ws = await http.ws_connect(f"{base}/ws", headers={"Origin": base})
-                await _screen_until(ws, "To pick")
+                await screen_until(ws, "To pick")
                 seed(settings, snapshot("W10002", status="ready_for_pickup", version=3,
                                         fulfillment="curbside", hold_until="2099-01-01T20:00:00Z",
                                         arrival={"arrived_at": iso(utc_now()), "bay": "Bay 5",

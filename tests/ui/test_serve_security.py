@@ -7,7 +7,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 
 import aiohttp
 import pytest
@@ -15,38 +14,25 @@ from aiohttp.test_utils import TestServer
 
 from agent.store.connection import Store
 from tests.conftest import REPO
+from tests.factories import free_port
 from tests.ui.conftest import PIN, order, seed, ui_config
-from tests.ui.test_serve import _free_port, _screen_until
+from tests.ui.serve_harness import post_login, screen_until, serve_ui, serve_ui_env
 from ui.serve import auth
 from ui.serve.server import ServeUi
 
 
 def _env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
-    env["STORE_AGENT_CONFIG"] = str(tmp_path / "config.toml")
-    return env
+    return serve_ui_env(tmp_path / "config.toml")
 
 
 def test_plain_http_on_a_lan_address_is_refused_unless_insecure(tmp_path):
     ui_config(tmp_path)
     command = [sys.executable, "-m", "ui.cli.main", "serve-ui", "--host", "0.0.0.0",
-               "--port", str(_free_port())]
+               "--port", str(free_port())]
     r = subprocess.run(command, cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "in clear" in r.stderr and "tls_cert" in r.stderr, r.stderr
-    log = tmp_path / "insecure.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*command, "--insecure"], cwd=REPO, env=_env(tmp_path), stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while "serve-ui: station" not in log.read_text():
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        assert "WARNING: plain HTTP on 0.0.0.0 (--insecure)" in log.read_text()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve_ui(tmp_path / "config.toml", "--insecure", host="0.0.0.0") as served:
+        assert "WARNING: plain HTTP on 0.0.0.0 (--insecure)" in served.log_text()
 
 
 def test_the_session_module_cannot_be_started_by_hand(tmp_path):
@@ -70,28 +56,23 @@ def test_free_device_ids():
     assert auth.free_device_id(["HH-07"], {"HH-07"}) == "handheld-1"
 
 
-async def _login(http, base: str, who: str = "A100", pin: str = PIN):
-    return await http.post(f"{base}/login", data={"associate": who, "pin": pin},
-                           headers={"Origin": base}, allow_redirects=False)
-
-
 def test_two_sessions_have_their_own_device_ids_in_their_events(tmp_path):
     settings = ui_config(tmp_path)
     seed(settings, order("W10001"), order("W10003"))
-    port = _free_port()
+    port = free_port()
 
     async def cancel_from(http, base: str, order_id: str) -> None:
-        assert (await _login(http, base)).status == 303
+        assert (await post_login(http, base)).status == 303
         ws = await http.ws_connect(f"{base}/ws", headers={"Origin": base})
-        await _screen_until(ws, "To pick")
+        await screen_until(ws, "To pick")
         await ws.send_json(["stdin", f"{order_id}\r"])
-        await _screen_until(ws, "Timeline")
+        await screen_until(ws, "Timeline")
         await ws.send_json(["stdin", "\x1bOS"])  # F4: cancel
-        await _screen_until(ws, "choose a reason")
+        await screen_until(ws, "choose a reason")
         await ws.send_json(["stdin", "\x1b[B\r"])  # no reason is preselected: Down, Enter
-        await _screen_until(ws, "confirms")
+        await screen_until(ws, "confirms")
         await ws.send_json(["stdin", "\x1bOQ"])  # F2: confirm
-        await _screen_until(ws, "DONE")
+        await screen_until(ws, "DONE")
         await ws.close()
 
     async def main():
@@ -121,7 +102,7 @@ def test_two_sessions_have_their_own_device_ids_in_their_events(tmp_path):
 def test_hsts_under_tls_and_a_cap_on_sessions(tmp_path):
     settings = ui_config(tmp_path)
     settings = settings.model_copy(update={"ui": settings.ui.model_copy(update={"max_sessions": 1})})
-    port = _free_port()
+    port = free_port()
 
     async def main():
         front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1", tls=True)
@@ -149,7 +130,7 @@ def test_no_hsts_over_plain_http(tmp_path, tls):
     settings = ui_config(tmp_path)
 
     async def main():
-        port = _free_port()  # never a fixed number: another run or service may hold it
+        port = free_port()  # never a fixed number: another run or service may hold it
         front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1", tls=tls)
         server = TestServer(front.make_app(), port=port)
         await server.start_server()
@@ -190,13 +171,13 @@ def test_a_served_session_never_opens_the_pcs_serial_scanner(tmp_path):
         os.close(slave)
 
 
-def test_a_pin_changed_with_set_pin_counts_at_the_next_login(tmp_path):
+def test_a_pin_changed_with_set_pin_counts_at_the_nextpost_login(tmp_path):
     from agent.associates.pins import hash_pin
     from agent.associates.roster import set_pin_hash
     from agent.store.connection import Store
 
     settings = ui_config(tmp_path)
-    port = _free_port()
+    port = free_port()
 
     async def main():
         front = ServeUi(settings, host="127.0.0.1", port=port, station="backroom-1")
@@ -205,11 +186,11 @@ def test_a_pin_changed_with_set_pin_counts_at_the_next_login(tmp_path):
         base = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-                assert (await _login(http, base)).status == 303
+                assert (await post_login(http, base)).status == 303
                 with Store(settings.storage.path) as store:  # set-pin, while serve-ui runs
                     await asyncio.to_thread(set_pin_hash, store, "A100", hash_pin("97531864"))
-                assert (await _login(http, base)).status == 401  # the old PIN no longer works
-                assert (await _login(http, base, pin="97531864")).status == 303
+                assert (await post_login(http, base)).status == 401  # the old PIN no longer works
+                assert (await post_login(http, base, pin="97531864")).status == 303
         finally:
             await server.close()
 

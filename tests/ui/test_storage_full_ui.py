@@ -45,14 +45,9 @@ def test_a_full_disk_is_said_in_the_dialog_which_stays_up_and_resumes(
 
 
 def test_serve_ui_on_a_full_disk_answers_503_and_stays_up(tiny_disk: TinyDisk, tmp_path: Path):  # noqa: F811
-    import os
-    import subprocess
-    import sys
-    import time
-
     from agent.store.connection import Store
     from tests.ui.conftest import PIN
-    from tests.ui.test_serve import REPO, _client, _free_port, _login
+    from tests.ui.serve_harness import http_client, post_login, serve_ui
 
     base = ui_config(tmp_path)
     config = Path(base.source_path)
@@ -60,20 +55,8 @@ def test_serve_ui_on_a_full_disk_answers_503_and_stays_up(tiny_disk: TinyDisk, t
     config.write_text(config.read_text().replace(str(tmp_path / "agent.db"), str(db)))
     settings = load_settings(config, environ={})
     seed(settings, order("W10001"))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_AGENT_")}
-    env["STORE_AGENT_CONFIG"] = str(config)
-    log = tmp_path / "serve-ui.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ui.cli.main", "serve-ui", "--host",
-                                 "127.0.0.1", "--port", str(port)], cwd=REPO, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20  # a bound against hanging, not a timing assertion
-        while "serve-ui: station" not in log.read_text(errors="replace"):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+    with serve_ui(config) as served:
+        url = served.base
         # A reader holds the -shm and the log is empty: a wrong PIN's count must grow the
         # -wal, which the full disk refuses.
         with Store(db) as holder:
@@ -81,25 +64,19 @@ def test_serve_ui_on_a_full_disk_answers_503_and_stays_up(tiny_disk: TinyDisk, t
             tiny_disk.fill()
 
             async def full() -> None:
-                async with _client() as http:
-                    r = await _login(http, url, pin="0000")
+                async with http_client() as http:
+                    r = await post_login(http, url, pin="0000")
                     assert r.status == 503, (r.status, await r.text())
                     assert "cannot be used right now" in await r.text()
 
             asyncio.run(full())
-            assert proc.poll() is None, log.read_text()
+            assert served.proc.poll() is None, served.log_text()
             tiny_disk.free()
 
             async def back() -> None:
-                async with _client() as http:
-                    assert (await _login(http, url, pin="0000")).status == 401
-                    assert (await _login(http, url, pin=PIN)).status == 303
+                async with http_client() as http:
+                    assert (await post_login(http, url, pin="0000")).status == 401
+                    assert (await post_login(http, url, pin=PIN)).status == 303
 
             asyncio.run(back())
-        assert "is full" in log.read_text()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        assert "is full" in served.log_text()
