@@ -99,11 +99,7 @@ def serve_ui(config: Path, *args: str, host: str = "127.0.0.1") -> Iterator[Serv
             time.sleep(0.05)
         yield served
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
 
 
 # --- an HTTP client ------------------------------------------------------------------------
@@ -166,13 +162,18 @@ def launch_chromium(profile: Path) -> Iterator[str]:
         assert url, "chromium did not print its DevTools address"
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        _stop(proc)
         proc.stderr.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, and SIGKILL if that was not enough in 10 s: nothing a test starts outlives it."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 class Cdp:
