@@ -12,15 +12,15 @@ write lock up front turns contention into waiting.
 This module is the store's boundary: a ``sqlite3`` error that means the disk
 or the file failed (full, I/O error, damage, no write permission) leaves it as
 a ``StoreUnavailableError`` whose message names the cause, the directory and
-the fix (exit 5), never as a library exception. Errors that mean a bug (a
-constraint, bad SQL) pass through unchanged.
+the fix (exit 5), never as a library exception (the translation:
+``agent.store.disk_errors``). Errors that mean a bug (a constraint, bad SQL)
+pass through unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -30,20 +30,17 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import sqlite_utils
 
 from agent.errors import (
     StoreBusyError,
-    StoreCorruptError,
-    StoreDiskFullError,
     StoreError,
-    StoreIOError,
     StoreSetupError,
     StoreUnavailableError,
 )
 from agent.store import sync_state
+from agent.store.disk_errors import refuse_a_file_that_is_not_a_database, storage_error
 from agent.store.schema import MIGRATIONS
 
 _T = TypeVar("_T")
@@ -60,47 +57,6 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 # SQLite's 1000 so an associate's action rarely pays for a checkpoint; the
 # daemon checkpoints passively in the background (Store.checkpoint).
 WAL_AUTOCHECKPOINT_PAGES = 4000
-
-
-# SQLite's primary result codes that mean the disk or the file, not our code.
-SQLITE_PERM, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 3, 8, 10, 11
-SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 13, 14, 26
-# Under this many bytes free, an I/O error on write is the disk being full.
-NEARLY_FULL_BYTES = 1024 * 1024
-
-
-def storage_error(exc: sqlite3.Error, path: Path) -> StoreError | None:
-    """The error-tree twin of a sqlite3 error about the disk or the file; None for the rest."""
-    code = _code(exc)
-    text = str(exc).lower()
-    directory = path.parent
-    unchanged = "nothing was changed"
-    if code == SQLITE_IOERR and _nearly_full(directory):
-        code = SQLITE_FULL
-    if code == SQLITE_FULL or "disk is full" in text:
-        return StoreDiskFullError(
-            f"the disk holding {directory} is full: free space on it (old files, old backups),"
-            f" then try again; {unchanged}")
-    if code == SQLITE_IOERR or "disk i/o error" in text:
-        return StoreIOError(
-            f"the disk holding {directory} failed to read or write {path.name} ({exc}): check the"
-            f" disk (dmesg, free space) and try again; {unchanged}")
-    if code in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in text or "not a database" in text:
-        return StoreCorruptError(
-            f"the database {path} is damaged ({exc}): stop the daemon and restore the newest"
-            f" backup (`store-agent doctor` prints the exact command); {unchanged}")
-    if code in (SQLITE_READONLY, SQLITE_PERM, SQLITE_CANTOPEN):
-        return StoreUnavailableError(
-            f"cannot write the database {path} ({exc}): check the owner and mode of {directory}"
-            f" and its files (`store-agent doctor` names the fix); {unchanged}")
-    return None
-
-
-def _nearly_full(directory: Path) -> bool:
-    try:
-        return shutil.disk_usage(directory).free < NEARLY_FULL_BYTES
-    except OSError:
-        return False
 
 
 # Called directly rather than through super(): the wrapper then costs nothing measurable
@@ -146,49 +102,6 @@ _CONNECTED: Counter[str] = Counter()
 _CONNECTED_LOCK = threading.Lock()
 
 
-def _refuse_a_file_that_is_not_a_database(path: Path) -> None:
-    """Judge the file before a read-write connection opens it: closing one to a file SQLite
-    cannot read deletes its -wal, which a restore means to keep.
-
-    Asked through SQLite, never by opening the file with Python: closing any descriptor of the
-    database file drops every POSIX lock this process holds on it, those of its open SQLite
-    connections included, and another process could then checkpoint and delete the -wal under
-    them. First immutable (no locks, no -wal, nothing written): a header that is not SQLite's
-    is refused at once. Pages the file alone calls malformed are asked again through the WAL
-    and its locks, because another process's checkpoint copies pages into the file while we
-    read: the file is then half old, half new, and perfectly healthy.
-    """
-    if not path.exists():
-        return
-    where = quote(str(path.resolve()))
-    failure = _read_schema(f"file:{where}?mode=ro&immutable=1")
-    if failure is not None and _code(failure) != SQLITE_NOTADB:
-        failure = _read_schema(f"file:{where}?mode=ro")  # the pages through the WAL, locked
-    damage = storage_error(failure, path) if failure is not None else None
-    if isinstance(damage, StoreCorruptError):
-        raise damage from None
-
-
-def _read_schema(uri: str) -> sqlite3.DatabaseError | None:
-    """The error reading the schema through ``uri`` gives; None when it reads (or cannot even
-    open: the real connection then says why)."""
-    try:
-        probe = sqlite3.connect(uri, uri=True)
-    except sqlite3.Error:
-        return None
-    try:
-        probe.execute("PRAGMA schema_version").fetchone()
-        return None
-    except sqlite3.DatabaseError as exc:
-        return exc
-    finally:
-        probe.close()
-
-
-def _code(exc: sqlite3.Error) -> int:
-    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves (see module doc).
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
@@ -225,7 +138,7 @@ class Store:
             key = str(self.path.resolve())
             with _CONNECTED_LOCK:
                 if not _CONNECTED[key]:
-                    _refuse_a_file_that_is_not_a_database(self.path)
+                    refuse_a_file_that_is_not_a_database(self.path)
                 self.conn = _connect(self.path)
                 _CONNECTED[key] += 1
                 self._connected_key: str | None = key

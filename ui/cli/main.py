@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
-from agent.store.connection import storage_error
+from agent.store.disk_errors import storage_error
 from config.errors import ConfigError, StoreAgentError
 from sync.text import strip_controls
 from ui.cli import (
