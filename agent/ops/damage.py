@@ -15,8 +15,7 @@ from urllib.parse import quote
 
 from agent.clock import utc_now
 from agent.store.connection import BUSY_TIMEOUT_MS
-
-SQLITE_HEADER = b"SQLite format 3\x00"
+from agent.store.disk_errors import has_sqlite_header
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -39,9 +38,8 @@ def database_damage(db_path: Path) -> str | None:
     closing a Python descriptor of it would drop that connection's POSIX locks.
     """
     try:
-        with open(db_path, "rb") as fh:
-            if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                return "its first bytes are not a SQLite header"
+        if not has_sqlite_header(db_path):
+            return "its first bytes are not a SQLite header"
     except OSError as exc:
         return exc.strerror or str(exc)
     try:

@@ -104,3 +104,18 @@ def _read_schema(uri: str) -> sqlite3.DatabaseError | None:
 
 def _code(exc: sqlite3.Error) -> int:
     return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def has_sqlite_header(path: Path) -> bool:
+    """Whether the file starts as every SQLite database does (OSError when it cannot be read).
+
+    Judging a file by its bytes, without SQLite, is how a tool with no connection to it
+    (doctor, restore) tells "not a database" apart: a read-write open of such a file deletes
+    its -wal on close. Not for a process holding connections to the file: closing this
+    descriptor would drop their POSIX locks (see refuse_a_file_that_is_not_a_database).
+    """
+    with open(path, "rb") as fh:
+        return fh.read(len(SQLITE_HEADER)) == SQLITE_HEADER

@@ -16,15 +16,12 @@ from agent.ops.checks import FAIL, PASS, WARN, Check
 from agent.ops.checks.accounts import SERVICE_USER
 from agent.ops.maintenance import restore_command
 from agent.store.daemon_lock import daemon_running, lock_path
+from agent.store.disk_errors import has_sqlite_header
 from config.settings import Settings
 
 WAL_WARN_BYTES = 128 * 1024 * 1024  # twice journal_size_limit: checkpoints are not keeping up
 
-
 DISK_FAIL_PCT = 1.0
-
-
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def check_database_dir(settings: Settings) -> Check:
@@ -92,9 +89,7 @@ def _check_integrity(db: Path, settings: Settings) -> Check:
     try:
         # A file that is not a database is judged by its header alone: a read-write
         # open of it deletes its -wal on close, which restore means to keep.
-        with open(db, "rb") as fh:
-            header = fh.read(len(SQLITE_HEADER))
-        if header != SQLITE_HEADER:
+        if not has_sqlite_header(db):
             return Check("database", FAIL, f"{db} is damaged or unreadable: its first bytes are"
                          " not a SQLite header", fix)
         # With a -wal and -shm present: read-only, so that closing the last connection
