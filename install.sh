@@ -148,6 +148,9 @@ ExecStart=/opt/store-agent/bin/store-agent run
 ExecReload=/bin/kill -HUP \$MAINPID
 Restart=always
 RestartSec=3
+# Exit 2 is a configuration error (the unedited template, a typo): restarting cannot mend
+# it, so the unit stays failed with the message in \`systemctl status\` until someone edits.
+RestartPreventExitStatus=2
 TimeoutStopSec=20
 NoNewPrivileges=yes
 ProtectSystem=strict
@@ -182,6 +185,7 @@ Environment=STORE_AGENT_CONFIG=/etc/store-agent/config.toml
 ExecStart=/opt/store-agent/bin/store-agent serve-ui
 Restart=always
 RestartSec=3
+RestartPreventExitStatus=2
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
@@ -293,8 +297,12 @@ store_pc_install() {
   if [ -z "$root" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl daemon-reload
     systemctl enable store-agent.service
-    systemctl restart store-agent.service
-    say "store-agent.service enabled and (re)started; store-agent-ui.service installed, not enabled"
+    if env STORE_AGENT_CONFIG="$etc/config.toml" "$opt/bin/store-agent" config check >/dev/null 2>&1; then
+      systemctl restart store-agent.service
+      say "store-agent.service enabled and (re)started; store-agent-ui.service installed, not enabled"
+    else  # the daemon refuses the unedited template (exit 2): starting it now would only fail
+      say "store-agent.service enabled, not started: $etc/config.toml is not ready yet"
+    fi
   fi
   say "installed. Next: edit $etc/config.toml, then: store-agent config check && store-agent doctor"
 }

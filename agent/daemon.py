@@ -46,6 +46,8 @@ from agent.workers.reconcile import reconcile
 from agent.workers.sender import OutboxSender
 from agent.workers.storage_watch import RETRY_S as STORAGE_RETRY_S
 from agent.workers.storage_watch import StorageWatch
+from config.errors import ConfigError
+from config.loader import template_placeholders
 from config.settings import Settings
 from sync.errors import CredentialsError, SyncError
 from sync.retry import backoff_delay
@@ -393,4 +395,13 @@ class Daemon:
 
 
 def run_daemon(settings: Settings) -> int:
+    """Run until SIGTERM; a config still as `config init` wrote it is refused (exit 2).
+
+    Started on the template, the daemon would knock on an example host with a made-up
+    token and report "offline" forever: a store that looks connected and is not.
+    """
+    placeholders = template_placeholders(settings)
+    if placeholders:
+        raise ConfigError([*placeholders, "the daemon does not start on the unedited template:"
+                           " edit the file, run `store-agent config check`, then start it again"])
     return asyncio.run(Daemon(settings).run())

@@ -155,6 +155,25 @@ def test_doctor_fails_on_the_unedited_template(cli, tmp_path):
     assert "change-me" in config["detail"] and "oms.example.com" in config["detail"]
 
 
+def test_the_daemon_refuses_to_start_on_the_unedited_template(cli, tmp_path):
+    """Started on the template it would report "offline" forever; it exits 2 (a config error,
+    which the unit does not restart: RestartPreventExitStatus=2) and touches no database."""
+    target = tmp_path / "fresh.toml"
+    assert cli("config", "init", str(target)).code == 0
+    db = tmp_path / "agent.db"
+    target.write_text(target.read_text().replace("/var/lib/store-agent/agent.db", str(db)))
+    r = cli("--config", str(target), "run")
+    assert r.code == 2, (r.code, r.err)
+    assert "oms.token: still the template's 'change-me'" in r.err and "oms.example.com" in r.err
+    assert "does not start on the unedited template" in r.err
+    assert not db.exists()
+    # The same file with this store's values starts (and stops on SIGTERM, tested elsewhere):
+    # here `config check` agreeing is enough to show the refusal is about the template only.
+    target.write_text(target.read_text().replace('"change-me"', '"s3cr3t"')
+                      .replace("https://oms.example.com", "https://oms.chain.test"))
+    assert cli("--config", str(target), "config", "check").code == 0
+
+
 def test_doctor_flags_secret_files_readable_by_others_and_unreadable_ones(cli, config_path, tmp_path):
     token = tmp_path / "token"
     token.write_text("tok-123\n")

@@ -57,13 +57,14 @@ def test_staging_root_life_cycle(tmp_path):
     assert (root / "etc/udev/rules.d/99-store-agent.rules").exists()
     service = (units / "store-agent.service").read_text()
     for line in ("ExecStart=/opt/store-agent/bin/store-agent run", "Restart=always",
+                 "RestartPreventExitStatus=2",  # a config error: restarting cannot mend it
                  "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
                  "ReadWritePaths=/var/lib/store-agent", "User=store-agent",
                  "SupplementaryGroups=dialout lp"):
         assert line in service
     assert "/etc/store-agent" not in service.split("ReadWritePaths=")[1].splitlines()[0]
     ui_unit = (units / "store-agent-ui.service").read_text()
-    assert "serve-ui" in ui_unit
+    assert "serve-ui" in ui_unit and "RestartPreventExitStatus=2" in ui_unit
     for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectKernelTunables=yes",
                  "RestrictNamespaces=yes", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service",
                  "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "ProtectProc=invisible",
