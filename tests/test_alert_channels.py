@@ -11,12 +11,15 @@ from aiosmtpd.controller import Controller
 
 from agent.alerts import notify as alert_notify
 from agent.alerts import raise_alert, resolve_alert
-from agent.clock import iso, parse_iso
+from agent.alerts import rules as alert_rules
+from agent.alerts.outage_rules import escalate
+from agent.clock import iso, parse_iso, utc_now
+from agent.store import sync_state
 from config import load_settings
 from config.errors import ConfigError
 from tests.factories import free_port, write_config
 from tests.local_http import ThreadedApp
-from tests.test_alerts import Receiver
+from tests.test_alerts import ROOMY, Receiver
 
 T0 = parse_iso("2026-11-23T10:00:00Z")
 SECRET = "s3cret-pass"
@@ -101,6 +104,63 @@ def test_a_failing_channel_is_retried_alone(tmp_path, store, smtp):
         assert report.delivered == 1
         assert len(receiver.received) == 1
         assert len(smtp.messages) == 1  # the mail was not sent twice
+
+
+def test_an_outage_escalated_to_critical_reaches_the_critical_only_channel_once(tmp_path, store, smtp):
+    """The OMS silent for 5 min warns (webhook only); at 30 min the same alert turns critical:
+    the manager's mail (critical only) hears of it then, the webhook learns it got worse, and
+    neither hears of it again while it stays critical."""
+    receiver = Receiver()
+    t0 = utc_now()
+    with store.write() as conn:
+        sync_state.put(conn, daemon_started_at=iso(t0 - timedelta(hours=1)), last_contact_at=iso(t0),
+                       last_feed_success_at=iso(t0), last_error="GET /changes: connection refused")
+    with ThreadedApp(receiver.app) as server:
+        settings = _settings(tmp_path, smtp.port, server.url)
+
+        def minute(m: int) -> None:
+            at = t0 + timedelta(minutes=m)
+            alert_rules.evaluate(store, settings, now=at, disk_usage=ROOMY)
+            asyncio.run(alert_notify.deliver(store, settings, now=at))
+
+        minute(5)
+        (warned,) = receiver.received
+        assert warned["title"].startswith("[store-agent S042] WARNING: no answer from the OMS")
+        assert smtp.messages == []  # the mail takes critical alerts only
+        minute(29)
+        assert len(receiver.received) == 1 and smtp.messages == []
+        minute(30)
+        ((_, _, mail),) = smtp.messages
+        assert "CRITICAL (escalated from warning)" in mail and "no answer from the OMS" in mail
+        assert len(receiver.received) == 2
+        assert receiver.received[1]["title"].startswith("[store-agent S042] CRITICAL (escalated")
+        minute(31)
+        minute(45)
+        assert len(smtp.messages) == 1 and len(receiver.received) == 2  # news once, not per check
+        with store.write() as conn:
+            sync_state.put(conn, last_contact_at=iso(t0 + timedelta(minutes=46)),
+                           last_feed_success_at=iso(t0 + timedelta(minutes=46)), last_error=None)
+        minute(46)
+        assert len(smtp.messages) == 2 and "RESOLVED" in smtp.messages[1][2]
+        row = store.conn.execute("SELECT * FROM alerts WHERE kind = 'oms_unreachable'").fetchone()
+        sends = store.conn.execute("SELECT event, count(*) FROM alert_sends WHERE alert_id = ?"
+                                   " GROUP BY event ORDER BY event", (row["id"],)).fetchall()
+        assert [tuple(r) for r in sends] == [("escalated", 2), ("raised", 1), ("resolved", 2)]
+
+
+def test_an_alert_first_announced_as_critical_is_not_announced_again_as_escalated(tmp_path, store, smtp):
+    """Warning and critical within one delivery pass: one announcement, already critical."""
+    receiver = Receiver()
+    with ThreadedApp(receiver.app) as server:
+        settings = _settings(tmp_path, smtp.port, server.url)
+        _raise(store, "oms_unreachable", "warning", T0, "no answer from the OMS")
+        with store.write() as conn:
+            escalate(conn, "oms_unreachable", "k", "critical", iso(T0 + timedelta(seconds=30)))
+        asyncio.run(alert_notify.deliver(store, settings, now=T0 + timedelta(minutes=1)))
+        asyncio.run(alert_notify.deliver(store, settings, now=T0 + timedelta(minutes=2)))
+        ((_, _, mail),) = smtp.messages
+        assert "CRITICAL" in mail and "escalated" not in mail
+        assert [b["title"].split(":")[0] for b in receiver.received] == ["[store-agent S042] CRITICAL"]
 
 
 def test_a_bad_channel_entry_is_a_config_error_that_does_not_quote_it(tmp_path):

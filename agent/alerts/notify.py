@@ -1,4 +1,5 @@
-"""Announcing alerts: a log line, the webhook and the apprise channels when raised, and again when resolved.
+"""Announcing alerts: a log line, the webhook and the apprise channels when raised, when
+escalated from warning to critical, and when resolved.
 
 Deduplication comes from the alerts table itself: one open alert per (kind,
 key), so a condition that persists is one announcement, not one per check.
@@ -18,6 +19,12 @@ The apprise channels of ``[alerts] channels`` (agent/alerts/channels.py) get
 the same text, routed by the alert's severity. Each target's delivery is
 recorded on its own (alert_sends, migration m008): a retry after one target
 failed goes only to those still missing the announcement.
+
+An alert that rises from warning to critical in place (the outage rules) is
+announced once more, as ``escalated`` (migration m017): the channels routed
+only critical alerts (a manager's mail, a pager) hear of it for the first time,
+the others learn it got worse. An alert first announced when already critical
+needs no second word, and one back at warning before the news went out gets none.
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ class NotifyReport:
 
 def payload(alert: dict[str, Any], event: str, settings: Settings) -> dict[str, Any]:
     state = "RESOLVED" if event == "resolved" else str(alert["severity"]).upper()
+    if event == "escalated":
+        state += " (escalated from warning)"
     text = f"[store-agent {settings.store_id}] {state}: {alert['message']}"
     return {
         "text": text,            # what Slack and Teams show
@@ -69,7 +78,7 @@ def payload(alert: dict[str, Any], event: str, settings: Settings) -> dict[str, 
         "store_id": settings.store_id,
         "host": socket.gethostname(),
         "alert": {k: alert.get(k) for k in ("id", "uuid", "kind", "key", "severity", "order_id", "message",
-                                        "raised_at", "resolved_at")},
+                                        "raised_at", "escalated_at", "resolved_at")},
     }
 
 
@@ -86,6 +95,7 @@ async def http_post(url: str, body: dict[str, Any]) -> None:
 def _due(store: Store, now: str) -> list[dict[str, Any]]:
     return [dict(r) for r in store.conn.execute(
         "SELECT * FROM alerts WHERE (notified_at IS NULL"
+        " OR (escalated_at IS NOT NULL AND escalated_notified_at IS NULL)"
         " OR (resolved_at IS NOT NULL AND resolved_notified_at IS NULL))"
         " AND (notify_next_at IS NULL OR notify_next_at <= ?) ORDER BY id LIMIT ?",
         (now, BATCH))]
@@ -94,14 +104,36 @@ def _due(store: Store, now: str) -> list[dict[str, Any]]:
 def _log(alert: dict[str, Any], event: str) -> None:
     if event == "resolved":
         log.info("alert resolved: %s/%s: %s", alert["kind"], alert["key"], alert["message"])
+    elif event == "escalated":
+        log.error("alert escalated to critical: %s/%s: %s", alert["kind"], alert["key"],
+                  alert["message"])
     else:
         level = logging.ERROR if alert["severity"] == "critical" else logging.WARNING
         log.log(level, "alert raised (%s): %s/%s: %s", alert["severity"], alert["kind"],
                 alert["key"], alert["message"])
 
 
+_NOTIFIED_COLUMN = {"raised": "notified_at", "escalated": "escalated_notified_at",
+                    "resolved": "resolved_notified_at"}
+_HAPPENED_COLUMN = {"raised": "raised_at", "escalated": "escalated_at", "resolved": "resolved_at"}
+
+
+def _events(alert: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(to announce, to mark as announced without a word), in the order they happened."""
+    announce = [] if alert["notified_at"] else ["raised"]
+    silent = []
+    if alert["escalated_at"] and not alert["escalated_notified_at"]:
+        if announce or alert["severity"] != "critical":  # raised as critical, or back down
+            silent.append("escalated")
+        else:
+            announce.append("escalated")
+    if alert["resolved_at"] and not alert["resolved_notified_at"]:
+        announce.append("resolved")
+    return announce, silent
+
+
 def _mark(store: Store, alert_id: int, event: str, stamp: str) -> None:
-    column = "resolved_notified_at" if event == "resolved" else "notified_at"
+    column = _NOTIFIED_COLUMN[event]
     with store.write() as conn:
         conn.execute(f"UPDATE alerts SET {column} = ?, notify_attempts = 0, notify_next_at = NULL,"
                      " notify_error = NULL WHERE id = ?", (stamp, alert_id))
@@ -182,11 +214,11 @@ async def deliver(store: Store, settings: Settings, *, now: datetime | None = No
     due = _due(store, stamp)
     targets = _targets(settings, post) if due else []
     for alert in due:
-        events = [] if alert["notified_at"] else ["raised"]
-        if alert["resolved_at"] and not alert["resolved_notified_at"]:
-            events.append("resolved")
+        events, silent = _events(alert)
+        for event in silent:
+            _mark(store, alert["id"], event, stamp)
         for event in events:
-            happened = alert["resolved_at"] if event == "resolved" else alert["raised_at"]
+            happened = alert[_HAPPENED_COLUMN[event]]
             if not alert["notify_attempts"]:  # logged once, not at every retry
                 _log(alert, event)
             routed = [t for t in targets if str(alert["severity"]) in t.severities]
@@ -199,7 +231,7 @@ async def deliver(store: Store, settings: Settings, *, now: datetime | None = No
                 if error is not None:
                     _retry_later(store, alert, error, now)
                     report.failed += 1
-                    break  # "resolved" never goes out before its "raised"
+                    break  # "resolved" never goes out before its "raised" (nor "escalated")
                 report.delivered += 1
             _mark(store, alert["id"], event, stamp)
     return report

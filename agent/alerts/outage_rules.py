@@ -77,7 +77,13 @@ def outage_conditions(conn: sqlite3.Connection, settings: Settings, now: datetim
     return out
 
 
-def escalate(conn: sqlite3.Connection, kind: str, key: str, severity: str) -> None:
-    """Set an open alert's severity (warning -> critical, or back) without a second alert."""
-    conn.execute("UPDATE alerts SET severity = ? WHERE kind = ? AND key = ? AND resolved_at IS NULL"
-                 " AND severity != ?", (severity, kind, key, severity))
+def escalate(conn: sqlite3.Connection, kind: str, key: str, severity: str, now: str) -> None:
+    """Set an open alert's severity (warning -> critical, or back) without a second alert.
+
+    The first rise to critical is stamped ``escalated_at``: the channels that take only
+    critical alerts never heard of the warning, so it is announced to them then (notify).
+    """
+    conn.execute("UPDATE alerts SET severity = ?, escalated_at = COALESCE(escalated_at,"
+                 " CASE WHEN ? = 'critical' THEN ? END) WHERE kind = ? AND key = ?"
+                 " AND resolved_at IS NULL AND severity != ?",
+                 (severity, severity, now, kind, key, severity))

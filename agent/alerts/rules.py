@@ -214,6 +214,6 @@ def evaluate(store: Store, settings: Settings, *, now: datetime | None = None,
                 resolve_alert(conn, kind=c.kind, key=c.key, now=stamp)
                 report.resolved.append((c.kind, c.key))
             if c.holds and c.kind in ESCALATING_KINDS:
-                escalate(conn, c.kind, c.key, c.severity)
+                escalate(conn, c.kind, c.key, c.severity, stamp)
     return report
 
