@@ -93,9 +93,7 @@ CATALOGUE: dict[str, str] = {
     "status.never": "not synced yet",
     "return.bin_already": "Bin {bin} was scanned to open this order: put the items back, then F2.",
     # --- login and sync ------------------------------------------------------------------------
-    "login.unknown": "{who} is not in this store's roster. Check the badge or the id.",
-    "login.no_pin": "{who} has no PIN yet: ask a manager to set one.",
-    "login.pin": "{name}: enter your PIN",
+    "login.pin": "{who}: enter your PIN (Esc: another id; no PIN yet? a manager sets one)",
     "login.first": "Scan your badge or type your id first.",
     "sync.started": "Syncing with head office...",
     "sync.done": "Synced: head office accepted {acked} of {sent} change(s); {changes} update(s) received.",

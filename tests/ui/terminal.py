@@ -72,16 +72,18 @@ class Terminal:
     def screen(self) -> str:
         return tmux("capture-pane", "-p", "-t", self.session)
 
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        """The screen once `text` is on it; fails at the deadline showing what was there."""
+    def wait_for(self, text: str, timeout: float = 30.0, *, gone: bool = False) -> str:
+        """The screen once `text` is on it (with ``gone``: once it is not); fails at the
+        deadline showing what was there."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if (text in screen) != gone:
                 return screen
             time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared on the terminal in {timeout:.0f} s:\n{screen}")
+        verb = "never left" if gone else "never appeared on"
+        raise AssertionError(f"{text!r} {verb} the terminal in {timeout:.0f} s:\n{screen}")
 
     def keys(self, *keys: str) -> None:
         """Key names tmux knows (F2, Enter, Escape) or plain text."""

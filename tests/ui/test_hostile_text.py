@@ -32,7 +32,8 @@ def test_hostile_order_is_shown_literally(tmp_path, size):
         async with app.run_test(size=size) as pilot:
             # An id typed at the login is text too: markup in it is no error.
             await pilot.press(*"[/x]", "enter")
-            assert "'[/x]' is not in this store's roster" in message(app)
+            assert message(app).startswith("[/x]: enter your PIN")
+            await pilot.press("escape")
             await login(pilot)
             queue = screen_text(app)
             assert SHOWN["order_id"] in queue
@@ -66,9 +67,11 @@ def test_hostile_order_in_a_real_terminal(tmp_path, size):
         term.wait_for("log in")
         term.type("[/x]")
         term.keys("Enter")
-        term.wait_for("'[/x]' is not in this store")
+        term.wait_for("[/x]: enter your PIN")
+        term.keys("Escape")  # another id; the next keys only once it took effect (no Alt+A)
+        term.wait_for("[/x]: enter your PIN", gone=True)
         term.scan("A100")
-        term.wait_for("enter your PIN")
+        term.wait_for("A100: enter your PIN")
         term.scan(PIN)
         queue = term.wait_for(SHOWN["order_id"])
         if size[0] >= 60:

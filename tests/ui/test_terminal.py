@@ -21,7 +21,7 @@ def test_store_agent_ui_in_tmux(tmp_path):
     with Terminal(tmp_path / "config.toml") as term:
         term.wait_for("log in")
         term.scan("A100")
-        term.wait_for("Dana: enter your PIN")
+        term.wait_for("A100: enter your PIN")
         term.scan(PIN)
         term.wait_for("To pick 1")
         term.scan("W10001")  # a wedge scanner types just so
@@ -59,7 +59,7 @@ def test_serial_badge_logs_in_and_an_arrival_rings_the_terminal(tmp_path, size):
             term.record_output(output)
             term.wait_for("log in")
             scanner.scan("A100")  # the badge, on the serial scanner: no key pressed
-            term.wait_for("Dana: enter your PIN")
+            term.wait_for("A100: enter your PIN")
             term.scan(PIN)
             term.wait_for("To pick 1")
             rung = output.read_bytes().count(b"\x07")
