@@ -265,18 +265,23 @@ def _describe(predicate) -> str:
 
 
 async def wait_for(pilot, predicate, timeout: float = 10.0, *, what: str | None = None) -> float:
-    """Pause until ``predicate()`` holds; returns how long it took.
+    """Pause until ``predicate()`` holds, then until the app has settled; returns how long.
 
     A node the predicate looks for that is not there (yet) is "not yet": screens and
     views are rebuilt while the app works. Only the deadline fails the wait, and
     its message says what was awaited. The timeout is a ceiling for a broken app,
     not a speed target: under load the state may take seconds to arrive.
+
+    Settling after the predicate holds matters for screens: ``app.screen`` is the new
+    screen as soon as it is pushed, before it has composed its widgets, so a test that
+    waited for the screen and then reads its text would otherwise read nothing.
     """
     start = time.monotonic()
     missing: NoMatches | None = None
     while True:
         try:
             if predicate():
+                await settle(pilot)
                 return time.monotonic() - start
             missing = None
         except NoMatches as exc:

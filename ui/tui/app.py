@@ -171,6 +171,8 @@ class StoreAgentApp(App[Any]):
         self.refresh_bindings()
 
     def _tick(self) -> None:
+        if not self.is_running:  # shutting down (see on_data_changed)
+            return
         idle = time.monotonic() - self._last_input
         if self.associate is not None and idle > self.settings.ui.idle_logout_s:
             self.action_logout(f"logged out after {self.settings.ui.idle_logout_s} s without input")
@@ -264,6 +266,8 @@ class StoreAgentApp(App[Any]):
                 self.say(msg("exception.failed_again", order=order_id, why=why or "-"), error=True)
 
     def on_data_changed(self, _: DataChanged) -> None:
+        if not self.is_running:  # shutting down: the screens are being taken apart, none to paint
+            return
         self._retries_answered()
         self.refresh_status()
         for screen in reversed(self.screen_stack):
