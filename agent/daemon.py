@@ -331,9 +331,16 @@ class Daemon:
             except StoreError as exc:  # start anyway: the workers retry until the disk works
                 self.storage.failed("start", exc)
             sync = self.settings.sync
-            self.scheduler = AsyncIOScheduler()
+            # APScheduler skips a run that starts more than 1 s late (misfire_grace_time): on a
+            # busy store PC that dropped the start's heartbeat and could drop the nightly
+            # backup. Late is better than never; several missed runs make one (coalesce).
+            self.scheduler = AsyncIOScheduler(job_defaults={"misfire_grace_time": None,
+                                                            "coalesce": True})
+            # The first heartbeat is heartbeat-first, below; this one repeats it. (It was
+            # added with next_run_time=None, which APScheduler reads as "paused": the OMS
+            # heard from the store once per daemon start.)
             self._schedule(self.job_heartbeat, "interval", seconds=sync.heartbeat_s,
-                                   id="heartbeat", next_run_time=None)
+                                   id="heartbeat")
             self._schedule(self.job_reconcile, "interval",
                                    minutes=sync.reconcile_every_min, id="reconcile")
             self._schedule(self.job_no_shows, "interval", minutes=1, id="no-shows")

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,36 @@ def test_sigterm_with_a_job_in_flight_logs_no_cancelled_error(tmp_path: Path,
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() + str(r.exc_info) for r in errors]
     assert not any("CancelledError" in (r.exc_text or "") + r.getMessage() for r in caplog.records)
+
+
+def test_the_heartbeat_repeats_and_no_job_is_skipped_for_running_late(tmp_path: Path):
+    """The repeating heartbeat is scheduled one interval on (it used to be added paused: the
+    OMS heard from the store once per daemon start), and every job runs however late its
+    loop lets it (APScheduler's default skips a run more than 1 s late: under load, a stress
+    run saw the start's heartbeat skipped, and the nightly backup could be)."""
+    heartbeat_arrived = threading.Event()
+    with ThreadedApp(_silent_oms(heartbeat_arrived)) as oms:
+        config = write_config(tmp_path)
+        config.write_text(config.read_text().replace("http://127.0.0.1:9", oms.url))
+        settings = load_settings(config, environ={})
+        settings.printers = []
+        daemon = Daemon(settings)
+        seen: dict[str, object] = {}
+
+        def look_then_stop() -> None:
+            seen["arrived"] = heartbeat_arrived.wait(30)  # a ceiling for a broken daemon
+            jobs = daemon.scheduler.get_jobs()
+            seen["jobs"] = {j.id: (j.next_run_time, j.misfire_grace_time, j.coalesce) for j in jobs}
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=look_then_stop, daemon=True).start()
+        assert asyncio.run(asyncio.wait_for(daemon.run(), 60)) == 0
+    assert seen["arrived"] is True, "the first heartbeat never reached the OMS"
+    jobs = seen["jobs"]
+    assert isinstance(jobs, dict) and {"heartbeat", "backup", "alerts", "no-shows"} <= set(jobs)
+    nxt, _, _ = jobs["heartbeat"]
+    assert isinstance(nxt, datetime), f"the repeating heartbeat is not scheduled: {nxt!r}"
+    assert 0 < (nxt - datetime.now(UTC)).total_seconds() <= settings.sync.heartbeat_s
+    late = {name: grace for name, (_, grace, coalesce) in jobs.items()
+            if grace is not None or not coalesce}
+    assert not late, f"jobs that a late loop would skip or repeat: {late}"
