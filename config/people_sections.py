@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -40,14 +40,20 @@ class UiSettings(BaseModel):
     handheld_ids: list[str] = Field(default_factory=list)
     """Device ids for serve-ui sessions, in turn (e.g. asset tags); empty: handheld-1, handheld-2, ..."""
 
+    LISTEN_HOST: ClassVar[str] = "127.0.0.1"  # for a listen of ":8470": loopback
+
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         try:
-            split_host_port(value, default_host="127.0.0.1")
+            split_host_port(value, default_host=cls.LISTEN_HOST)
         except ValueError:
             raise ValueError("must be host:port (e.g. 127.0.0.1:8470)") from None
         return value
+
+    def host_port(self) -> tuple[str, int]:
+        """Where serve-ui listens, read as the check at load read it."""
+        return split_host_port(self.listen, default_host=self.LISTEN_HOST)
 
 
 class SecuritySettings(BaseModel):

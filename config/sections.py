@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -254,16 +254,22 @@ class MetricsSettings(BaseModel):
     basic_auth_password_file: Path | None = None
     """File (mode 0600) holding the password for basic_auth_user."""
 
+    LISTEN_HOST: ClassVar[str] = "0.0.0.0"  # for a listen of ":9464": every interface
+
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         if value:
             try:
-                split_host_port(value, default_host="0.0.0.0")
+                split_host_port(value, default_host=cls.LISTEN_HOST)
             except ValueError:
                 raise ValueError("must be host:port (e.g. 127.0.0.1:9464), or empty to turn metrics off"
                                  ) from None
         return value
+
+    def host_port(self) -> tuple[str, int]:
+        """Where /metrics listens, read as the check at load read it ('' is refused: metrics off)."""
+        return split_host_port(self.listen, default_host=self.LISTEN_HOST)
 
     @model_validator(mode="after")
     def _pairs(self) -> MetricsSettings:

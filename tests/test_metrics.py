@@ -12,10 +12,11 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.daemon import Daemon
-from agent.ops.metrics import StoreMetrics, parse_listen
+from agent.ops.metrics import StoreMetrics
 from agent.orders.actions import Actions
 from agent.store.connection import Store
 from config import load_settings
+from config.sections import MetricsSettings
 from sync.oms_sim import OmsSimServer, SimState
 from tests.factories import write_config
 
@@ -142,4 +143,4 @@ def test_unreadable_database_is_reported_not_a_500(tmp_path, settings):
                                               (":9464", ("0.0.0.0", 9464)),
                                               ("[::1]:9", ("::1", 9))])
 def test_parse_listen(listen, expected):
-    assert parse_listen(listen) == expected
+    assert MetricsSettings(listen=listen).host_port() == expected

@@ -42,7 +42,6 @@ from agent.ops.metrics_http import start_server
 from agent.store import sync_state
 from agent.store.connection import Store
 from agent.store.sync_state import DeviceKind, SyncKey
-from config.addresses import split_host_port
 from config.settings import Settings
 
 log = logging.getLogger("store_agent.metrics")
@@ -50,14 +49,6 @@ log = logging.getLogger("store_agent.metrics")
 ACK_LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
 PRINTER_READY = frozenset({"ready", "paper_near_end"})
 SCRAPE_CACHE_KIB = 256
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """'host:port', '[::1]:port' or ':port' (all interfaces); port 0 takes any free port."""
-    try:
-        return split_host_port(listen, default_host="0.0.0.0")
-    except ValueError as exc:
-        raise ValueError(f"metrics.listen {exc}") from None
 
 
 def _ts(value: str | None) -> float | None:
@@ -257,7 +248,7 @@ class StoreMetrics:
         """A daemon worker: serve /metrics until ``stop``; a busy port is logged, never fatal."""
         listen = self.settings.metrics.listen
         try:
-            host, port = parse_listen(listen)
+            host, port = self.settings.metrics.host_port()
             server, _thread, tls = start_server(self.registry, host, port, self.settings.metrics)
         except (OSError, ValueError, ssl.SSLError) as exc:
             # Syncing matters more than being watched: keep running without the endpoint.

@@ -11,10 +11,10 @@ from ui.cli.context import Context
 
 def cmd_serve_ui(ctx: Context) -> int:
     # Imported here so every other command never loads aiohttp's server, textual-serve or textual.
-    from ui.serve.server import parse_listen, serve
+    from ui.serve.server import serve
 
     settings = ctx.settings
-    host, port = parse_listen(settings.ui.listen)
+    host, port = settings.ui.host_port()  # checked when the config loaded
     if ctx.args.host is not None:
         host = ctx.args.host
     if ctx.args.port is not None:

@@ -39,7 +39,7 @@ from agent.associates.serve_tickets import TICKET_ENV
 from agent.errors import StoreError
 from agent.store.connection import Store
 from agent.store.devices import scan_patterns
-from config.addresses import is_loopback, split_host_port
+from config.addresses import is_loopback
 from config.errors import ConfigError
 from config.settings import Settings, UiSettings
 from drivers.scan_parse import classify
@@ -331,13 +331,6 @@ def _to_int(value: object, default: int) -> int:
         return int(value) if isinstance(value, int | float | str) else int(str(value))
     except (TypeError, ValueError):
         return default
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    try:
-        return split_host_port(listen, default_host="127.0.0.1")
-    except ValueError:
-        raise ConfigError(f"ui.listen: {listen!r} must be host:port (e.g. 127.0.0.1:8470)") from None
 
 
 def serve(settings: Settings, *, host: str, port: int, station: str, insecure: bool = False) -> int:
