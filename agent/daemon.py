@@ -336,9 +336,8 @@ class Daemon:
             # backup. Late is better than never; several missed runs make one (coalesce).
             self.scheduler = AsyncIOScheduler(job_defaults={"misfire_grace_time": None,
                                                             "coalesce": True})
-            # The first heartbeat is heartbeat-first, below; this one repeats it. (It was
-            # added with next_run_time=None, which APScheduler reads as "paused": the OMS
-            # heard from the store once per daemon start.)
+            # heartbeat-first (below) is the start's; this one repeats it. Never next_run_time=None:
+            # APScheduler reads that as "paused".
             self._schedule(self.job_heartbeat, "interval", seconds=sync.heartbeat_s,
                                    id="heartbeat")
             self._schedule(self.job_reconcile, "interval",

@@ -27,6 +27,7 @@ SQLITE_PERM, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 3, 8, 10, 11
 SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 13, 14, 26
 # Under this many bytes free, an I/O error on write is the disk being full.
 NEARLY_FULL_BYTES = 1024 * 1024
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 
 
 def storage_error(exc: sqlite3.Error, path: Path) -> StoreError | None:
@@ -104,9 +105,6 @@ def _read_schema(uri: str) -> sqlite3.DatabaseError | None:
 
 def _code(exc: sqlite3.Error) -> int:
     return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-
-
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def has_sqlite_header(path: Path) -> bool:

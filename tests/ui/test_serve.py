@@ -30,7 +30,7 @@ from ui.serve.server import COOKIE, ServeUi, ssl_context_for
 
 
 # --- the subprocess: no session without login, PINs, origins -----------------------------
-def test_nothing_withoutpost_login(served):
+def test_nothing_without_login(served):
     async def main():
         async with http_client() as http:
             r = await http.get(served.base + "/", allow_redirects=False)

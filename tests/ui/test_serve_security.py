@@ -21,15 +21,12 @@ from ui.serve import auth
 from ui.serve.server import ServeUi
 
 
-def _env(tmp_path) -> dict[str, str]:
-    return serve_ui_env(tmp_path / "config.toml")
-
-
 def test_plain_http_on_a_lan_address_is_refused_unless_insecure(tmp_path):
     ui_config(tmp_path)
     command = [sys.executable, "-m", "ui.cli.main", "serve-ui", "--host", "0.0.0.0",
                "--port", str(free_port())]
-    r = subprocess.run(command, cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    env = serve_ui_env(tmp_path / "config.toml")
+    r = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "in clear" in r.stderr and "tls_cert" in r.stderr, r.stderr
     with serve_ui(tmp_path / "config.toml", "--insecure", host="0.0.0.0") as served:
         assert "WARNING: plain HTTP on 0.0.0.0 (--insecure)" in served.log_text()
@@ -39,13 +36,14 @@ def test_the_session_module_cannot_be_started_by_hand(tmp_path):
     settings = ui_config(tmp_path)
     seed(settings, order("W10001"))
     module = [sys.executable, "-m", "ui.serve.session", "--station", "backroom-1"]
+    env = serve_ui_env(tmp_path / "config.toml")
     # An associate id in the environment (what serve-ui once used) is not enough...
     r = subprocess.run(module, cwd=REPO, capture_output=True, text=True, timeout=60,
-                       env={**_env(tmp_path), "STORE_AGENT_SERVE_SESSION_ASSOCIATE": "M1"})
+                       env={**env, "STORE_AGENT_SERVE_SESSION_ASSOCIATE": "M1"})
     assert r.returncode == 2 and "only serve-ui starts it" in r.stderr
     # ... nor is a ticket serve-ui never issued.
     r = subprocess.run(module, cwd=REPO, capture_output=True, text=True, timeout=60,
-                       env={**_env(tmp_path), "STORE_AGENT_SERVE_TICKET": "made-up"})
+                       env={**env, "STORE_AGENT_SERVE_TICKET": "made-up"})
     assert r.returncode == 3 and "unknown, used or expired" in r.stderr
 
 
@@ -171,7 +169,7 @@ def test_a_served_session_never_opens_the_pcs_serial_scanner(tmp_path):
         os.close(slave)
 
 
-def test_a_pin_changed_with_set_pin_counts_at_the_nextpost_login(tmp_path):
+def test_a_pin_changed_with_set_pin_counts_at_the_next_login(tmp_path):
     from agent.associates.pins import hash_pin
     from agent.associates.roster import set_pin_hash
     from agent.store.connection import Store
