@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import logging
 import random
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from agent.alerts import notify as alert_notify
 from agent.alerts import rules as alert_rules
@@ -43,6 +40,7 @@ from agent.workers.credentials import CredentialsWatch
 from agent.workers.feed import FeedPuller
 from agent.workers.housekeeping import heartbeat_body, scan_no_shows
 from agent.workers.reconcile import reconcile
+from agent.workers.schedule import JobSchedule
 from agent.workers.sender import OutboxSender
 from agent.workers.storage_watch import RETRY_S as STORAGE_RETRY_S
 from agent.workers.storage_watch import StorageWatch
@@ -70,6 +68,8 @@ CREDENTIALS_POLL_S = 1.0
 class Daemon:
     store: Store
     storage: StorageWatch
+    schedule: JobSchedule
+
     def __init__(self, settings: Settings, *, client_factory: Callable[..., Any] | None = None):
         self.settings = settings
         self.db_path = settings.storage.path
@@ -254,30 +254,23 @@ class Daemon:
                            for s in scanners(self.store.conn)]
 
     def schedule_reconcile(self) -> None:
-        self._schedule(self.job_reconcile, id="reconcile-now", replace_existing=True)
+        self.schedule.add(self.job_reconcile, id="reconcile-now", replace_existing=True)
 
-    def _quiet_on_stop(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-        """A scheduled job that ends quietly when SIGTERM cancels it half-way.
-
-        APScheduler cancels the jobs in flight at shutdown and logs each
-        CancelledError with a traceback as if the job had failed; a job cut off
-        by a stop did nothing wrong (its transaction never spans an await).
-        """
-
-        @functools.wraps(job)
-        async def run() -> None:
-            try:
-                await job()
-            except asyncio.CancelledError:
-                if not self.stop.is_set():
-                    raise
-            except StoreError as exc:  # the job runs again at its next time
-                self.storage.failed(job.__name__.removeprefix("job_"), exc)
-
-        return run
-
-    def _schedule(self, job: Callable[[], Awaitable[None]], *args: Any, **kwargs: Any) -> None:
-        self.scheduler.add_job(self._quiet_on_stop(job), *args, **kwargs)
+    def _plan_jobs(self) -> None:
+        sync, add = self.settings.sync, self.schedule.add
+        # The start's heartbeat runs at once (in run); this one repeats it.
+        add(self.job_heartbeat, "interval", seconds=sync.heartbeat_s, id="heartbeat")
+        add(self.job_reconcile, "interval", minutes=sync.reconcile_every_min, id="reconcile")
+        add(self.job_no_shows, "interval", minutes=1, id="no-shows")
+        add(self.job_checkpoint, "interval", seconds=30, id="checkpoint")
+        add(self.job_release_memory, "interval", seconds=RELEASE_MEMORY_EVERY_S,
+            id="release-memory", max_instances=1)
+        add(self.job_watch_online, "interval", seconds=2, id="online-watch", max_instances=1)
+        add(self.job_alerts, "interval", seconds=ALERTS_EVERY_S, id="alerts", max_instances=1)
+        hour, minute = (int(x) for x in self.settings.storage.backup_at.split(":"))
+        add(self.job_backup, "cron", hour=hour, minute=minute, id="backup", max_instances=1)
+        add(self.job_backup_catch_up, "date", id="backup-catch-up",
+            run_date=utc_now() + timedelta(seconds=BACKUP_CATCH_UP_S))
 
     # --- lifecycle -------------------------------------------------------------
     async def _sleep(self, seconds: float, *, refused: bool = False) -> None:
@@ -330,34 +323,11 @@ class Daemon:
                     sync_state.put(conn, daemon_started_at=iso(utc_now()))
             except StoreError as exc:  # start anyway: the workers retry until the disk works
                 self.storage.failed("start", exc)
-            sync = self.settings.sync
-            # APScheduler skips a run that starts more than 1 s late (misfire_grace_time): on a
-            # busy store PC that dropped the start's heartbeat and could drop the nightly
-            # backup. Late is better than never; several missed runs make one (coalesce).
-            self.scheduler = AsyncIOScheduler(job_defaults={"misfire_grace_time": None,
-                                                            "coalesce": True})
-            # heartbeat-first (below) is the start's; this one repeats it. Never next_run_time=None:
-            # APScheduler reads that as "paused".
-            self._schedule(self.job_heartbeat, "interval", seconds=sync.heartbeat_s,
-                                   id="heartbeat")
-            self._schedule(self.job_reconcile, "interval",
-                                   minutes=sync.reconcile_every_min, id="reconcile")
-            self._schedule(self.job_no_shows, "interval", minutes=1, id="no-shows")
-            self._schedule(self.job_checkpoint, "interval", seconds=30, id="checkpoint")
-            self._schedule(self.job_release_memory, "interval", seconds=RELEASE_MEMORY_EVERY_S,
-                                   id="release-memory", max_instances=1)
-            self._schedule(self.job_watch_online, "interval", seconds=2, id="online-watch",
-                                   max_instances=1)
-            self._schedule(self.job_alerts, "interval", seconds=ALERTS_EVERY_S, id="alerts",
-                                   max_instances=1)
-            hour, minute = (int(x) for x in self.settings.storage.backup_at.split(":"))
-            self._schedule(self.job_backup, "cron", hour=hour, minute=minute, id="backup",
-                                   max_instances=1)
-            self._schedule(self.job_backup_catch_up, "date", id="backup-catch-up",
-                                   run_date=utc_now() + timedelta(seconds=BACKUP_CATCH_UP_S))
-            self.scheduler.start()
-            self._schedule(self.job_heartbeat, id="heartbeat-first")
-            self._schedule(self.job_no_shows, id="no-shows-first")
+            self.schedule = JobSchedule(self.stop, self.storage)
+            self._plan_jobs()
+            self.schedule.start()
+            self.schedule.add(self.job_heartbeat, id="heartbeat-first")
+            self.schedule.add(self.job_no_shows, id="no-shows-first")
             if self.settings.printers:  # its own connection, only when there is a printer
                 print_store = stack.enter_context(Store(self.db_path))
                 print_store.limit_cache(SMALL_CACHE_KIB)
@@ -385,7 +355,7 @@ class Daemon:
             done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
             crashed = [t for t in done if t is not stopper and t.exception()]
             self.stop.set()
-            self.scheduler.shutdown(wait=False)
+            self.schedule.shutdown()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -78,7 +78,7 @@ def test_the_heartbeat_repeats_and_no_job_is_skipped_for_running_late(tmp_path: 
 
         def look_then_stop() -> None:
             seen["arrived"] = heartbeat_arrived.wait(30)  # a ceiling for a broken daemon
-            jobs = daemon.scheduler.get_jobs()
+            jobs = daemon.schedule.jobs()
             seen["jobs"] = {j.id: (j.next_run_time, j.misfire_grace_time, j.coalesce) for j in jobs}
             os.kill(os.getpid(), signal.SIGTERM)
 
