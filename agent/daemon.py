@@ -257,11 +257,12 @@ class Daemon:
         self.schedule.add(self.job_reconcile, id="reconcile-now", replace_existing=True)
 
     def _plan_jobs(self) -> None:
-        sync, add = self.settings.sync, self.schedule.add
-        # The start's heartbeat runs at once (in run); this one repeats it.
-        add(self.job_heartbeat, "interval", seconds=sync.heartbeat_s, id="heartbeat")
+        sync, add, now = self.settings.sync, self.schedule.add, utc_now()
+        # The heartbeat and the no-show scan run at start, then at their interval.
+        add(self.job_heartbeat, "interval", seconds=sync.heartbeat_s, id="heartbeat",
+            next_run_time=now)
         add(self.job_reconcile, "interval", minutes=sync.reconcile_every_min, id="reconcile")
-        add(self.job_no_shows, "interval", minutes=1, id="no-shows")
+        add(self.job_no_shows, "interval", minutes=1, id="no-shows", next_run_time=now)
         add(self.job_checkpoint, "interval", seconds=30, id="checkpoint")
         add(self.job_release_memory, "interval", seconds=RELEASE_MEMORY_EVERY_S,
             id="release-memory", max_instances=1)
@@ -270,7 +271,7 @@ class Daemon:
         hour, minute = (int(x) for x in self.settings.storage.backup_at.split(":"))
         add(self.job_backup, "cron", hour=hour, minute=minute, id="backup", max_instances=1)
         add(self.job_backup_catch_up, "date", id="backup-catch-up",
-            run_date=utc_now() + timedelta(seconds=BACKUP_CATCH_UP_S))
+            run_date=now + timedelta(seconds=BACKUP_CATCH_UP_S))
 
     # --- lifecycle -------------------------------------------------------------
     async def _sleep(self, seconds: float, *, refused: bool = False) -> None:
@@ -326,8 +327,6 @@ class Daemon:
             self.schedule = JobSchedule(self.stop, self.storage)
             self._plan_jobs()
             self.schedule.start()
-            self.schedule.add(self.job_heartbeat, id="heartbeat-first")
-            self.schedule.add(self.job_no_shows, id="no-shows-first")
             if self.settings.printers:  # its own connection, only when there is a printer
                 print_store = stack.enter_context(Store(self.db_path))
                 print_store.limit_cache(SMALL_CACHE_KIB)
