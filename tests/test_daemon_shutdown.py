@@ -36,16 +36,20 @@ def _silent_oms(arrived: threading.Event) -> web.Application:
     return app
 
 
+def _daemon(tmp_path: Path, oms_url: str, *, timeout_s: int = 2) -> Daemon:
+    config = write_config(tmp_path)
+    text = config.read_text().replace("http://127.0.0.1:9", oms_url)
+    config.write_text(text.replace("timeout_s = 2", f"timeout_s = {timeout_s}"))
+    settings = load_settings(config, environ={})
+    settings.printers = []  # no print worker: only the scheduled jobs matter here
+    return Daemon(settings)
+
+
 def test_sigterm_with_a_job_in_flight_logs_no_cancelled_error(tmp_path: Path,
                                                             caplog: pytest.LogCaptureFixture):
     heartbeat_in_flight = threading.Event()
     with ThreadedApp(_silent_oms(heartbeat_in_flight)) as oms:
-        config = write_config(tmp_path)
-        text = config.read_text().replace("http://127.0.0.1:9", oms.url)
-        config.write_text(text.replace("timeout_s = 2", "timeout_s = 60"))
-        settings = load_settings(config, environ={})
-        settings.printers = []  # no print worker: only the scheduled jobs matter here
-        daemon = Daemon(settings)
+        daemon = _daemon(tmp_path, oms.url, timeout_s=60)
 
         def stop_when_in_flight() -> None:
             if not heartbeat_in_flight.wait(20):
@@ -69,11 +73,8 @@ def test_the_heartbeat_repeats_and_no_job_is_skipped_for_running_late(tmp_path: 
     run saw the start's heartbeat skipped, and the nightly backup could be)."""
     heartbeat_arrived = threading.Event()
     with ThreadedApp(_silent_oms(heartbeat_arrived)) as oms:
-        config = write_config(tmp_path)
-        config.write_text(config.read_text().replace("http://127.0.0.1:9", oms.url))
-        settings = load_settings(config, environ={})
-        settings.printers = []
-        daemon = Daemon(settings)
+        daemon = _daemon(tmp_path, oms.url)
+        settings = daemon.settings
         seen: dict[str, object] = {}
 
         def look_then_stop() -> None:
